@@ -1,0 +1,57 @@
+"""imgtune: AutoML image-classification jobs (Azure ML v2 compatible) as pure values.
+
+A job is a frozen, validated record; transforms return new jobs; YAML reads and
+writes Azure ML's v2 job schema. Importing imgtune does not import JAX: the
+training and running layers are imported when first used.
+
+Example:
+    >>> import imgtune
+    >>> job = imgtune.ImageClassificationJob(
+    ...     training_data=imgtune.Input(path="data/train", type="mltable"),
+    ...     target_column_name="label",
+    ... )
+    >>> job = imgtune.with_limits(job, max_trials=4)
+    >>> imgtune.loads(imgtune.dumps(job)) == job
+    True
+"""
+
+from imgtune.errors import Problem, ValidationError
+from imgtune.spec import *  # noqa: F403
+from imgtune.spec import __all__ as _spec_all
+from imgtune.transforms import (
+    KEEP,
+    extend_search_space,
+    pipe,
+    replace_search_space,
+    with_data,
+    with_limits,
+    with_metadata,
+    with_primary_metric,
+    with_sweep,
+    with_training_parameters,
+)
+from imgtune.yaml import LegacySchemaWarning, dump, dumps, load, loads, to_dict
+
+__version__ = "0.1.0"
+
+__all__ = [
+    *_spec_all,
+    "KEEP",
+    "LegacySchemaWarning",
+    "Problem",
+    "ValidationError",
+    "dump",
+    "dumps",
+    "extend_search_space",
+    "load",
+    "loads",
+    "pipe",
+    "replace_search_space",
+    "to_dict",
+    "with_data",
+    "with_limits",
+    "with_metadata",
+    "with_primary_metric",
+    "with_sweep",
+    "with_training_parameters",
+]

@@ -1,0 +1,112 @@
+"""Small reusable pieces for collecting every problem before raising once.
+
+attrs validators stop at the first failure, so imgtune records validate in
+``__attrs_post_init__`` through a :class:`Checker` that gathers all problems,
+and nested values that could not be built are carried as :class:`Invalid`
+until the enclosing record reports them under its own path.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import attrs
+
+from imgtune.errors import Problem, ValidationError, join_path
+
+__all__ = ["Checker", "Invalid", "Validated", "lenient", "is_int", "is_number", "fmt"]
+
+
+@attrs.frozen
+class Invalid:
+    """A nested value that could not be built, with the problems it had."""
+
+    raw: Any
+    problems: tuple[Problem, ...]
+
+
+class Checker:
+    """Collects problems; raises one :class:`ValidationError` at the end."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def add(self, path: str, message: str) -> None:
+        self.problems.append(Problem(path, message))
+
+    def extend(self, prefix: str, problems: Iterable[Problem]) -> None:
+        self.problems.extend(p.prefixed(prefix) for p in problems)
+
+    def raise_if_any(self, title: str | None = None) -> None:
+        if self.problems:
+            raise ValidationError(self.problems, title)
+
+
+def lenient(build: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Wraps a converter so a failure becomes an :class:`Invalid` value.
+
+    The enclosing record then reports the problems under its field's path,
+    together with every other problem it finds. Idempotent: ``Invalid`` and
+    already-built values pass through ``build`` unchanged.
+    """
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, Invalid):
+            return value
+        try:
+            return build(value)
+        except ValidationError as err:
+            return Invalid(value, err.problems)
+
+    convert.__name__ = getattr(build, "__name__", "convert")
+    return convert
+
+
+def field_key(a: attrs.Attribute) -> str:
+    """The YAML key of an attrs field (``metadata['key']``, else its name)."""
+    return a.metadata.get("key", a.name)
+
+
+class Validated:
+    """Mixin: on construction, report nested :class:`Invalid` values and run
+    ``_check(checker)``, then raise once with every problem."""
+
+    def __attrs_post_init__(self) -> None:
+        checker = Checker()
+        for a in attrs.fields(type(self)):
+            value = getattr(self, a.name)
+            if isinstance(value, Invalid):
+                checker.extend(field_key(a), value.problems)
+            elif isinstance(value, tuple):
+                for i, item in enumerate(value):
+                    if isinstance(item, Invalid):
+                        checker.extend(f"{field_key(a)}[{i}]", item.problems)
+        self._check(checker)
+        checker.raise_if_any(type(self).__name__)
+
+    def _check(self, checker: Checker) -> None:  # pragma: no cover - overridden
+        pass
+
+
+def is_int(value: object) -> bool:
+    """True for ints (and numpy ints), never for bools."""
+    return isinstance(value, int) and not isinstance(value, bool) or type(value).__name__ in (
+        "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+
+
+def is_number(value: object) -> bool:
+    """True for finite ints and floats, never for bools."""
+    if isinstance(value, bool):
+        return False
+    if is_int(value):
+        return True
+    return isinstance(value, float) and math.isfinite(value)
+
+
+def fmt(value: object) -> str:
+    """A value as it appears in messages: strings quoted, the rest as ``repr``."""
+    if attrs.has(type(value)):
+        return type(value).__name__
+    return repr(value)
