@@ -53,7 +53,7 @@ from imgtune.errors import Problem, ValidationError, closest, join_path
 from imgtune.spec.checks import field_key, fmt
 from imgtune.spec.distributions import DISTRIBUTIONS, Distribution, looks_like_distribution, parse_distribution
 from imgtune.spec.enums import AzureEnum, TaskType
-from imgtune.spec.frozen import FrozenMap, thaw
+from imgtune.spec.frozen import FrozenMap
 from imgtune.spec.records import (
     JOB_CLASSES,
     POLICIES,
@@ -110,10 +110,22 @@ def _make_converter() -> cattrs.Converter:
         configure_tagged_union(union, conv, tag_generator=lambda c: c.type, tag_name="type")
     conv.register_structure_hook(Distribution, conv.get_structure_hook(DistributionUnion))
     conv.register_unstructure_hook_func(lambda t: isinstance(t, type) and attrs.has(t), _unstructure_record)
-    conv.register_unstructure_hook(FrozenMap, thaw)
+    conv.register_unstructure_hook(FrozenMap, _unstructure_free)
+    conv.register_unstructure_hook(tuple, _unstructure_free)
     conv.register_unstructure_hook_func(lambda t: isinstance(t, type) and issubclass(t, AzureEnum),
                                         lambda e: e.value)
     return conv
+
+
+def _unstructure_free(value: Any) -> Any:
+    """Free-form values (tags, Azure-only keys, outputs): plain dicts and lists."""
+    if isinstance(value, Mapping):
+        return {k: _unstructure_free(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_unstructure_free(v) for v in value]
+    if attrs.has(type(value)) or isinstance(value, AzureEnum):
+        return _CONVERTER.unstructure(value, unstructure_as=type(value))
+    return value
 
 
 def _as_written(value: Any, _: Any) -> Any:
@@ -138,13 +150,7 @@ def _unstructure_record(obj: Any) -> Any:
         value = getattr(obj, a.name)
         if value is None or (isinstance(value, (tuple, Mapping)) and not value and not isinstance(obj, Distribution)):
             continue
-        if isinstance(obj, (TrainingParameters, SearchSpace, Limits)) or a.name != "values":
-            value = _CONVERTER.unstructure(value, unstructure_as=type(value))
-        else:
-            value = [_CONVERTER.unstructure(v, unstructure_as=type(v)) for v in value]
-        if isinstance(value, tuple):
-            value = [_CONVERTER.unstructure(v, unstructure_as=type(v)) for v in value]
-        out[field_key(a)] = value
+        out[field_key(a)] = _CONVERTER.unstructure(value, unstructure_as=type(value))
     return out
 
 

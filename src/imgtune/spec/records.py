@@ -319,7 +319,11 @@ def _to_policy(value: Any) -> Any:
 
 @attrs.frozen(kw_only=True)
 class Sweep(Validated):
-    """How trials are chosen (``sampling_algorithm``) and stopped early (``early_termination``)."""
+    """How trials are chosen (``sampling_algorithm``) and stopped early (``early_termination``).
+
+    The job checks the rules that involve the search space, and that Bayesian
+    sampling takes no early-termination policy.
+    """
 
     sampling_algorithm: SamplingAlgorithm = attrs.field(default=None, converter=lenient(_to_sampling))
     early_termination: EarlyTerminationPolicy | None = attrs.field(default=None, converter=lenient(_to_policy))
@@ -327,8 +331,6 @@ class Sweep(Validated):
     def _check(self, checker: Checker) -> None:
         if self.sampling_algorithm is None:
             checker.add("sampling_algorithm", "is required: random, grid or bayesian")
-        if isinstance(self.sampling_algorithm, BayesianSampling) and self.early_termination is not None:
-            checker.add("early_termination", "is not supported with bayesian sampling (as in Azure); remove it")
 
 
 # --------------------------------------------------------------------------- training parameters
@@ -651,6 +653,9 @@ class ImageClassificationJobBase(Validated):
         sampling = self.sweep.sampling_algorithm if self.sweep is not None else None
         if self.search_space and sampling is None and not isinstance(self.sweep, Invalid):
             checker.add("sweep.sampling_algorithm", "is required when search_space is given")
+        if isinstance(sampling, BayesianSampling) and self.sweep.early_termination is not None:
+            checker.add("sweep.early_termination",
+                        "is not supported with bayesian sampling (as in Azure); remove it")
         for i, space in enumerate(self.search_space):
             if isinstance(space, Invalid):
                 continue

@@ -1,0 +1,72 @@
+"""The CLI conventions: exit codes, stderr lines, no tracebacks."""
+
+import subprocess
+import sys
+
+import pytest
+
+from imgtune import cli
+
+GOOD = "type: automl\ntask: image_classification\ntarget_column_name: label\ntraining_data: {path: d}\n"
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "imgtune", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_validate_good_file(tmp_path):
+    f = tmp_path / "job.yml"
+    f.write_text(GOOD)
+    result = run("validate", str(f))
+    assert result.returncode == 0, result.stderr
+    assert "valid ImageClassificationJob" in result.stdout
+
+
+def test_validate_bad_file_exits_2_with_every_problem(tmp_path):
+    f = tmp_path / "job.yml"
+    f.write_text(GOOD + "limits: {max_trials: 0, max_concurrent_trials: 0}\n")
+    result = run("validate", str(f))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines == ["error: limits.max_trials: must be in [1, 1000], got 0 (line 5, column 22)",
+                     "error: limits.max_concurrent_trials: must be in [1, 100], got 0 (line 5, column 48)"]
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_file_exits_2(tmp_path):
+    result = run("validate", str(tmp_path / "nope.yml"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr and "nope.yml" in result.stderr
+
+
+def test_help_everywhere():
+    assert run("--help").returncode == 0
+    result = run("validate", "--help")
+    assert result.returncode == 0 and "FILE" in result.stdout
+
+
+def test_print_normalised_yaml(tmp_path):
+    f = tmp_path / "job.yml"
+    f.write_text(GOOD.replace("image_classification", "image_classification_multilabel"))
+    result = run("validate", "--print", str(f))
+    assert result.returncode == 0 and "primary_metric: iou" in result.stdout
+
+
+def test_other_failures_exit_1_and_debug_shows_traceback(tmp_path, monkeypatch, capsys):
+    f = tmp_path / "job.yml"
+    f.write_text(GOOD)
+
+    def broken(_):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr("imgtune.yaml.load", broken)
+    assert cli.main(["validate", str(f)]) == 1
+    err = capsys.readouterr().err
+    assert "RuntimeError: disk on fire" in err and "Traceback" not in err
+    with pytest.raises(RuntimeError):
+        cli.main(["--debug", "validate", str(f)])
+
+
+def test_legacy_file_warns_on_stderr(azure_yaml):
+    legacy = azure_yaml / "legacy-2022-05" / "cli-automl-image-classification-multiclass-task-fridge-items.yml"
+    result = run("validate", str(legacy))
+    assert result.returncode == 0 and "warning: legacy Azure schema migrated" in result.stderr
