@@ -22,6 +22,7 @@ from imgtune.spec.enums import (
     Optimizer,
     PrimaryMetric,
     RandomRule,
+    SamplingAlgorithmType,
     TaskType,
 )
 from imgtune.spec.fields import MODEL_NAMES, SEARCHABLE, TRAINING_PARAMETERS, FieldSpec

@@ -28,6 +28,7 @@ __all__ = [
     "Optimizer",
     "PrimaryMetric",
     "RandomRule",
+    "SamplingAlgorithmType",
     "TaskType",
     "CLASSIFICATION_METRICS",
     "MULTILABEL_METRICS",
@@ -109,6 +110,14 @@ class LogVerbosity(AzureEnum):
     WARNING = "warning"
     ERROR = "error"
     CRITICAL = "critical"
+
+
+class SamplingAlgorithmType(AzureEnum):
+    """The ``sweep.sampling_algorithm`` types (the records are in :mod:`imgtune.spec.records`)."""
+
+    RANDOM = "random"
+    GRID = "grid"
+    BAYESIAN = "bayesian"
 
 
 class RandomRule(AzureEnum):

@@ -44,6 +44,7 @@ from imgtune.spec.enums import (
     LogVerbosity,
     PrimaryMetric,
     RandomRule,
+    SamplingAlgorithmType,
     TaskType,
 )
 from imgtune.spec.fields import (
@@ -293,7 +294,8 @@ POLICIES: dict[str, type] = {c.type: c for c in (BanditPolicy, MedianStoppingPol
 
 def _to_sampling(value: Any) -> Any:
     if isinstance(value, str):
-        cls = SAMPLING_ALGORITHMS.get(value.strip().lower())
+        kind = SamplingAlgorithmType.parse(value)
+        cls = SAMPLING_ALGORITHMS[kind.value] if kind is not None else None
         if cls is None:
             hint = " (use {type: random, rule: sobol})" if value.strip().lower() == "sobol" else ""
             raise ValidationError([Problem("", f"must be one of random, grid, bayesian, got {value!r}{hint}")])
