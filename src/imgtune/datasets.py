@@ -30,10 +30,12 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
+
 from pathlib import Path
 
 import numpy as np
+
+from imgtune.atomic import write_atomic
 
 __all__ = ["make_digits", "make_image_folder"]
 
@@ -183,15 +185,4 @@ def _write_if_changed(path: Path, data: bytes) -> None:
             return
     except OSError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomic(path, data)

@@ -33,10 +33,8 @@ Example:
 
 from __future__ import annotations
 
-import io
 import os
 import re
-import tempfile
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -49,6 +47,7 @@ from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, Iterabl
 from cattrs.gen import make_dict_structure_fn, override
 from cattrs.strategies import configure_tagged_union
 
+from imgtune.atomic import write_atomic
 from imgtune.errors import Problem, ValidationError, closest, join_path
 from imgtune.spec.checks import field_key, fmt
 from imgtune.spec.distributions import DISTRIBUTIONS, Distribution, looks_like_distribution, parse_distribution
@@ -555,33 +554,3 @@ def dump(job: Job, dest: str | os.PathLike | TextIO, *, overwrite: bool = False)
         dest.write(text)
         return
     write_atomic(Path(dest), text, overwrite=overwrite)
-
-
-def write_atomic(path: Path, text: str, *, overwrite: bool = False) -> None:
-    """Writes ``text`` to ``path`` through a temporary file in the same folder,
-    so a reader sees the old file or the whole new one, never a part.
-
-    Raises:
-        FileExistsError: ``path`` exists and ``overwrite`` is false.
-    """
-    path = Path(path)
-    if not overwrite and path.exists():
-        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with io.open(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            try:
-                os.link(tmp, path)  # fails if the file appeared meanwhile: never clobbers
-            except FileExistsError:
-                raise FileExistsError(f"{path} exists; pass overwrite=True to replace it") from None
-            except OSError:
-                os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

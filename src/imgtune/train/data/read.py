@@ -45,7 +45,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
+
 import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -53,6 +53,7 @@ from pathlib import Path
 import attrs
 import numpy as np
 
+from imgtune.atomic import write_atomic
 from imgtune.errors import Problem, ValidationError
 
 __all__ = [
@@ -258,7 +259,7 @@ def encode_labels(
 
 def write_labels(path: str | os.PathLike[str], labels: Sequence[str]) -> None:
     """Writes the class order as a JSON list, atomically (temp file + ``os.replace``)."""
-    _atomic_write(Path(path), (json.dumps(list(labels), indent=1) + "\n").encode())
+    write_atomic(Path(path), json.dumps(list(labels), indent=1) + "\n")
 
 
 def read_labels(path: str | os.PathLike[str]) -> tuple[str, ...]:
@@ -267,21 +268,6 @@ def read_labels(path: str | os.PathLike[str]) -> tuple[str, ...]:
 
 
 # -- internals -----------------------------------------------------------------
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def _normalise_path_map(path_map: Mapping[str, str] | None, base: Path) -> list[tuple[str, Path]]:
