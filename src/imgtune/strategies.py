@@ -197,8 +197,7 @@ def _gaussian(draw: Any, spec: FieldSpec, integer: bool) -> Any:
     if integer:
         mu = draw(st.integers(int(low), int(min(high, low + 64))))
         sigma = draw(st.integers(1, 8))
-        return draw(st.sampled_from([QNormal, QLogNormal]))(mu=mu if True else 0, sigma=sigma, q=1) \
-            if draw(st.booleans()) else QNormal(mu=mu, sigma=sigma, q=1)
+        return draw(st.sampled_from([QNormal, QLogNormal]))(mu=mu, sigma=sigma, q=1)
     mu = draw(st.floats(low, high, allow_nan=False))
     sigma = draw(st.floats(0.001, 1.0))
     cls = draw(st.sampled_from([Normal, LogNormal, QNormal, QLogNormal]))
