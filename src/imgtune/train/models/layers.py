@@ -1,0 +1,424 @@
+"""Building blocks shared by the model zoo: convolutions, batch norm, pooling.
+
+Everything is NHWC. Convolution kernels are HWIO (``(kh, kw, in // groups, out)``),
+the layout ``jax.lax.conv_general_dilated`` uses; :mod:`.weights` transposes
+PyTorch's OIHW kernels on load.
+
+CPU speed-ups, used when JAX's default backend is the CPU (all plain ``lax`` ops, so they
+export to ONNX; each equals the direct convolution up to float summation order, well
+within 1e-5 relative):
+
+* 1x1 convolutions are matrix products.
+* k x k convolutions whose input or output map is 2 pixels or less (per side) use
+  im2col: XLA:CPU's convolution is 10-100x slower there (e.g. 3x3 conv on a 2x2
+  map, or stride 2 from 4x4 to 2x2, mostly in the gradient).
+* Grouped convolutions use im2col with a batched matrix product; XLA:CPU's
+  gradient of ``feature_group_count > 1`` convolutions is ~100x slower. (The patches
+  take k*k times the input's memory.)
+* Depthwise convolutions are a sum of k*k shifted, per-channel-scaled slices.
+* Max pooling is a chain of ``where(a > b, a, b)`` over shifted slices (no
+  ``select_and_scatter`` in the gradient); ties go to the first element in
+  row-major window order, as in PyTorch.
+* Taps that only ever read zero padding are dropped (exact: they add zeros).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+from jax import lax
+
+__all__ = [
+    "Act",
+    "AvgPool",
+    "BatchNorm",
+    "Conv2d",
+    "Dropout",
+    "Identity",
+    "Linear",
+    "MaxPool",
+    "Seq",
+    "avg_pool",
+    "const_array",
+    "conv_bn_act",
+    "init_array",
+    "conv2d",
+    "max_pool",
+]
+
+Array = jax.Array
+
+
+
+def init_array(rngs: nnx.Rngs, shape: tuple[int, ...], dtype, dist: str, scale: float) -> Array:
+    """A random initial value: ``normal`` (std ``scale``), ``uniform`` (``[-scale, scale)``) or
+    ``trunc_normal`` (std ``scale``, cut at 2 std).
+
+    Draws from ``rngs.params()``. With a concrete key the numbers come from numpy seeded by
+    the key (no XLA compilation per parameter shape, which made eager model creation take
+    seconds); under tracing (``nnx.eval_shape``/``nnx.jit``) ``jax.random`` is used.
+    """
+    key = rngs.params()
+    try:
+        seed = np.asarray(jax.random.key_data(key)).ravel().astype(np.uint64)
+    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
+        seed = None
+    if seed is None:
+        if dist == "normal":
+            v = jax.random.normal(key, shape, jnp.float32) * scale
+        elif dist == "uniform":
+            v = jax.random.uniform(key, shape, jnp.float32, -scale, scale)
+        else:
+            v = jax.random.truncated_normal(key, -2.0, 2.0, shape, jnp.float32) * scale
+        return v.astype(dtype)
+    rng = np.random.default_rng(seed)
+    if dist == "normal":
+        a = rng.standard_normal(shape, np.float32) * scale
+    elif dist == "uniform":
+        a = rng.uniform(-scale, scale, shape).astype(np.float32)
+    else:
+        a = rng.standard_normal(shape, np.float32)
+        bad = np.abs(a) > 2.0
+        while bad.any():
+            a[bad] = rng.standard_normal(int(bad.sum()), np.float32)
+            bad = np.abs(a) > 2.0
+        a = a * scale
+    return jnp.asarray(a.astype(np.dtype(dtype)))
+
+
+def const_array(shape: tuple[int, ...], value: float, dtype) -> Array:
+    """``full(shape, value)`` built on the host (no per-shape XLA compilation)."""
+    return jnp.asarray(np.full(shape, value, dtype=np.dtype(dtype)))
+
+
+# ----------------------------------------------------------------------------- functional ops
+
+
+def _out_size(size: int, k: int, s: int, p: int) -> int:
+    return (size + 2 * p - k) // s + 1
+
+
+def _taps(size: int, out: int, k: int, s: int, p: int) -> list[int]:
+    """Kernel offsets along one axis that read at least one real (non-padding) pixel."""
+    return [i for i in range(k) if any(0 <= i + s * o - p < size for o in range(out))]
+
+
+def _shifted(xp: Array, i: int, j: int, ho: int, wo: int, s: int) -> Array:
+    """Strided window slice of a padded NHWC tensor: element (o1, o2) = xp[i + s*o1, j + s*o2]."""
+    b, _, _, c = xp.shape
+    return lax.slice(xp, (0, i, j, 0), (b, i + (ho - 1) * s + 1, j + (wo - 1) * s + 1, c), (1, s, s, 1))
+
+
+def conv2d(x: Array, kernel: Array, *, stride: int = 1, padding: int = 0, groups: int = 1) -> Array:
+    """2-D convolution, NHWC input, HWIO kernel, symmetric zero padding, PyTorch semantics.
+
+    Args:
+        x: Input, ``(batch, height, width, in_channels)``.
+        kernel: ``(kh, kw, in_channels // groups, out_channels)``.
+        stride: Stride along both spatial axes.
+        padding: Zero padding on every side.
+        groups: Number of channel groups (``in_channels`` for depthwise).
+
+    Returns:
+        ``(batch, out_height, out_width, out_channels)``.
+    """
+    kh, kw, cg, co = kernel.shape
+    b, h, w, c = x.shape
+    if c != cg * groups:
+        raise ValueError(f"input has {c} channels, kernel expects {cg} x {groups} groups")
+    ho, wo = _out_size(h, kh, stride, padding), _out_size(w, kw, stride, padding)
+    if ho < 1 or wo < 1:
+        raise ValueError(f"input {h}x{w} too small for a {kh}x{kw} conv, stride {stride}, padding {padding}")
+    if kh == kw == 1 and padding == 0:
+        if stride > 1:
+            x = x[:, ::stride, ::stride, :]
+        if groups == 1:
+            return jnp.einsum("bhwc,co->bhwo", x, kernel[0, 0])
+        xg = x.reshape(b, ho, wo, groups, cg)
+        wg = kernel[0, 0].reshape(cg, groups, co // groups)
+        return jnp.einsum("bhwgc,cgo->bhwgo", xg, wg).reshape(b, ho, wo, co)
+    rows = _taps(h, ho, kh, stride, padding)
+    cols = _taps(w, wo, kw, stride, padding)
+    depthwise = groups == c and cg == 1 and co == c
+    small = min(h, w, ho, wo) <= 2
+    if not (depthwise or groups > 1 or small) or jax.default_backend() != "cpu":
+        # the workarounds are for XLA:CPU; accelerators have fast native (grouped) convolutions
+        return lax.conv_general_dilated(
+            x, kernel, (stride, stride), [(padding, padding), (padding, padding)],
+            dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=groups,
+        )
+    xp = jnp.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+    taps = [(i, j) for i in rows for j in cols]
+    slices = [_shifted(xp, i, j, ho, wo, stride) for i, j in taps]
+    wk = jnp.stack([kernel[i, j] for i, j in taps])  # (K, cg, co)
+    if depthwise:
+        out = slices[0] * wk[0, 0]
+        for t in range(1, len(slices)):
+            out = out + slices[t] * wk[t, 0]
+        return out
+    patches = jnp.stack(slices, axis=3)  # (b, ho, wo, K, c)
+    k = len(taps)
+    if groups == 1:
+        return jnp.einsum("bhwkc,kco->bhwo", patches, wk)
+    pg = patches.reshape(b, ho, wo, k, groups, cg)
+    wg = wk.reshape(k, cg, groups, co // groups)
+    return jnp.einsum("bhwkgc,kcgo->bhwgo", pg, wg).reshape(b, ho, wo, co)
+
+
+def max_pool(x: Array, kernel: int = 3, stride: int = 2, padding: int = 1) -> Array:
+    """``torch.nn.MaxPool2d(kernel, stride, padding)`` (floor mode) on NHWC input."""
+    _, h, w, _ = x.shape
+    ho, wo = _out_size(h, kernel, stride, padding), _out_size(w, kernel, stride, padding)
+    neg = jnp.array(-jnp.inf, x.dtype)
+    xp = jnp.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)), constant_values=neg)
+    out = None
+    for i in _taps(h, ho, kernel, stride, padding):
+        for j in _taps(w, wo, kernel, stride, padding):
+            v = _shifted(xp, i, j, ho, wo, stride)
+            out = v if out is None else jnp.where(v > out, v, out)
+    return out
+
+
+def _pool_out(size: int, k: int, s: int, p: int, ceil_mode: bool) -> int:
+    num = size + 2 * p - k
+    out = (-(-num // s) if ceil_mode else num // s) + 1
+    if ceil_mode and (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+def _avg_divisor(size: int, out: int, k: int, s: int, p: int, count_include_pad: bool) -> np.ndarray:
+    div = np.zeros(out, np.float64)
+    for o in range(out):
+        start = o * s - p
+        end = min(start + k, size + p)
+        pool = end - start
+        start, end = max(start, 0), min(end, size)
+        div[o] = pool if count_include_pad else end - start
+    return div
+
+
+def avg_pool(
+    x: Array, kernel: int, stride: int, padding: int = 0, *, ceil_mode: bool = False, count_include_pad: bool = True
+) -> Array:
+    """``torch.nn.AvgPool2d`` with the same ``ceil_mode`` / ``count_include_pad`` semantics, NHWC."""
+    _, h, w, _ = x.shape
+    ho = _pool_out(h, kernel, stride, padding, ceil_mode)
+    wo = _pool_out(w, kernel, stride, padding, ceil_mode)
+    extra_h = max(0, (ho - 1) * stride + kernel - h - 2 * padding)
+    extra_w = max(0, (wo - 1) * stride + kernel - w - 2 * padding)
+    xp = jnp.pad(x, ((0, 0), (padding, padding + extra_h), (padding, padding + extra_w), (0, 0)))
+    out = None
+    for i in range(kernel):
+        for j in range(kernel):
+            v = _shifted(xp, i, j, ho, wo, stride)
+            out = v if out is None else out + v
+    dh = _avg_divisor(h, ho, kernel, stride, padding, count_include_pad)
+    dw = _avg_divisor(w, wo, kernel, stride, padding, count_include_pad)
+    inv = (1.0 / np.outer(dh, dw)).astype(np.float32)
+    return out * jnp.asarray(inv, x.dtype)[None, :, :, None]
+
+
+_ACTS: dict[str, Callable[[Array], Array]] = {
+    "relu": jax.nn.relu,
+    "relu6": jax.nn.relu6,
+    "gelu": lambda v: jax.nn.gelu(v, approximate=False),
+    "sigmoid": jax.nn.sigmoid,
+}
+
+
+# ----------------------------------------------------------------------------- modules
+# Every module here is called as ``module(x, train)`` so containers can chain them.
+
+
+class Conv2d(nnx.Module):
+    """``torch.nn.Conv2d`` (square kernel, symmetric padding) with an HWIO ``kernel`` parameter."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        *,
+        stride: int = 1,
+        padding: int = 0,
+        groups: int = 1,
+        use_bias: bool = False,
+        dtype=jnp.float32,
+        param_dtype=jnp.float32,
+        rngs: nnx.Rngs,
+    ):
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"channels {in_channels}->{out_channels} not divisible by groups={groups}")
+        self.stride, self.padding, self.groups, self.dtype = stride, padding, groups, dtype
+        shape = (kernel_size, kernel_size, in_channels // groups, out_channels)
+        # kaiming_normal_(mode="fan_out", nonlinearity="relu"), as torchvision/timm CNNs initialise convs
+        std = float(np.sqrt(2.0 / (kernel_size * kernel_size * out_channels)))
+        self.kernel = nnx.Param(init_array(rngs, shape, param_dtype, "normal", std))
+        if use_bias:
+            bound = float(1.0 / np.sqrt(kernel_size * kernel_size * in_channels // groups))
+            self.bias = nnx.Param(init_array(rngs, (out_channels,), param_dtype, "uniform", bound))
+        else:
+            self.bias = None
+
+    def __call__(self, x: Array, train: bool = False) -> Array:
+        y = conv2d(
+            x.astype(self.dtype), self.kernel[...].astype(self.dtype),
+            stride=self.stride, padding=self.padding, groups=self.groups,
+        )
+        if self.bias is not None:
+            y = y + self.bias[...].astype(self.dtype)
+        return y
+
+
+class BatchNorm(nnx.Module):
+    """``torch.nn.BatchNorm2d`` over the last axis, with PyTorch's exact running-stat rule.
+
+    Parameters ``scale``/``bias`` (:class:`nnx.Param`) and statistics ``mean``/``var``
+    (:class:`nnx.BatchStat`, float32) carry the same names as :class:`flax.nnx.BatchNorm`.
+    Training normalises with the biased batch variance and updates
+    ``running = (1 - momentum) * running + momentum * batch`` using the *unbiased*
+    variance, as PyTorch does (``momentum`` here is PyTorch's, default 0.1).
+    Statistics are computed in float32 whatever the compute dtype.
+    """
+
+    def __init__(
+        self,
+        num_features: int,
+        *,
+        momentum: float = 0.1,
+        epsilon: float = 1e-5,
+        dtype=jnp.float32,
+        param_dtype=jnp.float32,
+        rngs: nnx.Rngs | None = None,
+    ):
+        del rngs
+        self.momentum, self.epsilon, self.dtype = momentum, epsilon, dtype
+        self.scale = nnx.Param(const_array((num_features,), 1.0, param_dtype))
+        self.bias = nnx.Param(const_array((num_features,), 0.0, param_dtype))
+        self.mean = nnx.BatchStat(const_array((num_features,), 0.0, jnp.float32))
+        self.var = nnx.BatchStat(const_array((num_features,), 1.0, jnp.float32))
+
+    def __call__(self, x: Array, train: bool = False) -> Array:
+        xf = x.astype(jnp.float32)
+        if train:
+            axes = tuple(range(x.ndim - 1))
+            mean = jnp.mean(xf, axes)
+            var = jnp.mean(jnp.square(xf - mean), axes)
+            n = x.size // x.shape[-1]
+            m = self.momentum
+            unbiased = var * (n / max(n - 1, 1))
+            self.mean[...] = (1 - m) * self.mean[...] + m * lax.stop_gradient(mean)
+            self.var[...] = (1 - m) * self.var[...] + m * lax.stop_gradient(unbiased)
+        else:
+            mean, var = self.mean[...], self.var[...]
+        mul = self.scale[...].astype(jnp.float32) * lax.rsqrt(var + self.epsilon)
+        y = (xf - mean) * mul + self.bias[...].astype(jnp.float32)
+        return y.astype(self.dtype)
+
+
+class Act(nnx.Module):
+    """A parameter-free activation (``relu``, ``relu6``, ``gelu`` (exact), ``sigmoid``)."""
+
+    def __init__(self, name: str = "relu"):
+        if name not in _ACTS:
+            raise ValueError(f"unknown activation {name!r}")
+        self.name = name
+
+    def __call__(self, x: Array, train: bool = False) -> Array:
+        return _ACTS[self.name](x)
+
+
+class Identity(nnx.Module):
+    """Placeholder with no parameters (keeps PyTorch ``nn.Sequential`` indices aligned)."""
+
+    def __call__(self, x: Array, train: bool = False) -> Array:
+        return x
+
+
+class MaxPool(nnx.Module):
+    """``torch.nn.MaxPool2d(kernel, stride, padding)``."""
+
+    def __init__(self, kernel: int = 3, stride: int = 2, padding: int = 1):
+        self.kernel, self.stride, self.padding = kernel, stride, padding
+
+    def __call__(self, x: Array, train: bool = False) -> Array:
+        return max_pool(x, self.kernel, self.stride, self.padding)
+
+
+class AvgPool(nnx.Module):
+    """``torch.nn.AvgPool2d(kernel, stride, padding, ceil_mode, count_include_pad)``."""
+
+    def __init__(self, kernel: int, stride: int, padding: int = 0, *, ceil_mode: bool = False,
+                 count_include_pad: bool = True):
+        self.kernel, self.stride, self.padding = kernel, stride, padding
+        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
+
+    def __call__(self, x: Array, train: bool = False) -> Array:
+        return avg_pool(x, self.kernel, self.stride, self.padding, ceil_mode=self.ceil_mode,
+                        count_include_pad=self.count_include_pad)
+
+
+class Dropout(nnx.Module):
+    """``torch.nn.Dropout(rate)``: active only when ``train`` is true (uses the ``dropout`` RNG stream)."""
+
+    def __init__(self, rate: float, *, rngs: nnx.Rngs):
+        self.rate = rate
+        self.drop = nnx.Dropout(rate, rngs=rngs)
+
+    def __call__(self, x: Array, train: bool = False) -> Array:
+        return self.drop(x, deterministic=not train)
+
+
+class Linear(nnx.Module):
+    """``torch.nn.Linear``: ``kernel`` ``(in, out)`` and ``bias``, callable as ``layer(x, train)``.
+
+    Initialised like PyTorch (uniform, bound ``1/sqrt(in)``) unless ``std`` is given
+    (truncated normal weights, zero bias -- timm's ViT initialisation).
+    """
+
+    def __init__(self, in_features: int, out_features: int, *, std: float | None = None, dtype=jnp.float32,
+                 param_dtype=jnp.float32, rngs: nnx.Rngs):
+        self.dtype = dtype
+        shape = (in_features, out_features)
+        if std is None:
+            bound = float(1.0 / np.sqrt(in_features))
+            self.kernel = nnx.Param(init_array(rngs, shape, param_dtype, "uniform", bound))
+            self.bias = nnx.Param(init_array(rngs, (out_features,), param_dtype, "uniform", bound))
+        else:
+            self.kernel = nnx.Param(init_array(rngs, shape, param_dtype, "trunc_normal", std))
+            self.bias = nnx.Param(const_array((out_features,), 0.0, param_dtype))
+
+    def __call__(self, x: Array, train: bool = False) -> Array:
+        return x.astype(self.dtype) @ self.kernel[...].astype(self.dtype) + self.bias[...].astype(self.dtype)
+
+
+class Seq(nnx.Module):
+    """``torch.nn.Sequential``: layers live in ``self.seq`` (the name is dropped when mapping to PyTorch keys)."""
+
+    def __init__(self, *layers: nnx.Module):
+        self.seq = nnx.List(list(layers))
+
+    def __call__(self, x: Array, train: bool = False) -> Array:
+        for layer in self.seq:
+            x = layer(x, train)
+        return x
+
+
+def conv_bn_act(
+    cin: int, cout: int, k: int, *, stride: int = 1, groups: int = 1, act: str | None = "relu",
+    dtype=jnp.float32, param_dtype=jnp.float32, rngs: nnx.Rngs,
+) -> Seq:
+    """torchvision ``Conv2dNormActivation``: ``Seq(conv, bn[, act])`` with ``padding=(k-1)//2``."""
+    layers: Sequence[nnx.Module] = [
+        Conv2d(cin, cout, k, stride=stride, padding=(k - 1) // 2, groups=groups, dtype=dtype,
+               param_dtype=param_dtype, rngs=rngs),
+        BatchNorm(cout, dtype=dtype, param_dtype=param_dtype),
+    ]
+    if act:
+        layers = [*layers, Act(act)]
+    return Seq(*layers)
