@@ -37,6 +37,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from imgtune.errors import Problem, ValidationError, closest
+from imgtune.spec.fields import MODEL_NAMES as SPEC_MODEL_NAMES
 
 from .mobilenet import MobileNetV2
 from .resnest import ResNestBottleneck
@@ -83,7 +84,9 @@ MODEL_INFO: dict[str, ModelInfo] = {
     )
 }
 
-MODEL_NAMES: tuple[str, ...] = tuple(MODEL_INFO)
+#: Azure's names, in the spec's order (:data:`imgtune.spec.fields.MODEL_NAMES`); every one has a model.
+MODEL_NAMES: tuple[str, ...] = SPEC_MODEL_NAMES
+assert set(MODEL_INFO) == set(MODEL_NAMES), "the zoo and the spec must name the same models"
 
 
 def _ch(c: int, width: float, minimum: int = 4) -> int:
