@@ -70,3 +70,41 @@ def test_legacy_file_warns_on_stderr(azure_yaml):
     legacy = azure_yaml / "legacy-2022-05" / "cli-automl-image-classification-multiclass-task-fridge-items.yml"
     result = run("validate", str(legacy))
     assert result.returncode == 0 and "warning: legacy Azure schema migrated" in result.stderr
+
+
+SWEEP = GOOD + """limits: {max_trials: 3}
+sweep: {sampling_algorithm: {type: random, seed: 4}}
+search_space:
+  - learning_rate: {type: uniform, min_value: 0.001, max_value: 0.01}
+"""
+
+
+def test_plan_prints_a_table_and_saves_without_overwriting(tmp_path):
+    import json
+
+    f = tmp_path / "job.yml"
+    f.write_text(SWEEP)
+    out = tmp_path / "plan.yml"
+    result = run("plan", str(f), "--output", str(out))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].split() == ["trial", "subspace", "learning_rate"] and len(lines) == 5
+    assert "3 trials (random, seed 4" in lines[-1]
+    from imgtune.compiler import loads_plan
+
+    assert len(loads_plan(out.read_text()).trials) == 3
+    again = run("plan", str(f), "--output", str(out))
+    assert again.returncode == 2 and "exists" in again.stderr
+    as_json = json.loads(run("plan", str(f), "--format", "json").stdout)
+    assert as_json["seed"] == 4 and len(as_json["trials"]) == 3
+
+
+def test_render_prints_a_loadable_job_with_defaults(tmp_path):
+    import imgtune
+
+    f = tmp_path / "job.yml"
+    f.write_text(GOOD)
+    result = run("render", str(f))
+    assert result.returncode == 0, result.stderr
+    job = imgtune.loads(result.stdout)
+    assert job.training_parameters.model_name == "seresnext" and job.limits.timeout_minutes == 10080

@@ -15,6 +15,7 @@ Example:
     True
 """
 
+from imgtune.compiler import Plan, Trial, compile, extend, render
 from imgtune.errors import Problem, ValidationError
 from imgtune.spec import *  # noqa: F403
 from imgtune.spec import __all__ as _spec_all
@@ -38,14 +39,19 @@ __all__ = [
     *_spec_all,
     "KEEP",
     "LegacySchemaWarning",
+    "Plan",
+    "Trial",
     "Problem",
     "ValidationError",
+    "compile",
     "dump",
     "dumps",
+    "extend",
     "extend_search_space",
     "load",
     "loads",
     "pipe",
+    "render",
     "replace_search_space",
     "to_dict",
     "with_data",

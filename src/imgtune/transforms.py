@@ -35,7 +35,6 @@ from imgtune.errors import Problem, ValidationError
 from imgtune.spec.records import (
     ImageClassificationJobBase,
     Input,
-    Limits,
     SearchSpace,
     Sweep,
     TrainingParameters,

@@ -57,30 +57,18 @@ from imgtune.spec.records import (
     JOB_CLASSES,
     POLICIES,
     SAMPLING_ALGORITHMS,
-    BanditPolicy,
     BayesianSampling,
     EarlyTerminationPolicy,
     GridSampling,
     ImageClassificationJobBase,
-    Input,
-    Limits,
-    MedianStoppingPolicy,
-    Output,
     RandomSampling,
     SamplingAlgorithm,
-    SearchSpace,
-    Sweep,
-    TrainingParameters,
-    TruncationSelectionPolicy,
 )
 
 __all__ = ["LegacySchemaWarning", "dump", "dumps", "load", "loads", "structure", "unstructure", "to_dict"]
 
 Job = ImageClassificationJobBase
 DistributionUnion = Union[tuple(DISTRIBUTIONS.values())]  # noqa: UP007
-_RECORDS = (Input, Output, Limits, RandomSampling, GridSampling, BayesianSampling, BanditPolicy,
-            MedianStoppingPolicy, TruncationSelectionPolicy, Sweep, TrainingParameters, SearchSpace,
-            *DISTRIBUTIONS.values(), *JOB_CLASSES.values())
 _UNIONS = {SamplingAlgorithm: SAMPLING_ALGORITHMS, EarlyTerminationPolicy: POLICIES,
            DistributionUnion: DISTRIBUTIONS, Distribution: DISTRIBUTIONS}
 
@@ -95,15 +83,8 @@ def _make_converter() -> cattrs.Converter:
     # Field values are passed through as written; the records' converters normalise
     # them and their checks report problems, so Python construction and YAML
     # loading give the same messages.
-    for cls in _RECORDS:
-        overrides = {}
-        for a in attrs.fields(cls):
-            if a.metadata.get("dump") is False:
-                overrides[a.name] = override(omit=True)
-            else:
-                overrides[a.name] = override(rename=field_key(a), struct_hook=_as_written)
-        conv.register_structure_hook(cls, make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=True,
-                                                                 **overrides))
+    conv.register_structure_hook_factory(lambda t: isinstance(t, type) and attrs.has(t),
+                                         lambda cls: _record_structure_fn(cls, conv))
     for union, members in ((SamplingAlgorithm, SAMPLING_ALGORITHMS), (EarlyTerminationPolicy, POLICIES),
                            (DistributionUnion, DISTRIBUTIONS)):
         configure_tagged_union(union, conv, tag_generator=lambda c: c.type, tag_name="type")
@@ -114,6 +95,17 @@ def _make_converter() -> cattrs.Converter:
     conv.register_unstructure_hook_func(lambda t: isinstance(t, type) and issubclass(t, AzureEnum),
                                         lambda e: e.value)
     return conv
+
+
+def _record_structure_fn(cls: type, conv: cattrs.Converter) -> Any:
+    """Structures any attrs record (the job's, and the plan's in :mod:`imgtune.compiler`)."""
+    overrides = {}
+    for a in attrs.fields(cls):
+        if a.metadata.get("dump") is False or not a.init:
+            overrides[a.name] = override(omit=True)
+        else:
+            overrides[a.name] = override(rename=field_key(a), struct_hook=_as_written)
+    return make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=True, **overrides)
 
 
 def _unstructure_free(value: Any) -> Any:

@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from imgtune.errors import Problem, ValidationError, join_path
+from imgtune.errors import Problem, ValidationError
 
 __all__ = ["Checker", "Invalid", "Validated", "lenient", "is_int", "is_number", "fmt"]
 

@@ -3,7 +3,7 @@
 Semantics follow the fact sheet: ``loguniform`` bounds are *exponents*
 (``exp(U(min, max))``), ``q*`` distributions round to multiples of ``q``, and
 ``randint(upper)`` draws from ``[0, upper)``. Sampling lives in
-:mod:`imgtune.compile`; these records only describe and validate.
+:mod:`imgtune.compiler`; these records only describe and validate.
 
 Example:
     >>> Uniform(min_value=0.001, max_value=0.01).to_string()

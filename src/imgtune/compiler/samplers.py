@@ -508,16 +508,19 @@ _BAYES_EXTENDED = _BAYES_TYPES + (Randint, LogUniform, QLogUniform)
 
 
 def bayesian_sampler(n_startup: int | None = None, *, n_candidates: int = 2048, n_local: int = 512,
-                     startup_rule: str = "sobol", fit_steps: int = 150, extended: bool = False,
+                     startup_rule: str = "random", fit_steps: int = 80, extended: bool = False,
                      max_attempts: int = MAX_ATTEMPTS) -> Sampler:
     """Gaussian-process Bayesian optimisation with expected improvement.
 
-    Method (the surrogate is :mod:`imgtune.compile.gp`):
+    Method (the surrogate is :mod:`imgtune.compiler.gp`):
 
-    1. The first ``n_startup`` proposals (default ``max(5, 2 * dimensions)``),
-       and any proposal made while fewer than two trials have a metric, are
-       start trials drawn like ``random_sampler(startup_rule)`` (Sobol by
-       default, for even coverage).
+    1. The first ``n_startup`` proposals (default ``max(5, dimensions + 1)``,
+       a dimension being one search-space key), and any proposal made while
+       fewer than two trials have a metric, are start trials drawn like
+       ``random_sampler(startup_rule)``; with the default ``"random"`` they
+       are exactly the random sampler's proposals for the same seed. (In
+       ``benchmarks/hpo_quality.py`` this start beat ``2 * dimensions`` and a
+       Sobol start at 20 and 40 trials.)
     2. Afterwards every finished trial with a finite metric is encoded as
        features in ``[0, 1]``: uniform and quniform by their bounds, choice
        one-hot (a one-value choice adds no feature); failed trials are
@@ -525,7 +528,7 @@ def bayesian_sampler(n_startup: int | None = None, *, n_candidates: int = 2048, 
        running) are added with the worst observed metric ("constant liar,
        minimum"), so concurrent proposals spread out.
     3. The GP is fitted (Matern 5/2 ARD, standardised outputs, float64,
-       padded to a power of two: see :mod:`imgtune.compile.gp`).
+       padded to a power of two: see :mod:`imgtune.compiler.gp`).
     4. Candidates: ``n_candidates`` uniform random points plus ``n_local``
        perturbations of the five best trials (Gaussian steps of 0.1 in the
        unit cube, each choice re-drawn with probability 0.2), all seeded by
@@ -551,6 +554,8 @@ def bayesian_sampler(n_startup: int | None = None, *, n_candidates: int = 2048, 
     Only one subspace is allowed (``ValidationError`` otherwise), as in Azure.
     """
     allowed = _BAYES_EXTENDED if extended else _BAYES_TYPES
+    if startup_rule not in ("random", "sobol"):
+        raise ValidationError([Problem("startup_rule", f"must be random or sobol, got {startup_rule!r}")])
 
     def init(space: Space, seed: int = 0) -> SamplerState:
         normal = _normalise(space, allowed=allowed, what="bayesian", max_subspaces=1)
@@ -559,7 +564,7 @@ def bayesian_sampler(n_startup: int | None = None, *, n_candidates: int = 2048, 
     def propose(state: SamplerState, history: History = ()) -> tuple[Proposal | None, SamplerState]:
         sub = state.space[0]
         dims = _dims(sub)
-        startup = n_startup if n_startup is not None else max(5, 2 * len(dims))
+        startup = n_startup if n_startup is not None else max(5, len(dims) + 1)
         observed = [(dict(p), float(m)) for i, p, m in history
                     if i == 0 and m is not None and math.isfinite(m) and _matches(sub, p)]
         if not dims or state.count < startup or len(observed) < 2:
@@ -647,7 +652,7 @@ def _u_of_params(dims: list, params: Mapping[str, Any]) -> np.ndarray:
 
 def _bayes_step(state: SamplerState, sub: _Sub, dims: list, observed: list, history: History,
                 n_candidates: int, n_local: int, fit_steps: int) -> dict | None:
-    from imgtune.compile import gp  # lazy: jax is imported only when a Bayesian sweep proposes
+    from imgtune.compiler import gp  # lazy: jax is imported only when a Bayesian sweep proposes
 
     points = [p for p, _ in observed]
     y = np.array([m for _, m in observed])
@@ -681,14 +686,6 @@ def _bayes_step(state: SamplerState, sub: _Sub, dims: list, observed: list, hist
 
 # -- automode ----------------------------------------------------------------------
 
-#: Learning rates per model family: (multiclass, multilabel), from Azure's per-model defaults.
-_DEFAULT_LR = {
-    "vits16r224": (0.0125, 0.025),
-    "vitb16r224": (0.0125, 0.025),
-    "vitl16r224": (0.001, 0.002),
-}
-_CNN_LR = (0.01, 0.035)
-
 #: AutoMode's ordered portfolio: (model_name, factor on the model's default learning rate).
 #: Strong, cheap models first; a second learning rate for the two strongest; the big models last.
 AUTOMODE_PORTFOLIO: tuple[tuple[str, float], ...] = (
@@ -713,7 +710,9 @@ _LR_SPAN = 4.0
 
 
 def _default_lr(model: str, multilabel: bool) -> float:
-    return _DEFAULT_LR.get(model, _CNN_LR)[1 if multilabel else 0]
+    from imgtune.compiler.defaults import default_learning_rate
+
+    return default_learning_rate(model, multilabel)
 
 
 def automode_portfolio(multilabel: bool = False) -> tuple[tuple[str, float], ...]:

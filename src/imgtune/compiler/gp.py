@@ -1,7 +1,7 @@
 """A small Gaussian-process surrogate with expected improvement, in JAX.
 
 This is the model behind ``sampling_algorithm: bayesian``
-(:func:`imgtune.compile.samplers.bayesian_sampler`). Azure documents no
+(:func:`imgtune.compiler.samplers.bayesian_sampler`). Azure documents no
 surrogate, so imgtune states its own:
 
 * **Inputs** are features in ``[0, 1]`` (the sampler normalises uniform and
@@ -185,7 +185,7 @@ def _ei(theta: jax.Array, x: jax.Array, y: jax.Array, mask: jax.Array, xc: jax.A
 
 # -- public API ----------------------------------------------------------------
 
-def fit(x: np.ndarray, y: np.ndarray, *, steps: int = 150, learning_rate: float = 0.08) -> GP:
+def fit(x: np.ndarray, y: np.ndarray, *, steps: int = 80, learning_rate: float = 0.1) -> GP:
     """Fits the surrogate to observations ``x`` ``(n, D)`` and ``y`` ``(n,)``.
 
     ``y`` is maximised by the acquisition; non-finite rows must be removed by

@@ -1,4 +1,4 @@
-"""Samplers: grid, random, sobol, Bayesian and AutoMode (imgtune.compile.samplers)."""
+"""Samplers: grid, random, sobol, Bayesian and AutoMode (imgtune.compiler.samplers)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from imgtune.compile import samplers as S
+from imgtune.compiler import samplers as S
 from imgtune.errors import ValidationError
 from imgtune.spec.distributions import (
     Choice,
@@ -232,7 +232,7 @@ def test_same_seed_same_proposals_other_seed_different(rule):
 def test_same_proposals_in_fresh_process_with_other_hash_seed():
     code = (
         "import json, enum, math\n"
-        "from imgtune.compile import samplers as S\n"
+        "from imgtune.compiler import samplers as S\n"
         "from imgtune.spec.distributions import *\n"
         "MIXED = " + repr(MIXED) + "\n"
         "out = {}\n"
@@ -446,6 +446,13 @@ def test_bayesian_start_trials_then_model_and_failed_trials_ignored():
     assert [(i, p) for i, p, _ in history] == sobol
 
 
+def test_bayesian_default_start_trials_are_the_random_samplers():
+    history = _optimise(S.bayesian_sampler(), QUAD, _quad, 4, 7)
+    start = [(i, p) for i, p, _ in history[:5]]  # max(5, 2 dimensions + 1) = 5
+    assert start == S.proposals(S.random_sampler(), QUAD, 4, 5)
+    assert [(i, p) for i, p, _ in history[5:]] != S.proposals(S.random_sampler(), QUAD, 4, 7)[5:]
+
+
 def test_bayesian_proposals_are_typed_and_rounded():
     space = ({"number_of_epochs": QUniform(min_value=5, max_value=50, q=5),
               "optimizer": Choice(values=("sgd", "adam", "adamw")),
@@ -463,7 +470,7 @@ def test_bayesian_proposals_are_typed_and_rounded():
 
 
 def test_bayesian_padded_history_does_not_recompile():
-    from imgtune.compile import gp
+    from imgtune.compiler import gp
 
     sampler = S.bayesian_sampler(n_startup=9)
     state = sampler.init(QUAD, 0)
@@ -538,7 +545,7 @@ def test_automode_rejects_a_search_space():
 
 
 def test_compile_layer_does_not_import_jax():
-    code = ("import sys\nfrom imgtune.compile import samplers, policies\n"
+    code = ("import sys\nfrom imgtune.compiler import samplers, policies\n"
             "from imgtune.spec.distributions import Choice\n"
             "samplers.proposals(samplers.random_sampler('sobol'), ({'number_of_epochs': Choice(values=(1, 2))},), 0, 2)\n"
             "samplers.proposals(samplers.grid_sampler(), ({'number_of_epochs': Choice(values=(1, 2))},), 0, 2)\n"

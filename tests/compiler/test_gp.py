@@ -1,4 +1,4 @@
-"""The Gaussian-process surrogate (imgtune.compile.gp)."""
+"""The Gaussian-process surrogate (imgtune.compiler.gp)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from imgtune.compile import gp
+from imgtune.compiler import gp
 
 
 @pytest.mark.parametrize("n, rows", [(1, 8), (7, 8), (8, 8), (9, 16), (16, 16), (17, 32), (40, 64)])

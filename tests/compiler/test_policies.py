@@ -1,4 +1,4 @@
-"""Early-termination policies (imgtune.compile.policies)."""
+"""Early-termination policies (imgtune.compiler.policies)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pickle
 
 import pytest
 
-from imgtune.compile import policies as P
+from imgtune.compiler import policies as P
 from imgtune.errors import ValidationError
 
 

@@ -1,0 +1,224 @@
+"""The plan: exactly what will be trained, as an inspectable, serialisable value.
+
+A :class:`Plan` holds the job, the seed, the resolved limits, the sampler and
+the early-termination policy as records (their pure functions are derived
+from these by :func:`make_sampler` and :func:`make_policy`, never stored), and
+the trials known so far, each with its fully resolved training parameters.
+``dumps_plan``/``loads_plan`` write and read it as YAML (JSON is a subset).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from imgtune.errors import Problem, ValidationError
+from imgtune.spec.checks import Checker, Validated, is_int, lenient
+from imgtune.spec.enums import AzureEnum
+from imgtune.spec.frozen import FrozenMap, freeze
+from imgtune.spec.records import (
+    EarlyTerminationPolicy,
+    ImageClassificationJobBase,
+    TrainingParameters,
+    _structure,
+    _to_policy,
+)
+
+__all__ = [
+    "PLAN_VERSION",
+    "Plan",
+    "ResolvedLimits",
+    "SamplerConfig",
+    "SAMPLER_TYPES",
+    "Trial",
+    "dumps_plan",
+    "loads_plan",
+    "make_policy",
+    "make_sampler",
+    "trial_id",
+]
+
+PLAN_VERSION = 1
+#: ``fixed``: one trial of the defaults (no sweep, ``max_trials: 1``); ``automode``: Azure's AutoMode.
+SAMPLER_TYPES = ("grid", "random", "sobol", "bayesian", "automode", "fixed")
+
+
+def _to_job(value: Any) -> Any:
+    if isinstance(value, ImageClassificationJobBase):
+        return value
+    from imgtune.yaml import loads
+
+    return loads(value)
+
+
+@attrs.frozen(kw_only=True)
+class ResolvedLimits(Validated):
+    """Limits with the defaults filled in (1 trial, 1 at a time, 7 days)."""
+
+    max_trials: int
+    max_concurrent_trials: int
+    timeout_minutes: int
+
+    def _check(self, checker: Checker) -> None:
+        for name in ("max_trials", "max_concurrent_trials", "timeout_minutes"):
+            if not (is_int(getattr(self, name)) and getattr(self, name) >= 1):
+                checker.add(name, f"must be an integer >= 1, got {getattr(self, name)!r}")
+
+
+@attrs.frozen(kw_only=True)
+class SamplerConfig(Validated):
+    """Which sampler proposes the trials; ``sequential`` samplers need the history."""
+
+    type: str
+
+    @property
+    def sequential(self) -> bool:
+        """Whether proposals depend on finished trials (Bayesian)."""
+        return self.type == "bayesian"
+
+    def _check(self, checker: Checker) -> None:
+        if self.type not in SAMPLER_TYPES:
+            checker.add("type", f"must be one of {', '.join(SAMPLER_TYPES)}, got {self.type!r}")
+
+
+@attrs.frozen(kw_only=True)
+class Trial(Validated):
+    """One trial: its id, ordinal, subspace, the values drawn for it and its resolved parameters.
+
+    Attributes:
+        id: ``<ordinal>-<hash>``: the 0-based ordinal (4 digits) and the first 8 hex
+            digits of a SHA-256 of the resolved parameters.
+        index: The ordinal.
+        subspace: Index into ``job.search_space`` (AutoMode: into its own portfolio
+            space), or ``None`` when nothing was searched.
+        sampled: The values drawn from the search space (plain JSON values).
+        parameters: Every training parameter resolved; only ``checkpoint_frequency``
+            and ``checkpoint_run_id`` may be ``None``, which is itself a setting.
+    """
+
+    id: str
+    index: int
+    subspace: int | None = None
+    sampled: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze)
+    parameters: TrainingParameters = attrs.field(converter=_structure(TrainingParameters))
+
+    def _check(self, checker: Checker) -> None:
+        if not is_int(self.index) or self.index < 0:
+            checker.add("index", f"must be an integer >= 0, got {self.index!r}")
+
+
+def _to_trials(value: Any) -> tuple:
+    build = _structure(Trial)
+    return tuple(build(v) for v in (value or ()))
+
+
+@attrs.frozen(kw_only=True)
+class Plan(Validated):
+    """A compiled job: see the module docstring."""
+
+    version: int = PLAN_VERSION
+    job: ImageClassificationJobBase = attrs.field(converter=lenient(_to_job))
+    seed: int
+    limits: ResolvedLimits = attrs.field(converter=_structure(ResolvedLimits))
+    sampler: SamplerConfig = attrs.field(converter=_structure(SamplerConfig))
+    policy: EarlyTerminationPolicy | None = attrs.field(default=None, converter=lenient(_to_policy))
+    trials: tuple[Trial, ...] = attrs.field(default=(), converter=_to_trials)
+    sampler_state: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze)
+    notes: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+
+    def _check(self, checker: Checker) -> None:
+        if self.version != PLAN_VERSION:
+            checker.add("version", f"this imgtune reads plan version {PLAN_VERSION}, got {self.version!r}")
+        if not (is_int(self.seed) and self.seed >= 0):
+            checker.add("seed", f"must be an integer >= 0, got {self.seed!r}")
+        ids = [t.id for t in self.trials if isinstance(t, Trial)]
+        if len(set(ids)) != len(ids):
+            checker.add("trials", "trial ids must be unique")
+
+    @property
+    def exhausted(self) -> bool:
+        """Whether the sampler can propose no further trial."""
+        return bool(self.sampler_state.get("exhausted", False))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, AzureEnum):
+        return value.value
+    if isinstance(value, Mapping):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def trial_id(index: int, parameters: TrainingParameters) -> str:
+    """``NNNN-hhhhhhhh``: the ordinal and a content hash of the resolved parameters.
+
+    The hash is of canonical JSON, so it is the same in every process
+    (independent of ``PYTHONHASHSEED``).
+    """
+    canonical = json.dumps(_jsonable(parameters.set_fields()), sort_keys=True, separators=(",", ":"))
+    return f"{index:04d}-{hashlib.sha256(canonical.encode()).hexdigest()[:8]}"
+
+
+def make_sampler(config: SamplerConfig, *, multilabel: bool):
+    """The sampler's pure functions, derived from its record."""
+    from imgtune.compiler import samplers
+
+    if config.type == "grid":
+        return samplers.grid_sampler()
+    if config.type in ("random", "fixed"):
+        return samplers.random_sampler("random")
+    if config.type == "sobol":
+        return samplers.random_sampler("sobol")
+    if config.type == "bayesian":
+        return samplers.bayesian_sampler()
+    if config.type == "automode":
+        return samplers.automode_sampler(multilabel)
+    raise ValidationError([Problem("sampler.type", f"unknown sampler {config.type!r}")])
+
+
+def make_policy(record: Any):
+    """The policy's pure functions, derived from its record (``None``: no policy).
+
+    ``evaluation_interval: 0`` (Azure SDK's default) acts as 1.
+    """
+    from imgtune.compiler import policies
+    from imgtune.spec.records import BanditPolicy, MedianStoppingPolicy, TruncationSelectionPolicy
+
+    if record is None:
+        return policies.no_policy()
+    gating = {"evaluation_interval": max(1, record.evaluation_interval), "delay_evaluation": record.delay_evaluation}
+    if isinstance(record, BanditPolicy):
+        return policies.bandit_policy(slack_factor=record.slack_factor, slack_amount=record.slack_amount, **gating)
+    if isinstance(record, MedianStoppingPolicy):
+        return policies.median_stopping_policy(**gating)
+    if isinstance(record, TruncationSelectionPolicy):
+        return policies.truncation_selection_policy(truncation_percentage=record.truncation_percentage, **gating)
+    raise ValidationError([Problem("policy", f"unknown policy {type(record).__name__}")])
+
+
+def dumps_plan(plan: Plan) -> str:
+    """The plan as YAML text (readable; ``loads_plan`` reads it back equal)."""
+    import yaml as pyyaml
+
+    from imgtune.yaml import _Dumper, unstructure
+
+    return pyyaml.dump(unstructure(plan), Dumper=_Dumper, sort_keys=False, default_flow_style=False,
+                       allow_unicode=True, width=100)
+
+
+def loads_plan(source: str | Mapping[str, Any]) -> Plan:
+    """Reads a plan written by :func:`dumps_plan` (or its JSON form).
+
+    Raises:
+        ValidationError: The text is not a valid plan.
+    """
+    from imgtune.yaml import _parse, structure
+
+    data = _parse(source)[0] if isinstance(source, str) else source
+    return structure(data, Plan)
