@@ -297,7 +297,7 @@ def inputs() -> st.SearchStrategy[Input]:
     return st.builds(Input, path=path | _text, type=st.sampled_from(["mltable", "uri_file", "uri_folder"]))
 
 
-_maps = st.dictionaries(_names, st.one_of(_names, st.integers(), st.booleans()), max_size=3)
+_maps = st.dictionaries(_names, st.none() | _names, max_size=3)  # Azure: strings to strings
 
 
 @st.composite

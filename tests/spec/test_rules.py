@@ -273,3 +273,9 @@ def test_no_warnings_for_a_clean_job():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         load("limits: {max_trials: 3, max_concurrent_trials: 3}")
+
+
+def test_tags_and_properties_are_strings_as_in_azure():
+    got = problems("tags: {a: 1, b: ok, c: null}\nproperties: {d: true}")
+    assert got == {"tags.a": "must be a string (as in Azure; quote it), got 1",
+                   "properties.d": "must be a string (as in Azure; quote it), got True"}

@@ -621,6 +621,12 @@ class ImageClassificationJobBase(Validated):
         if not isinstance(self.log_verbosity, LogVerbosity):
             checker.add("log_verbosity", f"must be one of {', '.join(LogVerbosity.values())}, "
                                          f"got {fmt(self.log_verbosity)}")
+        for name in ("tags", "properties"):
+            for key, value in getattr(self, name).items() if isinstance(getattr(self, name), Mapping) else ():
+                if not isinstance(key, str):
+                    checker.add(name, f"keys must be strings (as in Azure), got {fmt(key)}")
+                elif value is not None and not isinstance(value, str):
+                    checker.add(f"{name}.{key}", f"must be a string (as in Azure; quote it), got {fmt(value)}")
         self._check_metric(checker)
         if self.target_column_name is None:
             checker.add("target_column_name", "is required (usually 'label')")
