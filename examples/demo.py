@@ -47,8 +47,11 @@ def main() -> int:
         batch = next(iter(batches))
     print(f"first training batch: images {tuple(batch.images.shape)} {batch.images.dtype}, "
           f"labels {tuple(batch.labels.shape)}")
-    print(f"--- the job as imgtune writes it ({time.perf_counter() - start:.1f} s) ---")
-    print(imgtune.dumps(job), end="")
+    from imgtune.commands import plan_table
+
+    plan = imgtune.compile(job)
+    print(f"--- the plan ({time.perf_counter() - start:.1f} s) ---")
+    print(plan_table(plan))
     return 0
 
 
