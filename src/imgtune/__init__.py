@@ -17,6 +17,7 @@ Example:
 
 from imgtune.compiler import Plan, Trial, compile, extend, render
 from imgtune.errors import Problem, ValidationError
+from imgtune.runner import RunResult, TrialRecord, load_result, run
 from imgtune.spec import *  # noqa: F403
 from imgtune.spec import __all__ as _spec_all
 from imgtune.transforms import (
@@ -40,6 +41,8 @@ __all__ = [
     "KEEP",
     "LegacySchemaWarning",
     "Plan",
+    "RunResult",
+    "TrialRecord",
     "Trial",
     "Problem",
     "ValidationError",
@@ -49,10 +52,12 @@ __all__ = [
     "extend",
     "extend_search_space",
     "load",
+    "load_result",
     "loads",
     "pipe",
     "render",
     "replace_search_space",
+    "run",
     "to_dict",
     "with_data",
     "with_limits",

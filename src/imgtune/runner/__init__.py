@@ -1,0 +1,114 @@
+"""Run: execute a plan end to end, and read a run back.
+
+Example (a cheap trial function stands in for training here)::
+
+    result = imgtune.run("job.yaml" or job or plan, "runs/digits")
+    result.status, result.best_trial.id, result.best_trial.best_metric
+    imgtune.load_result("runs/digits")   # also while the run is going on
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from imgtune.errors import Problem, ValidationError
+from imgtune.runner.local import Resources, run_plan
+from imgtune.runner.records import RunResult, TrialRecord
+from imgtune.runner.store import RunStore, job_difference, load_result
+
+__all__ = ["DEFAULT_TRIAL_FN", "Resources", "RunResult", "TrialRecord", "load_result", "prepare", "run"]
+
+#: What each trial runs by default: real training of the trial's model on the job's data.
+DEFAULT_TRIAL_FN = "imgtune.runner.training:train"
+EXECUTORS = ("local", "ray")
+
+
+def prepare(job_or_plan: Any, output_dir: str | os.PathLike[str], *, seed: int = 0) -> tuple[Any, RunStore]:
+    """The plan to run in ``output_dir``: a new one, the one found there (resume), or the
+    one found there extended to the job's new limits.
+
+    Raises:
+        ValidationError: The folder holds a run of a job that differs in more than its limits.
+    """
+    from imgtune.compiler import Plan, compile, extend, resolve_limits
+    from imgtune.spec.records import ImageClassificationJobBase
+    from imgtune.yaml import load
+
+    if isinstance(job_or_plan, (str, os.PathLike)):
+        job_or_plan = load(job_or_plan)
+    if isinstance(job_or_plan, Plan):
+        plan = job_or_plan
+    elif isinstance(job_or_plan, ImageClassificationJobBase):
+        plan = compile(job_or_plan, seed=seed)
+    else:
+        raise TypeError(f"run takes a job, a plan or a job file, got {type(job_or_plan).__name__}")
+    store = RunStore(output_dir)
+    if not store.exists():
+        store.start(plan.job, plan)
+        return plan, store
+    old = store.load_plan()
+    differences = job_difference(old.job, plan.job)
+    if old.seed != plan.seed:
+        differences.append("seed")
+    if differences:
+        raise ValidationError([Problem("", f"{store.root} holds a run of another job (it differs in "
+                                           f"{', '.join(differences)}); use another output folder, or the same "
+                                           f"job (only its limits may change, to extend the sweep)")])
+    if old.job.limits == plan.job.limits:
+        return old, store
+    grown = attrs.evolve(old, job=plan.job, limits=resolve_limits(plan.job))
+    if not grown.sampler.sequential and len(grown.trials) < grown.limits.max_trials:
+        grown = extend(grown, (), count=grown.limits.max_trials - len(grown.trials))
+    from imgtune.yaml import dumps
+    from imgtune.atomic import write_atomic
+
+    write_atomic(store.root / "job.yaml", dumps(plan.job))
+    store.save_plan(grown)
+    store.log(f"limits changed: the sweep now allows {grown.limits.max_trials} trials, "
+              f"{grown.limits.timeout_minutes} minutes")
+    return grown, store
+
+
+def run(job_or_plan: Any, output_dir: str | os.PathLike[str], *, executor: str = "local", seed: int = 0,
+        trial_fn: str | Callable | None = None, retry_failed: bool = False, resources: Resources | None = None,
+        keep_checkpoints: int = 3, progress: Callable[[RunResult], None] | None = None,
+        path_map: Mapping[str, str] | None = None, time_limit_seconds: float | None = None) -> RunResult:
+    """Runs a job (or a compiled plan, or a job file) and returns its :class:`RunResult`.
+
+    Running again on the same ``output_dir`` resumes: finished trials are kept,
+    interrupted ones continue from their last checkpoint, failed ones are rerun
+    only with ``retry_failed``. A job that differs only in its limits extends
+    the sweep; any other difference is refused.
+
+    Args:
+        job_or_plan: A job, a :class:`~imgtune.compiler.Plan`, or the path of a job YAML file.
+        output_dir: The run's folder (see :mod:`imgtune.runner.store` for its layout).
+        executor: ``"local"`` (processes on this machine).
+        seed: The plan's seed when the job's sampling algorithm has none.
+        trial_fn: What each trial runs: ``"module:function"`` (default: real training).
+        retry_failed: Rerun trials that failed in an earlier run of this folder.
+        resources: CPUs and GPUs to share among trials (default: detected).
+        keep_checkpoints: Keep the checkpoints of this many best trials.
+        progress: Called with the current result whenever something changes.
+        path_map: URL prefix -> local folder for remote image URLs (adds to the job's own).
+        time_limit_seconds: Overrides the job's ``timeout_minutes`` (finer than minutes:
+            for tests and CI). Counted over resumes, like the timeout.
+    """
+    if executor not in EXECUTORS:
+        raise ValidationError([Problem("executor", f"must be one of {', '.join(EXECUTORS)}, got {executor!r}")])
+    if executor == "ray":
+        raise ValidationError([Problem("executor", "the Ray executor is not available yet; use executor='local'")])
+    if not isinstance(keep_checkpoints, int) or keep_checkpoints < 1:
+        raise ValidationError([Problem("keep_checkpoints", f"must be an integer >= 1, got {keep_checkpoints!r}")])
+    plan, store = prepare(job_or_plan, output_dir, seed=seed)
+    fn = trial_fn or DEFAULT_TRIAL_FN
+    if callable(fn):
+        fn = f"{fn.__module__}:{fn.__qualname__}"
+    return run_plan(plan, store, trial_fn=fn, retry_failed=retry_failed, resources=resources,
+                    keep_checkpoints=keep_checkpoints, progress=progress, path_map=path_map,
+                    time_limit_seconds=time_limit_seconds)
+

@@ -1,0 +1,411 @@
+"""The local executor: runs a plan's trials as processes on this machine.
+
+* Each trial runs in its own process (:mod:`imgtune.runner.worker`); a crash,
+  an out-of-memory kill or a NaN fails that trial only, with the reason. The
+  job fails only when every trial failed.
+* Never more than ``max_concurrent_trials`` at once. With N cores and c trials
+  at a time, each trial is pinned to its own N/c cores (at least one); on a
+  machine with several GPUs each trial gets one (``CUDA_VISIBLE_DEVICES``).
+  ``resources=Resources(cpus=..., gpus=...)`` overrides both.
+* ``timeout_minutes`` (summed over resumes) ends the sweep: no new trials, the
+  running ones are stopped and kept resumable, their partial results kept.
+* Every evaluation a trial reports goes to the plan's early-termination policy;
+  a trial it stops is ``Canceled`` with the policy's reason.
+* Bayesian sampling gets the finished history before each proposal.
+* Statuses (the job's and each trial's) are written to ``run.json`` as they change.
+* Resume: running again on the same folder keeps finished trials, continues
+  interrupted ones from their last checkpoint (the trial function's job) and,
+  with ``retry_failed``, reruns failed ones.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+import attrs
+
+from imgtune.runner.records import RunResult, TrialRecord
+from imgtune.runner.store import RunStore
+from imgtune.atomic import write_atomic
+from imgtune.spec.enums import JobStatus
+
+__all__ = ["Resources", "run_plan"]
+
+#: How long a stopped or timed-out trial gets to end on its own before it is terminated.
+GRACE_SECONDS = 10.0
+
+
+@attrs.frozen(kw_only=True)
+class Resources:
+    """What the trials may use. ``None`` means: detect.
+
+    Attributes:
+        cpus: The cores to share among concurrent trials (default: this process's affinity).
+        gpus: GPU ids to hand out, one per trial (default: ``IMGTUNE_GPUS``, else ``nvidia-smi -L``).
+    """
+
+    cpus: tuple[int, ...] | None = None
+    gpus: tuple[str, ...] | None = None
+
+    def slots(self, concurrency: int) -> list[tuple[tuple[int, ...], tuple[str, ...]]]:
+        """The (cpus, gpus) of each concurrent slot."""
+        cpus = sorted(self.cpus if self.cpus is not None else _affinity())
+        gpus = list(self.gpus if self.gpus is not None else _detect_gpus())
+        per = max(1, len(cpus) // max(1, concurrency))
+        out = []
+        for k in range(concurrency):
+            start = (k * per) % len(cpus)
+            mine = tuple(cpus[start:start + per]) or (cpus[k % len(cpus)],)
+            out.append((mine, (gpus[k % len(gpus)],) if gpus else ()))
+        return out
+
+
+def _affinity() -> set[int]:
+    return os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
+
+
+def _detect_gpus() -> tuple[str, ...]:
+    env = os.environ.get("IMGTUNE_GPUS")
+    if env is not None:
+        return tuple(g for g in env.split(",") if g.strip())
+    if shutil.which("nvidia-smi") is None:
+        return ()
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    return tuple(str(i) for i, line in enumerate(out.splitlines()) if line.startswith("GPU "))
+
+
+@attrs.define
+class _Running:
+    record_id: str
+    process: Any
+    conn: Any
+    slot: int
+    stop_reason: str | None = None  # set when the sweep asked it to stop
+    resumable_stop: bool = False    # the stop was an interruption (timeout, Ctrl-C), not a decision
+    stop_sent_at: float | None = None
+
+
+class _Sweep:
+    def __init__(self, plan: Any, store: RunStore, *, trial_fn: str, retry_failed: bool, resources: Resources,
+                 keep_checkpoints: int, progress: Callable[[RunResult], None] | None,
+                 path_map: Mapping[str, str] | None, time_limit_seconds: float | None = None) -> None:
+        from imgtune.compiler import make_policy
+
+        self.plan, self.store, self.trial_fn = plan, store, trial_fn
+        self.keep_checkpoints = keep_checkpoints
+        self.progress = progress
+        self.path_map = dict(path_map or {})
+        self.policy = make_policy(plan.policy)
+        self.policy_state = self.policy.init()
+        self.slots = resources.slots(plan.limits.max_concurrent_trials)
+        self.free_slots = list(range(len(self.slots)))
+        self.running: dict[str, _Running] = {}
+        self.metric = plan.job.primary_metric.value
+        previous = _load_previous(store)
+        self.records: dict[str, TrialRecord] = {}
+        for trial in plan.trials:
+            old = previous.get(trial.id) if previous else None
+            self.records[trial.id] = old if old is not None else _new_record(trial)
+        self.result = RunResult(status=JobStatus.NOT_STARTED, primary_metric=self.metric,
+                                output_dir=str(store.root),
+                                started_at=previous_result.started_at if (previous_result := _load(store)) else None,
+                                elapsed_seconds=previous_result.elapsed_seconds if previous_result else 0.0,
+                                log_files={"run": str(store.log_path)})
+        self.pending: deque[str] = deque(
+            tid for tid, r in self.records.items()
+            if not r.finished or (retry_failed and r.status is JobStatus.FAILED))
+        self.segment_start = time.time()
+        self.time_limit = (time_limit_seconds if time_limit_seconds is not None
+                           else plan.limits.timeout_minutes * 60.0)
+
+    # -- bookkeeping -----------------------------------------------------------
+    def elapsed(self) -> float:
+        return self.result.elapsed_seconds + (time.time() - self.segment_start)
+
+    def set_status(self, status: JobStatus, message: str | None = None) -> None:
+        self.result = attrs.evolve(self.result, status=status, message=message or self.result.message)
+        self.save()
+
+    def save(self) -> None:
+        trials = tuple(self.records[t.id] for t in self.plan.trials)
+        self.result = attrs.evolve(self.result, trials=trials, elapsed_seconds=self.result.elapsed_seconds,
+                                   log_files={"run": str(self.store.log_path),
+                                              **{t: str(self.store.trial_dir(t) / "log.txt") for t in self.records
+                                                 if self.records[t].attempts}})
+        snapshot = attrs.evolve(self.result, elapsed_seconds=self.elapsed())
+        self.store.save_result(snapshot)
+        self.store.write_summary(snapshot)
+        if self.progress is not None:
+            self.progress(snapshot)
+
+    def update(self, trial_id: str, **changes: Any) -> TrialRecord:
+        record = attrs.evolve(self.records[trial_id], **changes)
+        self.records[trial_id] = record
+        return record
+
+    # -- the loop ----------------------------------------------------------------
+    def run(self) -> RunResult:
+        store = self.store
+        if self.result.started_at is None:
+            self.result = attrs.evolve(self.result, started_at=time.time())
+        self.set_status(JobStatus.STARTING)
+        store.log(f"sweep started: {len(self.plan.trials)} trials planned, {len(self.pending)} to run, "
+                  f"up to {self.plan.limits.max_concurrent_trials} at a time")
+        self.set_status(JobStatus.PREPARING)
+        for trial_id in self.pending:  # interrupted trials are no longer running
+            if self.records[trial_id].status is not JobStatus.NOT_STARTED:
+                self.update(trial_id, status=JobStatus.NOT_STARTED, resumable=True)
+        self.set_status(JobStatus.RUNNING)
+        timeout = self.time_limit
+        timed_out = False
+        try:
+            while True:
+                if not timed_out and self.elapsed() >= timeout:
+                    timed_out = True
+                    reason = f"timeout: the sweep's time limit ({timeout / 60:g} minutes) is spent"
+                    store.log(reason)
+                    self.result = attrs.evolve(self.result, message=reason)
+                    for r in self.running.values():
+                        self.ask_stop(r, reason, resumable=True)
+                    self.pending.clear()
+                if not timed_out:
+                    self.fill()
+                if not self.running:
+                    break
+                self.step()
+        except KeyboardInterrupt:
+            self.set_status(JobStatus.CANCEL_REQUESTED, "canceled by the user (Ctrl-C)")
+            store.log("cancel requested")
+            for r in list(self.running.values()):
+                self.ask_stop(r, "interrupted: canceled by the user", resumable=True)
+            deadline = time.time() + GRACE_SECONDS
+            while self.running and time.time() < deadline:
+                self.step(timeout=0.2)
+            self.terminate_all("interrupted: canceled by the user")
+            self.finish(JobStatus.CANCELED)
+            raise
+        self.result = attrs.evolve(self.result, elapsed_seconds=self.elapsed())
+        self.segment_start = time.time()
+        self.set_status(JobStatus.FINALIZING)
+        statuses = [r.status for r in self.records.values()]
+        final = JobStatus.FAILED if statuses and all(s is JobStatus.FAILED for s in statuses) else JobStatus.COMPLETED
+        return self.finish(final)
+
+    def finish(self, status: JobStatus) -> RunResult:
+        self.result = attrs.evolve(self.result, ended_at=time.time())
+        self.set_status(status)
+        self.store.log(f"sweep ended: {status.value} {dict(self.result.counts())}")
+        from imgtune.runner.store import load_result
+
+        return load_result(self.store.root)  # exactly what is on disk
+
+    def fill(self) -> None:
+        from imgtune.compiler import extend
+
+        while self.free_slots:
+            if not self.pending and self.plan.sampler.sequential and not self.plan.exhausted \
+                    and len(self.plan.trials) < self.plan.limits.max_trials:
+                history = [(self.trial_of(r.id).subspace, dict(r.sampled),
+                            r.best_metric if r.status is JobStatus.COMPLETED else None)
+                           for r in self.records.values() if r.finished]
+                bigger = extend(self.plan, history, count=len(self.free_slots))
+                for trial in bigger.trials[len(self.plan.trials):]:
+                    self.records[trial.id] = _new_record(trial)
+                    self.pending.append(trial.id)
+                self.plan = bigger
+                self.store.save_plan(bigger)
+            if not self.pending:
+                return
+            self.launch(self.pending.popleft())
+
+    def trial_of(self, trial_id: str) -> Any:
+        return next(t for t in self.plan.trials if t.id == trial_id)
+
+    def launch(self, trial_id: str) -> None:
+        from imgtune.yaml import dumps, unstructure
+
+        slot = self.free_slots.pop(0)
+        cpus, gpus = self.slots[slot]
+        trial = self.trial_of(trial_id)
+        workdir = self.store.trial_dir(trial_id)
+        workdir.mkdir(parents=True, exist_ok=True)
+        payload = {"trial": unstructure(trial), "job": dumps(self.plan.job), "base_path": self.plan.job.base_path,
+                   "seed": self.plan.seed, "workdir": str(workdir), "primary_metric": self.metric,
+                   "cpus": list(cpus), "gpus": list(gpus), "trial_fn": self.trial_fn, "path_map": self.path_map}
+        payload_path = workdir / "payload.json"
+        write_atomic(payload_path, json.dumps(payload))
+        parent, child = socket.socketpair()
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))}
+        with open(workdir / "log.txt", "a", encoding="utf-8") as err:
+            process = subprocess.Popen([sys.executable, "-m", "imgtune.runner.worker", str(child.fileno()),
+                                        str(payload_path)], pass_fds=(child.fileno(),), env=env,
+                                       stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+        child.close()
+        parent = Connection(parent.detach())
+        self.running[trial_id] = _Running(trial_id, process, parent, slot)
+        record = self.records[trial_id]
+        self.update(trial_id, status=JobStatus.RUNNING, started_at=record.started_at or time.time(),
+                    attempts=record.attempts + 1, resumable=False, stop_reason=None, ended_at=None)
+        self.store.write_trial(self.records[trial_id])
+        self.store.log(f"trial {trial_id} started on cpus {list(cpus)}{' gpus ' + ','.join(gpus) if gpus else ''}")
+        self.save()
+
+    def step(self, timeout: float = 0.5) -> None:
+        by_conn = {r.conn: r for r in self.running.values()}
+        for conn in wait(list(by_conn), timeout=timeout):
+            r = by_conn[conn]
+            if r.record_id in self.running and not self.receive(r):  # EOF: the process has ended
+                code = r.process.wait(timeout=30)
+                if r.record_id in self.running:
+                    self.end(r, {"status": "Failed", "stop_reason": _exit_reason(code)})
+        now = time.time()
+        for r in list(self.running.values()):
+            if r.stop_sent_at is not None and now - r.stop_sent_at > GRACE_SECONDS and r.process.poll() is None:
+                r.process.terminate()
+
+    def receive(self, r: _Running) -> bool:
+        try:
+            kind, body = r.conn.recv()
+        except (EOFError, OSError):
+            return False
+        if kind == "report":
+            reason = self.report(r, body)
+            try:
+                r.conn.send(("stop", reason) if reason else ("continue", None))
+            except (OSError, BrokenPipeError):
+                pass
+        elif kind == "done":
+            self.end(r, body)
+        return True
+
+    def report(self, r: _Running, evaluation: Mapping[str, Any]) -> str | None:
+        record = self.records[r.record_id]
+        epoch = evaluation.get("epoch")
+        history = [h for h in record.history if epoch is None or h.get("epoch") is None or h["epoch"] < epoch]
+        history.append(dict(evaluation))
+        values = [_metric(h, self.metric) for h in history]
+        finite = [(v, h.get("epoch")) for v, h in zip(values, history) if v is not None]
+        best = max(finite, key=lambda p: p[0]) if finite else (None, None)
+        record = self.update(r.record_id, history=history, best_metric=best[0], best_epoch=best[1])
+        self.store.write_trial(record)
+        if r.stop_reason is not None:
+            self.save()
+            return r.stop_reason
+        histories = {tid: [v for v in (_metric(h, self.metric) for h in rec.history) if v is not None]
+                     for tid, rec in self.records.items() if rec.history}
+        decisions, self.policy_state = self.policy.decide(self.policy_state, histories, set(self.running),
+                                                          len(histories.get(r.record_id, [])))
+        reason = next((d.reason for d in decisions if d.trial_id == r.record_id and d.stop), None)
+        if reason:
+            self.store.log(f"trial {r.record_id} stopped: {reason}")
+            r.stop_reason = reason
+        self.save()
+        return reason
+
+    def ask_stop(self, r: _Running, reason: str, *, resumable: bool) -> None:
+        """Asks a trial to stop at its next report; it is terminated if it does not end in time."""
+        r.stop_reason, r.resumable_stop, r.stop_sent_at = reason, resumable, time.time()
+
+    def end(self, r: _Running, outcome: Mapping[str, Any]) -> None:
+        self.running.pop(r.record_id, None)
+        self.free_slots.append(r.slot)
+        self.free_slots.sort()
+        r.conn.close()
+        try:
+            r.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            r.process.kill()
+        status = JobStatus.parse(outcome.get("status")) or JobStatus.FAILED
+        reason = outcome.get("stop_reason")
+        resumable = False
+        if r.stop_reason is not None and status is not JobStatus.FAILED:
+            status, reason, resumable = JobStatus.CANCELED, r.stop_reason, r.resumable_stop
+        record = self.update(r.record_id, status=status, stop_reason=reason, ended_at=time.time(),
+                             resumable=resumable, checkpoint=outcome.get("checkpoint"))
+        if outcome.get("best_metric") is not None and record.best_metric is None:
+            record = self.update(r.record_id, best_metric=outcome["best_metric"], best_epoch=outcome.get("best_epoch"))
+        self.store.write_trial(record)
+        self.store.log(f"trial {r.record_id} {status.value}" + (f": {reason}" if reason else ""))
+        self.prune_checkpoints()
+        self.save()
+
+    def terminate_all(self, reason: str) -> None:
+        for r in list(self.running.values()):
+            if r.process.poll() is None:
+                r.process.terminate()
+            r.stop_reason, r.resumable_stop = reason, True
+            self.end(r, {"status": "Canceled", "stop_reason": reason})
+
+    def prune_checkpoints(self) -> None:
+        """Keeps the checkpoints of the best ``keep_checkpoints`` finished trials only."""
+        kept = [r for r in self.records.values() if r.checkpoint and r.finished]
+        kept.sort(key=lambda r: (-(r.best_metric if r.best_metric is not None else -math.inf), r.index))
+        for r in kept[self.keep_checkpoints:]:
+            path = r.checkpoint
+            if path and os.path.isdir(path) and str(self.store.root) in os.path.realpath(path):
+                shutil.rmtree(path, ignore_errors=True)
+            self.update(r.id, checkpoint=None)
+
+
+def _metric(evaluation: Mapping[str, Any], name: str) -> float | None:
+    value = evaluation.get(name)
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _exit_reason(code: int | None) -> str:
+    if code is None:
+        return "the trial process did not exit"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        hint = " (out of memory?)" if name == "SIGKILL" else ""
+        return f"the trial process was killed by {name}{hint}"
+    return f"the trial process exited with code {code} without a result"
+
+
+def _new_record(trial: Any) -> TrialRecord:
+    return TrialRecord(id=trial.id, index=trial.index, parameters=trial.parameters, sampled=trial.sampled)
+
+
+def _load(store: RunStore) -> RunResult | None:
+    from imgtune.runner.store import load_result
+
+    return load_result(store.root) if store.exists() else None
+
+
+def _load_previous(store: RunStore) -> dict[str, TrialRecord] | None:
+    previous = _load(store)
+    return {t.id: t for t in previous.trials} if previous else None
+
+
+def run_plan(plan: Any, store: RunStore, *, trial_fn: str, retry_failed: bool = False,
+             resources: Resources | None = None, keep_checkpoints: int = 3,
+             progress: Callable[[RunResult], None] | None = None,
+             path_map: Mapping[str, str] | None = None, time_limit_seconds: float | None = None) -> RunResult:
+    """Runs (or resumes) ``plan`` in ``store``'s folder with the local executor."""
+    sweep = _Sweep(plan, store, trial_fn=trial_fn, retry_failed=retry_failed, resources=resources or Resources(),
+                   keep_checkpoints=keep_checkpoints, progress=progress, path_map=path_map,
+                   time_limit_seconds=time_limit_seconds)
+    return sweep.run()
+

@@ -1,0 +1,127 @@
+"""What a run produces, as frozen records: :class:`RunResult` and its :class:`TrialRecord` s.
+
+They are written to ``run.json`` in the output folder as they change (atomically),
+so :func:`imgtune.load_result` reads a run back, also while it is going on.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from imgtune.spec.enums import JobStatus
+from imgtune.spec.frozen import FrozenMap, freeze
+from imgtune.spec.records import TrainingParameters, _structure
+
+__all__ = ["RunResult", "TrialRecord", "RUN_VERSION"]
+
+RUN_VERSION = 1
+
+
+def _status(value: Any) -> JobStatus:
+    return JobStatus.parse(value) or value
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+@attrs.frozen(kw_only=True)
+class TrialRecord:
+    """One trial of a run.
+
+    Attributes:
+        id: The plan's trial id.
+        index: Its ordinal in the plan.
+        parameters: Every training parameter, resolved.
+        sampled: The values drawn from the search space.
+        status: An Azure job status (``NotStarted``, ``Running``, ``Completed``,
+            ``Failed``, ``Canceled``, ...).
+        stop_reason: Why it ended early (a policy's reason, the timeout, the error).
+        history: One mapping per evaluation: ``epoch`` and every metric.
+        best_metric: The best primary-metric value reported.
+        best_epoch: The epoch of ``best_metric``.
+        started_at, ended_at: Unix times.
+        attempts: How many times it was started (a resume or a retry adds one).
+        resumable: Interrupted (Ctrl-C, the timeout, a lost sweep) rather than finished:
+            running the same folder again continues it from its last checkpoint.
+        checkpoint: The folder of its best checkpoint, while it is kept (the best few trials).
+    """
+
+    id: str
+    index: int
+    parameters: TrainingParameters = attrs.field(converter=_structure(TrainingParameters))
+    sampled: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze)
+    status: JobStatus = attrs.field(default=JobStatus.NOT_STARTED, converter=_status)
+    stop_reason: str | None = None
+    history: tuple[FrozenMap, ...] = attrs.field(default=(), converter=lambda v: tuple(freeze(h) for h in v))
+    best_metric: float | None = attrs.field(default=None, converter=_opt_float)
+    best_epoch: int | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    attempts: int = 0
+    resumable: bool = False
+    checkpoint: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        """Whether the trial reached a final status that a resume keeps (a trial
+        interrupted by Ctrl-C or the timeout is ``Canceled`` but ``resumable``)."""
+        return self.status.is_terminal and not self.resumable
+
+
+@attrs.frozen(kw_only=True)
+class RunResult:
+    """The result of :func:`imgtune.run` (and of :func:`imgtune.load_result`).
+
+    Attributes:
+        status: The job's status.
+        trials: Every trial of the plan, in order.
+        primary_metric: The metric trials are ranked by (maximised).
+        output_dir: Where everything is.
+        log_files: Name -> path of the logs (the run's and each trial's).
+        outputs: Name -> path of the outputs (``best`` model folder, ``summary``, ...).
+        studio_url: The report's ``file://`` URL once it exists, else ``None``.
+        test_metrics: The best model's metrics on the test data, when there is some.
+        started_at, ended_at: Unix times.
+        elapsed_seconds: Time spent running, summed over resumes (what the timeout counts).
+        message: Why the job ended as it did (e.g. the timeout), when it is worth saying.
+    """
+
+    version: int = RUN_VERSION
+    status: JobStatus = attrs.field(default=JobStatus.NOT_STARTED, converter=_status)
+    trials: tuple[TrialRecord, ...] = attrs.field(default=(), converter=lambda v: tuple(
+        t if isinstance(t, TrialRecord) else _structure(TrialRecord)(t) for t in v))
+    primary_metric: str = "accuracy"
+    output_dir: str = ""
+    log_files: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze)
+    outputs: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze)
+    studio_url: str | None = None
+    test_metrics: FrozenMap | None = attrs.field(default=None, converter=lambda v: None if v is None else freeze(v))
+    started_at: float | None = None
+    ended_at: float | None = None
+    elapsed_seconds: float = 0.0
+    message: str | None = None
+
+    @property
+    def best_trial(self) -> TrialRecord | None:
+        """The trial with the highest primary metric (ties: the earlier trial)."""
+        scored = [t for t in self.trials if t.best_metric is not None and math.isfinite(t.best_metric)]
+        return max(scored, key=lambda t: (t.best_metric, -t.index)) if scored else None
+
+    def trial(self, trial_id: str) -> TrialRecord:
+        """The trial with this id."""
+        for t in self.trials:
+            if t.id == trial_id:
+                return t
+        raise KeyError(trial_id)
+
+    def counts(self) -> Mapping[str, int]:
+        """How many trials are in each status."""
+        out: dict[str, int] = {}
+        for t in self.trials:
+            out[t.status.value] = out.get(t.status.value, 0) + 1
+        return out

@@ -1,0 +1,158 @@
+"""The trial process: where one trial runs, apart from the sweep.
+
+Each trial runs in its own process (``python -m imgtune.runner.worker FD
+PAYLOAD``, connected to the sweep by a socket pair), so a crash, an
+out-of-memory kill or a NaN fails that trial only. A fresh interpreter rather
+than ``multiprocessing``: the user's main script is never imported again, so
+it needs no ``if __name__ == "__main__"`` guard. The process pins itself to the CPUs it
+was given (and the GPU, where there are several) *before* the trial function
+imports JAX, then calls the trial function with a :class:`TrialContext`.
+
+A trial function is any importable ``fn(context) -> Mapping`` (named as
+``"module:function"``). It calls ``context.report(evaluation)`` after each
+evaluation; ``report`` answers ``None`` to go on, or the reason to stop (an
+early-termination policy's decision). It returns a mapping with ``status``
+(``Completed``, ``Failed`` or ``Canceled``), and optionally ``stop_reason``,
+``best_metric``, ``best_epoch``, ``checkpoint`` (a folder) and ``artifacts``.
+
+Resume contract: a trial function checkpoints an evaluation only *after*
+``report`` returned for it. A sweep killed in between then sees the trial
+report that evaluation again when it resumes (the sweep keeps the latest report
+per epoch), so no report is ever lost.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = ["TrialContext", "resolve_trial_fn", "worker_main", "main"]
+
+_POLL_SECONDS = 0.5
+
+
+class TrialContext:
+    """What a trial function gets.
+
+    Attributes:
+        trial: The plan's :class:`~imgtune.compiler.Trial` (its ``parameters`` are resolved).
+        job: The job (data inputs, task, primary metric; ``base_path`` set).
+        seed: The plan's seed (data order and splits; ``parameters.random_seed`` seeds the model).
+        workdir: The trial's folder; a trial that finds its own checkpoint there resumes from it.
+        primary_metric: The metric reports are judged on (maximised).
+        multilabel: The task.
+        cpus: The CPU cores this trial is pinned to.
+        gpus: The GPUs visible to it (``CUDA_VISIBLE_DEVICES``), empty on CPU.
+        path_map: URL prefix -> local folder for remote image URLs.
+    """
+
+    def __init__(self, *, trial: Any, job: Any, seed: int, workdir: Path, primary_metric: str, multilabel: bool,
+                 cpus: tuple[int, ...], gpus: tuple[str, ...], path_map: Mapping[str, str],
+                 report: Callable[[Mapping[str, Any]], str | None]) -> None:
+        self.trial, self.job, self.seed, self.workdir = trial, job, seed, workdir
+        self.primary_metric, self.multilabel, self.cpus, self.gpus = primary_metric, multilabel, cpus, gpus
+        self.path_map = dict(path_map)
+        self._report = report
+
+    def report(self, evaluation: Mapping[str, Any]) -> str | None:
+        """Sends one evaluation (``epoch`` and the metrics); returns the reason to stop, or ``None``."""
+        return self._report(evaluation)
+
+
+def resolve_trial_fn(ref: str | Callable) -> Callable:
+    """``"package.module:function"`` -> the function (a callable passes through)."""
+    if callable(ref):
+        return ref
+    module, _, name = ref.partition(":")
+    fn: Any = importlib.import_module(module)
+    for part in name.split("."):
+        fn = getattr(fn, part)
+    return fn
+
+
+def _pin(cpus: tuple[int, ...], gpus: tuple[str, ...]) -> None:
+    if cpus and hasattr(os, "sched_setaffinity"):
+        try:
+            os.sched_setaffinity(0, set(cpus))
+        except OSError:
+            pass
+    n = str(max(1, len(cpus)))
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, n)
+    if gpus:
+        os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
+
+
+def _lock(workdir: Path) -> Any:
+    """Holds the trial folder's lock, waiting for a process of an earlier, killed run to let go."""
+    import fcntl
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    fh = open(workdir / ".lock", "w")  # noqa: SIM115 - held for the process's life
+    fcntl.flock(fh, fcntl.LOCK_EX)
+    return fh
+
+
+def worker_main(conn: Any, payload: Mapping[str, Any]) -> None:
+    """Entry point of a trial process (runs in the child)."""
+    parent = os.getppid()
+    workdir = Path(payload["workdir"])
+    _pin(tuple(payload["cpus"]), tuple(payload["gpus"]))
+    lock = _lock(workdir)
+    log = open(workdir / "log.txt", "a", buffering=1, encoding="utf-8")  # noqa: SIM115
+    sys.stdout = sys.stderr = log
+    print(f"--- {time.strftime('%Y-%m-%dT%H:%M:%S')} trial {payload['trial']['id']} started "
+          f"(pid {os.getpid()}, cpus {payload['cpus']})", flush=True)
+
+    def report(evaluation: Mapping[str, Any]) -> str | None:
+        conn.send(("report", dict(evaluation)))
+        while not conn.poll(_POLL_SECONDS):
+            if os.getppid() != parent:  # the sweep died: stop at once, the checkpoint is on disk
+                os._exit(3)
+        kind, reason = conn.recv()
+        return reason if kind == "stop" else None
+
+    try:
+        from imgtune.compiler.plan import Trial
+        from imgtune.yaml import loads, structure
+
+        job = loads(payload["job"], base_path=payload.get("base_path"))
+        trial = structure(payload["trial"], Trial)
+        context = TrialContext(trial=trial, job=job, seed=payload["seed"], workdir=workdir,
+                               primary_metric=payload["primary_metric"], multilabel=job.multilabel,
+                               cpus=tuple(payload["cpus"]), gpus=tuple(payload["gpus"]),
+                               path_map=payload.get("path_map") or {}, report=report)
+        result = dict(resolve_trial_fn(payload["trial_fn"])(context) or {})
+        conn.send(("done", result))
+    except BaseException as exc:  # noqa: BLE001 - any failure fails this trial only
+        traceback.print_exc()
+        reason = f"{type(exc).__name__}: {exc}".strip()
+        try:
+            conn.send(("done", {"status": "Failed", "stop_reason": reason[:2000]}))
+        except (OSError, EOFError):
+            pass
+    finally:
+        log.flush()
+        lock.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m imgtune.runner.worker FD PAYLOAD_JSON``."""
+    import json
+    from multiprocessing.connection import Connection
+
+    args = sys.argv[1:] if argv is None else argv
+    conn = Connection(int(args[0]))
+    with open(args[1], encoding="utf-8") as fh:
+        payload = json.load(fh)
+    worker_main(conn, payload)
+
+
+if __name__ == "__main__":
+    main()
