@@ -97,3 +97,77 @@ def plan_command(args: argparse.Namespace) -> int:
     else:
         print_out(plan_table(plan))
     return EXIT_OK
+
+
+def _run_args(parser: argparse.ArgumentParser) -> None:
+    _file_argument(parser)
+    parser.add_argument("--output", metavar="DIR", help="the run's folder (default: runs/<job file name>); "
+                                                        "an existing run there is resumed")
+    parser.add_argument("--path-map", metavar="PREFIX=DIR", action="append", default=[],
+                        help="rewrite image URLs starting with PREFIX to the local folder DIR (repeatable)")
+    parser.add_argument("--seed", type=int, default=0, help="seed when the sampling algorithm has none")
+    parser.add_argument("--retry-failed", action="store_true", help="rerun trials that failed before")
+    parser.add_argument("--keep-checkpoints", type=int, default=3, metavar="N",
+                        help="keep the checkpoints of the N best trials (default 3)")
+    parser.add_argument("--executor", choices=("local", "ray"), default="local")
+    parser.add_argument("--quiet", action="store_true", help="print only the result")
+    parser.add_argument("--trial-fn", metavar="MODULE:FUNCTION",
+                        help="what each trial runs instead of training (advanced; see imgtune.runner.worker)")
+
+
+@command("run", "run a job: its sweep of trials, then the best model")
+@arguments(_run_args)
+def run_command(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from imgtune.runner import run
+    from imgtune.runner.progress import Progress
+    from imgtune.train.data.read import parse_path_map
+
+    job = _load_job(args.file)
+    output = args.output or str(Path("runs") / Path(args.file).stem)
+    progress = None if args.quiet else Progress(verbosity=job.log_verbosity)
+    result = run(job, output, executor=args.executor, seed=args.seed, retry_failed=args.retry_failed,
+                 trial_fn=args.trial_fn,
+                 keep_checkpoints=args.keep_checkpoints, progress=progress,
+                 path_map=parse_path_map(args.path_map) if args.path_map else None)
+    print_out(_status_text(result))
+    return EXIT_OK if result.status.value == "Completed" else 1
+
+
+def _status_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dir", metavar="DIR", help="a run's output folder")
+    parser.add_argument("--json", action="store_true", help="the whole result as JSON")
+
+
+@command("status", "show a run's status, also while it is running")
+@arguments(_status_args)
+def status_command(args: argparse.Namespace) -> int:
+    from imgtune.runner import load_result
+    from imgtune.yaml import unstructure
+
+    result = load_result(args.dir)
+    print_out(json.dumps(unstructure(result), indent=1) if args.json else _status_text(result))
+    return EXIT_OK
+
+
+def _status_text(result) -> str:
+    """A run's status as a few lines and a table of trials."""
+    metric = result.primary_metric
+    lines = [f"{result.output_dir}: {result.status.value}"
+             + (f" ({result.message})" if result.message else ""),
+             "trials: " + ", ".join(f"{n} {s}" for s, n in sorted(result.counts().items()))]
+    best = result.best_trial
+    if best is not None:
+        lines.append(f"best: trial {best.id}, {metric} {best.best_metric:.4f} at epoch {best.best_epoch} "
+                     f"({best.parameters.model_name})")
+    rows = [["trial", "status", f"best {metric}", "epochs", "reason"]]
+    for t in result.trials:
+        rows.append([t.id, t.status.value + ("*" if t.resumable else ""),
+                     "" if t.best_metric is None else f"{t.best_metric:.4f}", str(len(t.history)),
+                     (t.stop_reason or "")[:70]])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    if any(t.resumable for t in result.trials):
+        lines.append("* interrupted: running the job again on this folder continues it")
+    return "\n".join(lines)
