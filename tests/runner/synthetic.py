@@ -42,4 +42,6 @@ def trial(context) -> dict:
         write_atomic(state_file, json.dumps({"epoch": epoch}))  # after the report: a resume re-reports
         if stop:
             return {"status": "Canceled", "stop_reason": stop, "checkpoint": str(ckpt)}
-    return {"status": "Completed", "checkpoint": str(ckpt)}
+    summary = context.workdir / "metrics.json"
+    write_atomic(summary, json.dumps({context.primary_metric: best}))
+    return {"status": "Completed", "checkpoint": str(ckpt), "artifacts": {"metrics.json": str(summary)}}

@@ -62,6 +62,10 @@ def test_runs_every_trial_within_the_concurrency_limit(tmp_path, monkeypatch):
     assert len(rows) == 7 and rows[0].startswith("trial,status,stop_reason,best_accuracy")
     lines = (out / "trials" / best.id / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(x)["epoch"] for x in lines] == [1, 2, 3, 4]
+    assert json.loads((out / "best" / "trial.json").read_text())["trial"] == best.id
+    assert json.loads((out / "best" / "metrics.json").read_text())["accuracy"] == best.best_metric
+    assert (out / "best" / "checkpoint" / "state.json").exists()
+    assert result.outputs["best"] == str(out / "best")
 
 
 def test_each_trial_is_pinned_to_its_share_of_cores(tmp_path):

@@ -202,6 +202,7 @@ class _Sweep:
         self.result = attrs.evolve(self.result, elapsed_seconds=self.elapsed())
         self.segment_start = time.time()
         self.set_status(JobStatus.FINALIZING)
+        self.assemble_best()
         statuses = [r.status for r in self.records.values()]
         final = JobStatus.FAILED if statuses and all(s is JobStatus.FAILED for s in statuses) else JobStatus.COMPLETED
         return self.finish(final)
@@ -336,7 +337,8 @@ class _Sweep:
         if r.stop_reason is not None and status is not JobStatus.FAILED:
             status, reason, resumable = JobStatus.CANCELED, r.stop_reason, r.resumable_stop
         record = self.update(r.record_id, status=status, stop_reason=reason, ended_at=time.time(),
-                             resumable=resumable, checkpoint=outcome.get("checkpoint"))
+                             resumable=resumable, checkpoint=outcome.get("checkpoint"),
+                             artifacts=outcome.get("artifacts") or {})
         if outcome.get("best_metric") is not None and record.best_metric is None:
             record = self.update(r.record_id, best_metric=outcome["best_metric"], best_epoch=outcome.get("best_epoch"))
         self.store.write_trial(record)
@@ -351,6 +353,33 @@ class _Sweep:
             r.stop_reason, r.resumable_stop = reason, True
             self.end(r, {"status": "Canceled", "stop_reason": reason})
 
+    def assemble_best(self) -> None:
+        """Copies the best trial's checkpoint and artifacts into ``best/`` (replaced whole, atomically)."""
+        best = _best(self.records.values())
+        if best is None or not (best.checkpoint or best.artifacts):
+            return
+        root = self.store.root
+        tmp = root / ".best.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        if best.checkpoint and os.path.isdir(best.checkpoint):
+            shutil.copytree(best.checkpoint, tmp / "checkpoint")
+        for name, path in best.artifacts.items():
+            if os.path.isfile(path):
+                shutil.copy2(path, tmp / name)
+        write_atomic(tmp / "trial.json", json.dumps({"trial": best.id, "best_metric": best.best_metric,
+                                                     "best_epoch": best.best_epoch,
+                                                     "primary_metric": self.metric}, indent=1))
+        old = root / ".best.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if self.store.best_dir.exists():
+            os.replace(self.store.best_dir, old)
+        os.replace(tmp, self.store.best_dir)
+        shutil.rmtree(old, ignore_errors=True)
+        self.result = attrs.evolve(self.result, outputs={**self.result.outputs, "best": str(self.store.best_dir),
+                                                         "summary": str(root / "summary.csv")})
+        self.store.log(f"best model: trial {best.id} -> {self.store.best_dir}")
+
     def prune_checkpoints(self) -> None:
         """Keeps the checkpoints of the best ``keep_checkpoints`` finished trials only."""
         kept = [r for r in self.records.values() if r.checkpoint and r.finished]
@@ -360,6 +389,11 @@ class _Sweep:
             if path and os.path.isdir(path) and str(self.store.root) in os.path.realpath(path):
                 shutil.rmtree(path, ignore_errors=True)
             self.update(r.id, checkpoint=None)
+
+
+def _best(records: Any) -> TrialRecord | None:
+    scored = [r for r in records if r.best_metric is not None and r.status is not JobStatus.FAILED]
+    return max(scored, key=lambda r: (r.best_metric, -r.index)) if scored else None
 
 
 def _metric(evaluation: Mapping[str, Any], name: str) -> float | None:

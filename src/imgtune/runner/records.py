@@ -49,6 +49,8 @@ class TrialRecord:
         resumable: Interrupted (Ctrl-C, the timeout, a lost sweep) rather than finished:
             running the same folder again continues it from its last checkpoint.
         checkpoint: The folder of its best checkpoint, while it is kept (the best few trials).
+        artifacts: Name -> file the trial produced for its best model (``labels.json``,
+            ``metrics.json``, ...); copied into ``best/`` for the best trial.
     """
 
     id: str
@@ -65,6 +67,7 @@ class TrialRecord:
     attempts: int = 0
     resumable: bool = False
     checkpoint: str | None = None
+    artifacts: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze)
 
     @property
     def finished(self) -> bool:
