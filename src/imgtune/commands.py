@@ -171,3 +171,49 @@ def _status_text(result) -> str:
     if any(t.resumable for t in result.trials):
         lines.append("* interrupted: running the job again on this folder continues it")
     return "\n".join(lines)
+
+
+def _evaluate_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dir", metavar="DIR", help="a run's output folder (its best model is scored)")
+    parser.add_argument("--data", required=True, metavar="INPUT",
+                        help="labelled images: an MLTable folder, a JSONL file or a folder of class folders")
+    parser.add_argument("--type", choices=("mltable", "uri_file", "uri_folder"),
+                        help="the input's type (default: guessed from the path)")
+    parser.add_argument("--path-map", metavar="PREFIX=DIR", action="append", default=[])
+    parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
+
+
+def guess_input_type(path: str) -> str:
+    """``mltable`` for a folder with an ``MLTable`` file, ``uri_file`` for a file, else ``uri_folder``."""
+    from pathlib import Path
+
+    p = Path(path)
+    if p.is_file():
+        return "uri_file"
+    return "mltable" if (p / "MLTable").is_file() else "uri_folder"
+
+
+@command("evaluate", "score a run's best model on other labelled images")
+@arguments(_evaluate_args)
+def evaluate_command(args: argparse.Namespace) -> int:
+    from imgtune.runner import load_result
+    from imgtune.train.data import read_examples
+    from imgtune.train.data.read import parse_path_map
+    from imgtune.train.inference import score_examples
+    from imgtune.yaml import load
+    from pathlib import Path
+
+    result = load_result(args.dir)
+    job = load(Path(args.dir) / "job.yaml")
+    examples = read_examples(args.data, args.type or guess_input_type(args.data), base_path=Path.cwd(),
+                             target_column_name=job.target_column_name, multilabel=job.multilabel,
+                             path_map=parse_path_map(args.path_map) if args.path_map else None, field="data")
+    evaluation = score_examples(Path(result.output_dir) / "best", examples)
+    if args.json:
+        print_out(json.dumps({"examples": len(examples), **evaluation.values}, indent=1))
+    else:
+        print_out(f"{len(examples)} images")
+        for name, value in evaluation.values.items():
+            marker = "  <- primary" if name == result.primary_metric else ""
+            print_out(f"{name:34s} {value:.4f}{marker}")
+    return EXIT_OK

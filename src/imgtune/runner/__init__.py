@@ -58,6 +58,7 @@ def prepare(job_or_plan: Any, output_dir: str | os.PathLike[str], *, seed: int =
         raise ValidationError([Problem("", f"{store.root} holds a run of another job (it differs in "
                                            f"{', '.join(differences)}); use another output folder, or the same "
                                            f"job (only its limits may change, to extend the sweep)")])
+    old = attrs.evolve(old, job=attrs.evolve(old.job, base_path=plan.job.base_path))  # plan.yaml has no base_path
     if old.job.limits == plan.job.limits:
         return old, store
     grown = attrs.evolve(old, job=plan.job, limits=resolve_limits(plan.job))

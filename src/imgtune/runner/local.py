@@ -203,6 +203,7 @@ class _Sweep:
         self.segment_start = time.time()
         self.set_status(JobStatus.FINALIZING)
         self.assemble_best()
+        self.score_test()
         statuses = [r.status for r in self.records.values()]
         final = JobStatus.FAILED if statuses and all(s is JobStatus.FAILED for s in statuses) else JobStatus.COMPLETED
         return self.finish(final)
@@ -379,6 +380,26 @@ class _Sweep:
         self.result = attrs.evolve(self.result, outputs={**self.result.outputs, "best": str(self.store.best_dir),
                                                          "summary": str(root / "summary.csv")})
         self.store.log(f"best model: trial {best.id} -> {self.store.best_dir}")
+
+    def score_test(self) -> None:
+        """Scores ``best/`` on the test data (``test_data`` or ``test_data_size``), kept apart."""
+        job = self.plan.job
+        if (job.test_data is None and not job.test_data_size) or not (self.store.best_dir / "checkpoint").is_dir():
+            return
+        spec = {"base_path": job.base_path, "seed": self.plan.seed, "path_map": self.path_map,
+                "batch_size": self.trial_of(_best(self.records.values()).id).parameters.validation_batch_size}
+        with open(self.store.log_path, "a", encoding="utf-8") as log:
+            code = subprocess.run([sys.executable, "-m", "imgtune.runner.scoring", str(self.store.root),
+                                   json.dumps(spec)], stdout=log, stderr=log, stdin=subprocess.DEVNULL).returncode
+        path = self.store.best_dir / "test_metrics.json"
+        if code == 0 and path.exists():
+            metrics = json.loads(path.read_text(encoding="utf-8"))
+            self.result = attrs.evolve(self.result, test_metrics=metrics,
+                                       outputs={**self.result.outputs, "test_metrics": str(path)})
+            self.store.log(f"test data: {self.metric} {metrics.get(self.metric)} on {metrics.get('examples')} images")
+        else:
+            self.store.log(f"scoring the best model on the test data failed (exit {code}); see above")
+            self.result = attrs.evolve(self.result, message="scoring on the test data failed: see run.log")
 
     def prune_checkpoints(self) -> None:
         """Keeps the checkpoints of the best ``keep_checkpoints`` finished trials only."""

@@ -66,4 +66,38 @@ def train(context: Any) -> dict[str, Any]:
                          primary_metric=context.primary_metric, multilabel=context.multilabel, seed=context.seed)
     return {"status": result.status, "stop_reason": result.stop_reason, "best_metric": result.best_metric,
             "best_epoch": result.best_epoch,
-            "checkpoint": None if result.checkpoint is None else str(result.checkpoint)}
+            "checkpoint": None if result.checkpoint is None else str(result.checkpoint),
+            "artifacts": write_artifacts(context.workdir, params, result, multilabel=context.multilabel)}
+
+
+def write_artifacts(workdir: Any, params: Any, result: Any, *, multilabel: bool) -> dict[str, str]:
+    """Writes what ``best/`` holds besides the checkpoint; returns name -> path.
+
+    * ``labels.json``: the class order (index ``i`` of the model's output is ``labels[i]``).
+    * ``preprocessing.json``: how to prepare an image for the model (Azure's
+      ``settings.json`` counterpart): resize, centre crop, ImageNet mean and std, and
+      whether the exported ONNX graph normalises.
+    * ``metrics.json``: the best evaluation's metrics and epoch.
+    * ``confusion_matrix.json`` (multiclass) or ``per_label.json`` (multilabel).
+    """
+    from imgtune.atomic import write_atomic
+    from imgtune.train.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+
+    out: dict[str, str] = {"labels.json": str(workdir / "labels.json")}
+    pre = {"model_name": params.model_name, "num_classes": len(result.classes), "multilabel": multilabel,
+           "valid_resize_size": params.validation_resize_size, "valid_crop_size": params.validation_crop_size,
+           "mean": [float(x) for x in IMAGENET_MEAN], "std": [float(x) for x in IMAGENET_STD],
+           "enable_onnx_normalization": params.enable_onnx_normalization}
+    files = {"preprocessing.json": pre}
+    best = result.best_evaluation or {}
+    if best:
+        files["metrics.json"] = {"epoch": best.get("epoch"), **dict(best.get("metrics") or {})}
+        if best.get("confusion_matrix") is not None:
+            files["confusion_matrix.json"] = {"labels": list(result.classes), "matrix": best["confusion_matrix"]}
+        if best.get("per_label") is not None:
+            files["per_label.json"] = best["per_label"]
+    for name, content in files.items():
+        path = workdir / name
+        write_atomic(path, json.dumps(content, indent=1, default=float) + "\n")
+        out[name] = str(path)
+    return out

@@ -1,0 +1,81 @@
+"""Using a trained checkpoint: load its model, score it on labelled images.
+
+A checkpoint folder (or a trial's folder, or a run's ``best/``) carries an
+``info.json`` naming the model, its classes and its preprocessing, so a
+model is rebuilt from the folder alone.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["checkpoint_folder", "load_model", "predict_batches", "score_examples"]
+
+
+def checkpoint_folder(path: str | os.PathLike[str]) -> Path:
+    """The checkpoint inside ``path``: a checkpoint folder, a trial's folder or a run's ``best/``."""
+    p = Path(path)
+    for candidate in (p, p / "checkpoint", p / "train", p / "train" / "checkpoints", p / "best" / "checkpoint"):
+        if (candidate / "info.json").is_file() or (candidate / "checkpoints").is_dir() or (candidate / "BEST").is_file():
+            return candidate
+    raise FileNotFoundError(f"no checkpoint at {p}")
+
+
+def load_model(path: str | os.PathLike[str]) -> tuple[Any, dict[str, Any]]:
+    """The trained model (Flax NNX) and its ``info.json``."""
+    from flax import nnx
+
+    from imgtune.train.checkpoints import load_weights, read_info
+    from imgtune.train.models import create_model
+    from imgtune.train.trial import _load_into
+
+    folder = checkpoint_folder(path)
+    info = read_info(folder)
+    params, batch_stats = load_weights(folder)
+    model = create_model(info["model_name"], len(info["classes"]), rngs=nnx.Rngs(0),
+                         width=info.get("model_width", 1.0))
+    _load_into(model, params, batch_stats)
+    return model, info
+
+
+def predict_batches(model: Any, info: dict[str, Any], batches: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities (softmax, or per-label sigmoid for multilabel) and labels of the masked-in rows."""
+    import jax
+    from flax import nnx
+
+    @nnx.jit
+    def forward(m: Any, x: Any) -> Any:
+        logits = m(x, train=False).astype("float32")
+        return jax.nn.sigmoid(logits) if info["multilabel"] else jax.nn.softmax(logits, axis=-1)
+
+    scores, labels = [], []
+    for batch in batches:
+        probs = np.asarray(forward(model, batch.images))
+        scores.append(probs[batch.mask])
+        labels.append(np.asarray(batch.labels)[batch.mask])
+    return np.concatenate(scores), np.concatenate(labels)
+
+
+def score_examples(path: str | os.PathLike[str], examples: Sequence[Any], *, batch_size: int = 64,
+                   workers: int = 0) -> Any:
+    """The metrics of a checkpoint's model on labelled examples (its own preprocessing).
+
+    Raises:
+        ValidationError: A label the model does not know, or unreadable images.
+    """
+    from imgtune.train import data as d
+    from imgtune.train.metrics import evaluate
+
+    model, info = load_model(path)
+    classes = tuple(info["classes"])
+    d.check_labels(examples, classes, "data")
+    with d.eval_iterator(examples, classes, multilabel=info["multilabel"], batch_size=batch_size,
+                         resize_size=info["validation_resize_size"], crop_size=info["validation_crop_size"],
+                         workers=workers) as batches:
+        scores, labels = predict_batches(model, info, batches)
+    return evaluate(scores, labels, multilabel=info["multilabel"], classes=classes)
