@@ -1,0 +1,390 @@
+"""The training loop: pure jitted steps, one cadence helper, early stopping, the loop.
+
+**Steps.** :func:`make_train_step` builds ``train_step(state, images, labels,
+mask) -> (state, loss)`` and :func:`make_eval_step` builds
+``eval_step(params, batch_stats, images, labels, mask) -> (scores,
+per_example_loss)``; both are ``jax.jit`` -ed pure functions of arrays (the
+model's graph definition is closed over and rebuilt with ``nnx.merge`` inside,
+so no Python object is mutated). ``scores`` are probabilities: softmax rows
+(multiclass) or per-label sigmoids (multilabel). The train state's ``step``
+advances by one per batch; the dropout key of a step is
+``fold_in(initial key, step)``.
+
+**Cadence** (:func:`due`, one helper for all of it; epochs count from 1):
+evaluate after epoch ``e`` when ``e % evaluation_frequency == 0``, at the last
+epoch, and at every checkpoint epoch; a checkpoint of the epoch is a *best
+candidate* when it is evaluated and (``checkpoint_frequency`` unset, or
+``e % checkpoint_frequency == 0``, or the last epoch). The resumable ``LAST``
+checkpoint is written after every epoch; a log line is written at every
+evaluation.
+
+**Early stopping** (:func:`early_stopping_update`, a pure function),
+counted in evaluations on the primary metric (higher is better):
+the first ``early_stopping_delay`` evaluations are not tracked; the next one
+sets the tracked best; every later one that is not strictly better counts
+one, one that is better resets the count; training stops at the evaluation
+where the count reaches ``early_stopping_patience``. With delay 5 and
+patience 5 and no improvement after evaluation 6, the trial stops after
+evaluation 11. (A NaN metric never improves.)
+
+**Report.** After each evaluation (and after its checkpoint is written)
+``report(entry)`` is called with the history entry (``epoch``, every metric,
+``loss``, ``train_loss``); it answers ``None``/``False`` (go on), ``True`` or
+``"stop"`` (stop; reason ``"stopped by report"``) or any other string (stop,
+with that string as the reason). The trial then ends ``Canceled``, keeping its
+best checkpoint.
+
+**Failure.** A non-finite training loss ends the trial ``Failed`` with the
+step and epoch in the reason (checked one step late, so the device is never
+idle waiting for the host).
+
+Example:
+    >>> due(2, num_epochs=10, evaluation_frequency=2, checkpoint_frequency=None)
+    Due(evaluate=True, best_candidate=True)
+    >>> due(3, num_epochs=10, evaluation_frequency=2, checkpoint_frequency=None).evaluate
+    False
+    >>> es = EarlyStopping()
+    >>> stops = []
+    >>> for v in [0.1, 0.5, 0.4, 0.3, 0.2]:
+    ...     es, stop = early_stopping_update(es, v, delay=1, patience=3)
+    ...     stops.append(stop)
+    >>> stops
+    [False, False, False, False, True]
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import attrs
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from imgtune.train.devices import put_global, to_host
+from imgtune.train.optim import multiclass_loss, multilabel_loss
+from imgtune.train.state import EarlyStopping, Progress, TrainState
+
+__all__ = [
+    "Due",
+    "Loop",
+    "Outcome",
+    "due",
+    "early_stopping_update",
+    "evaluate",
+    "itstime",
+    "make_eval_step",
+    "make_train_step",
+    "run",
+]
+
+log = logging.getLogger("imgtune.train")
+
+
+# -- steps ------------------------------------------------------------------------
+
+
+def _step_rngs(rest: Any, step: jax.Array) -> Any:
+    """The non-parameter state with every RNG key folded with ``step``."""
+
+    def fold(x: Any) -> Any:
+        if hasattr(x, "dtype") and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+            return jax.random.fold_in(x, step)
+        return x
+
+    return jax.tree.map(fold, rest)
+
+
+def make_train_step(
+    graphdef: Any,
+    rest: Any,
+    tx: optax.GradientTransformation,
+    *,
+    multilabel: bool,
+    weights: np.ndarray | None = None,
+    frozen_stats: Any | None = None,
+    state_sharding: Any | None = None,
+) -> Callable[..., tuple[TrainState, jax.Array]]:
+    """The jitted ``train_step(state, images, labels, mask) -> (state, loss)``.
+
+    Args:
+        graphdef: The model's ``nnx`` graph definition.
+        rest: The model's other variables (RNG streams), as from ``nnx.split``.
+        tx: The update rule (:func:`imgtune.train.optim.make_optimizer`).
+        multilabel: Sigmoid BCE instead of softmax cross-entropy.
+        weights: Per-class loss weights or ``None``.
+        frozen_stats: A tree of bools shaped like the batch statistics; true
+            leaves keep their old value (frozen groups).
+        state_sharding: Sharding of the state (replicated) for ``out_shardings``.
+    """
+    loss_fn = multilabel_loss if multilabel else multiclass_loss
+    keep = frozen_stats if frozen_stats is not None and any(jax.tree.leaves(frozen_stats)) else None
+    w = None if weights is None else np.asarray(weights, np.float32)
+
+    def train_step(state: TrainState, images: jax.Array, labels: jax.Array, mask: jax.Array):
+        rngs = _step_rngs(rest, state.step)
+
+        def compute(params: Any) -> tuple[jax.Array, Any]:
+            model = nnx.merge(graphdef, params, state.batch_stats, rngs, copy=True)
+            logits = model(images, train=True)
+            loss, _ = loss_fn(logits, labels, mask, w)
+            return loss, nnx.state(model, nnx.BatchStat)
+
+        (loss, stats), grads = jax.value_and_grad(compute, has_aux=True)(state.params)
+        if keep is not None:
+            stats = jax.tree.map(lambda k, old, new: old if k else new, keep, state.batch_stats, stats)
+        updates, opt_state = tx.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        return TrainState(state.step + 1, params, stats, opt_state), loss
+
+    out = None if state_sharding is None else (state_sharding, state_sharding)
+    return jax.jit(train_step, donate_argnums=0, out_shardings=out)
+
+
+def make_eval_step(graphdef: Any, rest: Any, *, multilabel: bool, out_sharding: Any | None = None):
+    """The jitted ``eval_step(params, batch_stats, images, labels, mask) -> (scores, per_example_loss)``."""
+    loss_fn = multilabel_loss if multilabel else multiclass_loss
+
+    def eval_step(params: Any, batch_stats: Any, images: jax.Array, labels: jax.Array, mask: jax.Array):
+        model = nnx.merge(graphdef, params, batch_stats, rest, copy=True)
+        logits = model(images, train=False).astype(jnp.float32)
+        scores = jax.nn.sigmoid(logits) if multilabel else jax.nn.softmax(logits, axis=-1)
+        _, per = loss_fn(logits, labels, mask)
+        return scores, per
+
+    out = None if out_sharding is None else (out_sharding, out_sharding)
+    return jax.jit(eval_step, out_shardings=out)
+
+
+# -- cadence and early stopping ---------------------------------------------------------
+
+
+def itstime(n: int, every: int | None, total: int, *, last: bool = True) -> bool:
+    """Whether count ``n`` (from 1) is a multiple of ``every`` (or, with ``last``, the final one)."""
+    return bool((every is not None and every > 0 and n % every == 0) or (last and n == total))
+
+
+@attrs.frozen
+class Due:
+    """What happens at the end of an epoch (see the module doc)."""
+
+    evaluate: bool
+    best_candidate: bool
+
+
+def due(epoch: int, *, num_epochs: int, evaluation_frequency: int, checkpoint_frequency: int | None) -> Due:
+    """The cadence helper: what to do after epoch ``epoch`` (counted from 1)."""
+    ckpt = checkpoint_frequency is None or itstime(epoch, checkpoint_frequency, num_epochs)
+    evaluate = itstime(epoch, evaluation_frequency, num_epochs) or (
+        checkpoint_frequency is not None and itstime(epoch, checkpoint_frequency, num_epochs))
+    return Due(evaluate=evaluate, best_candidate=evaluate and ckpt)
+
+
+def early_stopping_update(state: EarlyStopping, value: float, *, delay: int, patience: int) -> tuple[EarlyStopping, bool]:
+    """One evaluation's effect on early stopping: ``(new counters, stop?)`` (see the module doc)."""
+    n = state.evaluations + 1
+    if n <= delay:
+        return EarlyStopping(n, state.best, state.since_best), False
+    if state.best is None or value > state.best:
+        return EarlyStopping(n, float(value), 0), False
+    since = state.since_best + 1
+    return EarlyStopping(n, state.best, since), since >= patience
+
+
+# -- evaluation ---------------------------------------------------------------------------
+
+
+def evaluate(eval_step: Callable, params: Any, batch_stats: Any, batches: Any, *, sharding: Any,
+             multilabel: bool, classes: Sequence[str]) -> tuple[Any, float]:
+    """Runs ``eval_step`` over ``batches``; returns ``(metrics.Evaluation, mean loss)``."""
+    from imgtune.train import metrics  # lazily: written alongside
+
+    scores, labels, losses = [], [], []
+    for b in batches:
+        s, per = eval_step(params, batch_stats, put_global(b.images, sharding), put_global(b.labels, sharding),
+                           put_global(b.mask, sharding))
+        m = b.mask
+        scores.append(to_host(s)[m])
+        losses.append(to_host(per)[m])
+        labels.append(b.labels[m])
+    scores_np, labels_np, loss_np = np.concatenate(scores), np.concatenate(labels), np.concatenate(losses)
+    ev = metrics.evaluate(scores_np.astype(np.float64), labels_np, multilabel=multilabel, classes=tuple(classes))
+    return ev, float(loss_np.mean()) if loss_np.size else float("nan")
+
+
+# -- the loop -------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Outcome:
+    """How :func:`run` ended: ``status`` Completed/Failed/Canceled, or ``Paused`` (resumable)."""
+
+    status: str
+    reason: str | None
+    state: TrainState
+    progress: Progress
+
+
+@attrs.define
+class Loop:
+    """Everything :func:`run` needs, built by :func:`imgtune.train.trial.train_trial`.
+
+    Attributes:
+        train_step, eval_step: From :func:`make_train_step` / :func:`make_eval_step`.
+        train_batches: The training :class:`~imgtune.train.data.BatchIterator` (all epochs).
+        eval_batches: ``() -> iterable of batches`` over the validation data.
+        batch_sharding: Where batches go.
+        checkpoints: The trial's :class:`~imgtune.train.checkpoints.Checkpoints`.
+        info: Written beside every checkpoint.
+        classes, multilabel, primary_metric: The task.
+        num_epochs, evaluation_frequency, checkpoint_frequency: Cadence.
+        early_stopping, early_stopping_delay, early_stopping_patience: As named.
+        report: The callback, or ``None``.
+        max_steps: Pause (resumable) after this many training batches in total.
+    """
+
+    train_step: Callable
+    eval_step: Callable
+    train_batches: Any
+    eval_batches: Callable[[], Any]
+    batch_sharding: Any
+    checkpoints: Any
+    info: Mapping[str, Any]
+    classes: tuple[str, ...]
+    multilabel: bool
+    primary_metric: str
+    num_epochs: int
+    evaluation_frequency: int
+    checkpoint_frequency: int | None
+    early_stopping: bool
+    early_stopping_delay: int
+    early_stopping_patience: int
+    report: Callable[[Mapping[str, Any]], Any] | None = None
+    max_steps: int | None = None
+
+
+def _report_answer(answer: Any) -> str | None:
+    if answer is None or answer is False:
+        return None
+    if answer is True or answer == "stop":
+        return "stopped by report"
+    if isinstance(answer, str):
+        return answer
+    raise TypeError(f"report must return None, a bool or a str, got {answer!r}")
+
+
+def _finite_or_reason(loss: jax.Array, step: int, epoch: int) -> str | None:
+    value = float(to_host(loss))
+    if math.isfinite(value):
+        return None
+    return f"training loss is {value} at step {step} (epoch {epoch + 1}); lower the learning rate or check the data"
+
+
+def run(loop: Loop, state: TrainState, progress: Progress) -> Outcome:
+    """Trains from ``(state, progress)`` until the last epoch, a stop, a failure or ``max_steps``."""
+    it = loop.train_batches
+    it.set_state(progress.data)
+    spe = it.steps_per_epoch
+    step = progress.data["epoch"] * spe + progress.data["position"]
+    loss_sum = jnp.float32(progress.epoch_loss_sum)
+    previous: tuple[jax.Array, int, int] | None = None  # (loss, step, epoch) not checked yet
+    t0 = time.perf_counter()
+    put = loop.batch_sharding
+    saved_at = -1
+    for batch in it:
+        state, loss = loop.train_step(state, put_global(batch.images, put), put_global(batch.labels, put),
+                                      put_global(batch.mask, put))
+        if previous is not None:
+            reason = _finite_or_reason(*previous)
+            if reason is not None:
+                return Outcome("Failed", reason, state, progress)
+        previous = (loss, step, batch.epoch)
+        loss_sum = loss_sum + loss
+        step += 1
+        progress = attrs.evolve(progress, data=it.get_state())
+        if batch.step == spe - 1:  # the epoch is complete
+            reason = _finite_or_reason(*previous)
+            previous = None
+            if reason is not None:
+                return Outcome("Failed", reason, state, progress)
+            epoch = batch.epoch + 1
+            train_loss = float(to_host(loss_sum)) / spe
+            loss_sum = jnp.float32(0.0)
+            progress = attrs.evolve(progress, epochs_done=epoch, epoch_loss_sum=0.0)
+            outcome = _end_of_epoch(loop, state, progress, epoch, train_loss, step, t0)
+            saved_at = step
+            if isinstance(outcome, Outcome):
+                return outcome
+            progress = outcome
+        if loop.max_steps is not None and step >= loop.max_steps:
+            progress = attrs.evolve(progress, epoch_loss_sum=float(to_host(loss_sum)))
+            if previous is not None:
+                reason = _finite_or_reason(*previous)
+                if reason is not None:
+                    return Outcome("Failed", reason, state, progress)
+            if saved_at != step:
+                loop.checkpoints.save(state, progress, info=loop.info, last=True)
+            return Outcome("Paused", f"paused after {step} steps (max_steps); call again to resume", state, progress)
+    return Outcome("Completed", None, state, progress)
+
+
+def _end_of_epoch(loop: Loop, state: TrainState, progress: Progress, epoch: int, train_loss: float, step: int,
+                  t0: float) -> Progress | Outcome:
+    d = due(epoch, num_epochs=loop.num_epochs, evaluation_frequency=loop.evaluation_frequency,
+            checkpoint_frequency=loop.checkpoint_frequency)
+    if not d.evaluate:
+        loop.checkpoints.save(state, progress, info=loop.info, last=True)
+        return progress
+    ev, val_loss = evaluate(loop.eval_step, state.params, state.batch_stats, loop.eval_batches(),
+                            sharding=loop.batch_sharding, multilabel=loop.multilabel, classes=loop.classes)
+    values = {k: float(v) for k, v in ev.values.items()}
+    entry = {"epoch": epoch, **values, "loss": val_loss, "train_loss": train_loss}
+    value = values[loop.primary_metric]
+    log.info("epoch %d step %d: %s (%.1f s)", epoch, step,
+             " ".join(f"{k}={v:.4g}" for k, v in entry.items() if k != "epoch"), time.perf_counter() - t0)
+    best = progress.best
+    is_best = d.best_candidate and (best is None or value > best["metric"] or (
+        math.isnan(best["metric"]) and not math.isnan(value)))
+    if is_best:
+        best = {"epoch": epoch, "metric": value, "metrics": values, "loss": val_loss,
+                "confusion_matrix": _jsonable(getattr(ev, "confusion_matrix", None)),
+                "per_label": _jsonable(getattr(ev, "per_label", None))}
+    early, stop = progress.early, False
+    if loop.early_stopping:
+        early, stop = early_stopping_update(early, value, delay=loop.early_stopping_delay,
+                                            patience=loop.early_stopping_patience)
+    progress = attrs.evolve(progress, best=best, early=early, history=progress.history + (entry,))
+    loop.checkpoints.save(state, progress, info=loop.info, last=True, best=is_best)
+    if loop.report is not None:
+        reason = _report_answer(loop.report(dict(entry)))
+        if reason is not None:
+            return Outcome("Canceled", reason, state, progress)
+    if stop:
+        return Outcome("Completed", f"early stopping: {loop.primary_metric} did not improve on "
+                       f"{early.best:.6g} in {loop.early_stopping_patience} evaluations (epoch {epoch})",
+                       state, progress)
+    return progress
+
+
+def _jsonable(x: Any) -> Any:
+    if x is None or isinstance(x, (str, bool, int, float)):
+        return x
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, (np.ndarray, jax.Array)):
+        return np.asarray(x).tolist()
+    if isinstance(x, Mapping):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if attrs.has(type(x)):
+        return _jsonable(attrs.asdict(x, recurse=False))
+    if hasattr(x, "_asdict"):
+        return _jsonable(x._asdict())
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    return str(x)

@@ -1,0 +1,108 @@
+"""The train state: the device half (arrays, a pytree) and the host half (JSON).
+
+A trial continues *exactly* from a checkpoint because the two halves together
+hold everything its future depends on:
+
+:class:`TrainState` (a pytree; what the jitted steps take and return)
+    ``step`` (int32: training batches done, the big_vision step counter),
+    ``params`` and ``batch_stats`` (``nnx.State`` of the model's
+    ``nnx.Param`` and ``nnx.BatchStat`` variables) and ``opt_state`` (the
+    Optax state, including the gradient-accumulation buffer of
+    ``optax.MultiSteps`` and the schedule's update count).
+
+    Randomness needs no key in the state: the dropout key of step ``t`` is
+    ``fold_in(k0, t)`` where ``k0`` is the model's initial key (from
+    ``random_seed``), and the augmentation of example ``i`` in epoch ``e`` is
+    keyed by ``(random_seed, e, i)`` in the data pipeline.
+
+:class:`Progress` (frozen attrs; saved as JSON beside the arrays)
+    the data position (``BatchIterator.get_state()``), completed epochs, the
+    running training-loss sum of the current epoch, the early-stopping
+    counters, the best evaluation so far and the history of evaluations.
+
+Example:
+    >>> p = Progress()
+    >>> Progress.from_json(p.to_json()) == p
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+import attrs
+import jax
+import optax
+
+__all__ = ["EarlyStopping", "Progress", "TrainState"]
+
+
+class TrainState(NamedTuple):
+    """The device arrays of a trial (a pytree; see the module doc)."""
+
+    step: jax.Array
+    params: Any
+    batch_stats: Any
+    opt_state: optax.OptState
+
+
+@attrs.frozen
+class EarlyStopping:
+    """Counters of :func:`imgtune.train.loop.early_stopping_update`.
+
+    Attributes:
+        evaluations: Evaluations seen so far (tracked or not).
+        best: The best tracked value of the primary metric; ``None`` before tracking starts.
+        since_best: Tracked evaluations since ``best`` was set without improving on it.
+    """
+
+    evaluations: int = 0
+    best: float | None = None
+    since_best: int = 0
+
+
+@attrs.frozen
+class Progress:
+    """The host half of the state (JSON-ready; see the module doc).
+
+    Attributes:
+        data: The training iterator's state ``{"epoch": e, "position": p}``.
+        epochs_done: Completed epochs.
+        epoch_loss_sum: Sum of the training losses of the current epoch's batches so far.
+        early: Early-stopping counters.
+        best: The best checkpointed evaluation (``{"epoch", "metric", "metrics",
+            "confusion_matrix", "per_label"}``) or ``None``.
+        history: One mapping per evaluation: ``epoch``, every metric, ``loss``
+            (validation) and ``train_loss``.
+    """
+
+    data: Mapping[str, int] = attrs.field(factory=lambda: {"epoch": 0, "position": 0})
+    epochs_done: int = 0
+    epoch_loss_sum: float = 0.0
+    early: EarlyStopping = attrs.field(factory=EarlyStopping)
+    best: Mapping[str, Any] | None = None
+    history: tuple[Mapping[str, Any], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "data": dict(self.data),
+            "epochs_done": self.epochs_done,
+            "epoch_loss_sum": self.epoch_loss_sum,
+            "early": attrs.asdict(self.early),
+            "best": None if self.best is None else dict(self.best),
+            "history": [dict(h) for h in self.history],
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Progress:
+        """Inverse of :meth:`to_json`."""
+        return cls(
+            data={k: int(v) for k, v in d["data"].items()},
+            epochs_done=int(d["epochs_done"]),
+            epoch_loss_sum=float(d["epoch_loss_sum"]),
+            early=EarlyStopping(**d["early"]),
+            best=d.get("best"),
+            history=tuple(d.get("history", ())),
+        )

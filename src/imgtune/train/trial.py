@@ -1,0 +1,391 @@
+"""One trial: resolved training parameters + data -> trained model, metrics, best checkpoint.
+
+:func:`train_trial` is what the executor calls for each trial of a plan::
+
+    data = load_trial_data(job.training_data.path, multilabel=False, seed=plan.seed)
+    result = train_trial(trial.params, data, workdir, primary_metric="accuracy",
+                         multilabel=False, seed=plan.seed, report=policy_callback)
+
+How each training parameter is honoured (formulas in the modules named):
+
+========================================  ==================================================
+parameter                                 where
+========================================  ==================================================
+optimizer, momentum, nesterov, beta1,     :mod:`imgtune.train.optim` (Optax chains)
+beta2, ams_gradient, weight_decay
+learning_rate, learning_rate_scheduler,   :func:`imgtune.train.optim.learning_rate_schedule`
+warmup_cosine_lr_*, step_lr_*             (counted in optimiser updates)
+gradient_accumulation_step                ``optax.MultiSteps``
+layers_to_freeze                          ``optax.multi_transform`` + frozen batch statistics
+weighted_loss                             :mod:`imgtune.train.optim` (class weights from the
+                                          training split)
+number_of_epochs, evaluation_frequency,   :mod:`imgtune.train.loop` (cadence, early stopping)
+early_stopping*, checkpoint_frequency
+training_batch_size, training_crop_size   the training iterator
+validation_batch_size, validation_*_size  the validation iterator
+number_of_workers                         decoding threads, capped at ``os.cpu_count()``
+random_seed                               model initialisation, dropout and augmentation
+distributed                               :mod:`imgtune.train.devices` (data parallel)
+checkpoint_run_id                         start from that checkpoint's weights (below)
+advanced_settings                         ``pretrained_weights``, ``compute_dtype``,
+                                          ``apply_automl_train_augmentations`` (below);
+                                          ``path_map`` is for :func:`load_trial_data`
+model_name                                :func:`imgtune.train.models.create_model`
+enable_onnx_normalization                 recorded in ``info.json`` for the exporter
+========================================  ==================================================
+
+**Seeds.** ``seed`` (the plan's) orders the data: the split and each epoch's
+shuffle. ``params.random_seed`` initialises the weights and keys dropout and
+augmentation (example ``i`` in epoch ``e`` is augmented with
+``(random_seed, e, i)``). On CPU two runs with the same seeds are bitwise equal.
+
+**Resume.** ``workdir`` holds ``checkpoints/`` (:mod:`imgtune.train.checkpoints`)
+and, once the trial has ended, ``result.json``. Calling :func:`train_trial`
+again on the same ``workdir`` returns the stored result of an ended trial, or
+continues an unfinished one from its ``LAST`` checkpoint (written after every
+epoch and when pausing at ``max_steps``); the continued run ends with bitwise
+the same parameters as one that was never interrupted (on CPU).
+
+**Starting weights**, in order: the trial's own ``LAST`` checkpoint (resume);
+else ``checkpoint_run_id``, read as a path to a checkpoint folder or to an
+earlier trial's workdir (its best checkpoint; Azure's run ids are not resolved
+yet) -- its parameters and batch statistics, with a fresh optimiser and
+schedule (incremental training); else ``advanced_settings.pretrained_weights``
+(a torchvision/timm state dict, the classifier head left as initialised);
+else the random initialisation from ``random_seed``.
+
+``advanced_settings.apply_automl_train_augmentations: false`` trains on the
+validation transform (resize to ``training_crop_size * validation_resize_size
+/ validation_crop_size``, centre crop ``training_crop_size``).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+
+from imgtune.atomic import write_atomic
+from imgtune.spec.records import TrainingParameters
+from imgtune.train.data.read import Example
+
+__all__ = ["TrialData", "TrialResult", "load_trial_data", "train_trial"]
+
+STATUSES = ("Completed", "Failed", "Canceled")
+
+
+@attrs.frozen
+class TrialData:
+    """The examples of one trial.
+
+    Attributes:
+        train: Training examples.
+        validation: Validation examples.
+        classes: The class order (from the training data).
+    """
+
+    train: tuple[Example, ...] = attrs.field(converter=tuple)
+    validation: tuple[Example, ...] = attrs.field(converter=tuple)
+    classes: tuple[str, ...] = attrs.field(converter=tuple)
+
+
+@attrs.frozen
+class TrialResult:
+    """How a trial ended.
+
+    Attributes:
+        status: ``Completed`` (all epochs, or early stopping), ``Failed``
+            (e.g. a non-finite loss) or ``Canceled`` (stopped by ``report``, or
+            paused by ``max_steps`` -- then resumable).
+        stop_reason: Why it ended early, or ``None``.
+        history: One mapping per evaluation: ``epoch``, every metric, ``loss``
+            (validation) and ``train_loss``.
+        best_metric: The primary metric of the best checkpoint (``None`` if none).
+        best_epoch: Its epoch.
+        best_evaluation: ``{"epoch", "metric", "metrics", "loss",
+            "confusion_matrix", "per_label"}`` of the best checkpoint.
+        checkpoint: The best checkpoint's folder, or ``None``.
+        classes: The class order.
+        steps: Training batches done.
+    """
+
+    status: str = attrs.field(validator=attrs.validators.in_(STATUSES))
+    stop_reason: str | None
+    history: tuple[Mapping[str, Any], ...] = attrs.field(converter=tuple)
+    best_metric: float | None
+    best_epoch: int | None
+    best_evaluation: Mapping[str, Any] | None
+    checkpoint: Path | None
+    classes: tuple[str, ...] = attrs.field(converter=tuple)
+    steps: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (``checkpoint`` as a string)."""
+        d = attrs.asdict(self, recurse=False)
+        d["history"] = [dict(h) for h in self.history]
+        d["checkpoint"] = None if self.checkpoint is None else str(self.checkpoint)
+        d["classes"] = list(self.classes)
+        return d
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> TrialResult:
+        """Inverse of :meth:`to_json`."""
+        d = dict(d)
+        d["checkpoint"] = None if d.get("checkpoint") is None else Path(d["checkpoint"])
+        return cls(**d)
+
+
+def load_trial_data(
+    training_data: str | os.PathLike[str],
+    *,
+    multilabel: bool,
+    seed: int,
+    input_type: str = "mltable",
+    validation_data: str | os.PathLike[str] | None = None,
+    validation_type: str | None = None,
+    validation_size: float = 0.2,
+    target_column_name: str = "label",
+    path_map: Mapping[str, str] | None = None,
+    base_path: str | os.PathLike[str] | None = None,
+    workers: int = 0,
+    validate: bool = True,
+) -> TrialData:
+    """Reads, splits (when there is no validation data) and checks a job's images.
+
+    Args:
+        training_data: The training input's path.
+        multilabel: The task.
+        seed: The plan's seed (keys the split).
+        input_type: ``mltable``, ``uri_file`` or ``uri_folder``.
+        validation_data: The validation input's path, or ``None`` to split.
+        validation_type: Its type (default ``input_type``).
+        validation_size: Fraction held out when splitting.
+        target_column_name: The label column.
+        path_map: Remote-URL prefixes to local folders.
+        base_path: Relative paths resolve against it.
+        workers: Threads for the image check.
+        validate: Open every image once (raises one error listing all bad ones).
+    """
+    from imgtune.train import data as d
+
+    train = d.read_examples(training_data, input_type, base_path=base_path, target_column_name=target_column_name,
+                            multilabel=multilabel, path_map=path_map)
+    classes = d.class_names(train)
+    if validation_data is None:
+        split = d.split_examples(train, seed=seed, multilabel=multilabel, validation_size=validation_size)
+        train, valid = split.train, split.validation
+    else:
+        valid = d.read_examples(validation_data, validation_type or input_type, base_path=base_path,
+                                target_column_name=target_column_name, multilabel=multilabel,
+                                path_map=path_map, field="validation_data")
+        d.check_labels(valid, classes, "validation_data")
+    if validate:
+        d.validate_images(tuple(train) + tuple(valid), workers=workers)
+    return TrialData(train, valid, classes)
+
+
+def _value(x: Any) -> Any:
+    return getattr(x, "value", x)
+
+
+def _train_transform(image: Any, key: Sequence[int], *, random_seed: int, augment: bool, crop: int,
+                     resize: int) -> np.ndarray:
+    from imgtune.train.data.transforms import eval_transform, train_transform
+
+    if not augment:
+        return eval_transform(image, resize_size=resize, crop_size=crop)
+    return train_transform(image, (random_seed, key[1], key[2]), crop_size=crop)
+
+
+def train_trial(
+    params: TrainingParameters,
+    data: TrialData,
+    workdir: str | os.PathLike[str],
+    *,
+    report: Callable[[Mapping[str, Any]], bool | str | None] | None = None,
+    devices: Sequence[Any] | None = None,
+    primary_metric: Any,
+    multilabel: bool,
+    seed: int,
+    max_steps: int | None = None,
+    model_width: float = 1.0,
+) -> TrialResult:
+    """Trains one trial (see the module doc); resumes it when ``workdir`` holds one.
+
+    Args:
+        params: Resolved training parameters (no ``None`` except the
+            ``checkpoint_*`` fields).
+        data: The trial's examples (:func:`load_trial_data`).
+        workdir: The trial's folder (checkpoints and ``result.json``).
+        report: Called after every evaluation with its history entry; may stop
+            the trial (see :mod:`imgtune.train.loop`).
+        devices: The devices to use (default: see :mod:`imgtune.train.devices`).
+        primary_metric: The metric that picks the best checkpoint and drives early stopping.
+        multilabel: The task.
+        seed: The plan's seed (data order).
+        max_steps: Pause after this many training batches in total (status
+            ``Canceled``, resumable: the ``LAST`` checkpoint is kept).
+        model_width: Channel multiplier below 1 for fast tests of the machinery only.
+
+    Returns:
+        The :class:`TrialResult`.
+    """
+    import jax
+    import jax.numpy as jnp
+    from flax import nnx
+
+    from imgtune.train import data as d
+    from imgtune.train import devices as dv
+    from imgtune.train import loop as lp
+    from imgtune.train import optim
+    from imgtune.train.checkpoints import Checkpoints, load_weights
+    from imgtune.train.models import create_model, layer_groups, load_pretrained
+    from imgtune.train.state import Progress, TrainState
+
+    workdir = Path(workdir)
+    result_file = workdir / "result.json"
+    if result_file.is_file():
+        return TrialResult.from_json(json.loads(result_file.read_text()))
+    missing = [f.name for f in attrs.fields(TrainingParameters)
+               if getattr(params, f.name) is None and f.name not in ("checkpoint_frequency", "checkpoint_run_id")]
+    if missing:
+        raise ValueError(f"unresolved training parameters: {', '.join(missing)} (use imgtune.compiler.defaults.resolve)")
+    primary = str(_value(primary_metric))
+    advanced = json.loads(params.advanced_settings or "{}")
+    classes = tuple(data.classes)
+
+    # -- devices and precision
+    devs = dv.select_devices(devices, distributed=bool(params.distributed))
+    mesh = dv.data_mesh(devs)
+    rep, bsh = dv.replicated(mesh), dv.batch_sharding(mesh)
+    dtype = dv.compute_dtype(devs[0].platform, advanced.get("compute_dtype"))
+    n_dev = len(devs)
+    if params.training_batch_size % n_dev:
+        from imgtune.errors import Problem, ValidationError
+
+        raise ValidationError([Problem("training_parameters.training_batch_size",
+                                       f"is {params.training_batch_size}, not a multiple of the {n_dev} devices")])
+    eval_batch = -(-int(params.validation_batch_size) // n_dev) * n_dev
+
+    # -- data
+    workers = dv.worker_count(params.number_of_workers)
+    augment = advanced.get("apply_automl_train_augmentations", True) is not False
+    crop = int(params.training_crop_size)
+    resize = int(round(crop * params.validation_resize_size / params.validation_crop_size))
+    train_it = d.BatchIterator(
+        data.train, classes, multilabel=multilabel,
+        transform=functools.partial(_train_transform, random_seed=int(params.random_seed), augment=augment,
+                                    crop=crop, resize=resize),
+        batch_size=int(params.training_batch_size), seed=int(seed), shuffle=True, drop_remainder=True,
+        num_epochs=int(params.number_of_epochs), workers=workers)
+
+    def eval_batches():
+        return d.eval_iterator(data.validation, classes, multilabel=multilabel, batch_size=eval_batch,
+                               resize_size=int(params.validation_resize_size),
+                               crop_size=int(params.validation_crop_size), workers=workers)
+
+    # -- model
+    model = create_model(params.model_name, len(classes), rngs=nnx.Rngs(int(params.random_seed)), dtype=dtype,
+                         width=model_width)
+    ckpts = Checkpoints(workdir / "checkpoints")
+    ckpts.clean()
+    resume_from = ckpts.last()
+    if resume_from is None and params.checkpoint_run_id:
+        _load_into(model, *load_weights(params.checkpoint_run_id))
+    elif resume_from is None and advanced.get("pretrained_weights"):
+        load_pretrained(model, advanced["pretrained_weights"], skip_head=True)
+    graphdef, p, bs, rest = nnx.split(model, nnx.Param, nnx.BatchStat, ...)
+    groups = layer_groups(model)
+
+    # -- optimisation
+    labels = d.encode_labels(data.train, classes, multilabel)
+    weights = optim.loss_weights(int(params.weighted_loss),
+                                 optim.class_weights(labels, len(classes), multilabel=multilabel))
+    frozen = optim.frozen_mask(p, groups, params.layers_to_freeze)
+    tx = optim.make_optimizer(params, steps_per_epoch=train_it.steps_per_epoch, frozen=frozen)
+    state = TrainState(jnp.zeros((), jnp.int32), p, bs, tx.init(p))
+    state = jax.device_put(state, rep)
+    progress = Progress()
+    if resume_from is not None:
+        state, progress = ckpts.restore(resume_from, state)
+
+    info = {"model_name": params.model_name, "model_width": model_width, "classes": list(classes),
+            "multilabel": multilabel, "primary_metric": primary, "training_crop_size": crop,
+            "validation_crop_size": int(params.validation_crop_size),
+            "validation_resize_size": int(params.validation_resize_size),
+            "compute_dtype": str(np.dtype(dtype)),
+            "enable_onnx_normalization": bool(params.enable_onnx_normalization)}
+    loop = lp.Loop(
+        train_step=lp.make_train_step(graphdef, rest, tx, multilabel=multilabel, weights=weights,
+                                      frozen_stats=optim.frozen_mask(bs, groups, params.layers_to_freeze),
+                                      state_sharding=rep),
+        eval_step=lp.make_eval_step(graphdef, rest, multilabel=multilabel, out_sharding=rep),
+        train_batches=train_it, eval_batches=eval_batches, batch_sharding=bsh, checkpoints=ckpts, info=info,
+        classes=classes, multilabel=multilabel, primary_metric=primary,
+        num_epochs=int(params.number_of_epochs), evaluation_frequency=int(params.evaluation_frequency),
+        checkpoint_frequency=params.checkpoint_frequency, early_stopping=bool(params.early_stopping),
+        early_stopping_delay=int(params.early_stopping_delay),
+        early_stopping_patience=int(params.early_stopping_patience), report=report, max_steps=max_steps)
+    try:
+        outcome = lp.run(loop, state, progress)
+    finally:
+        train_it.close()
+    steps = int(dv.to_host(outcome.state.step))
+    best = outcome.progress.best
+    if outcome.status == "Paused":
+        return _result("Canceled", outcome.reason, outcome.progress, ckpts.best(), classes, steps)
+    checkpoint = ckpts.finish()
+    result = _result(outcome.status, outcome.reason, outcome.progress, checkpoint if best else None, classes, steps)
+    if ckpts.primary:
+        write_atomic(result_file, json.dumps(result.to_json(), indent=1))
+    return result
+
+
+def _result(status: str, reason: str | None, progress: Any, checkpoint: Path | None, classes: tuple[str, ...],
+            steps: int) -> TrialResult:
+    best = progress.best
+    return TrialResult(status=status, stop_reason=reason, history=progress.history,
+                       best_metric=None if best is None else best["metric"],
+                       best_epoch=None if best is None else best["epoch"], best_evaluation=best,
+                       checkpoint=checkpoint, classes=classes, steps=steps)
+
+
+def _load_into(model: Any, params: Mapping[str, Any], batch_stats: Mapping[str, Any]) -> None:
+    """Copies saved parameters and statistics into ``model`` (shapes must match)."""
+    import jax.numpy as jnp
+    from flax import nnx
+
+    from imgtune.errors import Problem, ValidationError
+
+    problems = []
+    for kind, saved in ((nnx.Param, params), (nnx.BatchStat, batch_stats)):
+        flat_saved = dict(_flatten(saved))
+        updated = []
+        for path, var in nnx.to_flat_state(nnx.state(model, kind)):
+            key = ".".join(map(str, path))
+            value, current = flat_saved.get(key), var.get_value()
+            if value is None:
+                problems.append(Problem(f"checkpoint_run_id.{key}", "missing in the checkpoint"))
+            elif tuple(np.shape(value)) != tuple(current.shape):
+                problems.append(Problem(f"checkpoint_run_id.{key}",
+                                        f"shape {np.shape(value)} in the checkpoint, {current.shape} in the model"))
+            else:
+                updated.append((path, var.replace(jnp.asarray(value, dtype=current.dtype))))
+        if not problems:
+            nnx.update(model, nnx.from_flat_state(updated))
+    if problems:
+        raise ValidationError(problems)
+
+
+def _flatten(tree: Any, prefix: str = "") -> Any:
+    if isinstance(tree, Mapping):
+        for k, v in tree.items():
+            yield from _flatten(v, f"{prefix}{k}.")
+    else:
+        yield prefix[:-1], tree
