@@ -340,6 +340,11 @@ class _Sweep:
         record = self.update(r.record_id, status=status, stop_reason=reason, ended_at=time.time(),
                              resumable=resumable, checkpoint=outcome.get("checkpoint"),
                              artifacts=outcome.get("artifacts") or {})
+        if outcome.get("history") is not None:  # the trial's own, complete history wins (after a resume)
+            history = [dict(h) for h in outcome["history"]]
+            values = [(v, h.get("epoch")) for h in history if (v := _metric(h, self.metric)) is not None]
+            best = max(values, key=lambda p: p[0]) if values else (None, None)
+            record = self.update(r.record_id, history=history, best_metric=best[0], best_epoch=best[1])
         if outcome.get("best_metric") is not None and record.best_metric is None:
             record = self.update(r.record_id, best_metric=outcome["best_metric"], best_epoch=outcome.get("best_epoch"))
         self.store.write_trial(record)

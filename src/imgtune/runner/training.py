@@ -65,7 +65,7 @@ def train(context: Any) -> dict[str, Any]:
     result = train_trial(params, data, context.workdir / "train", report=context.report,
                          primary_metric=context.primary_metric, multilabel=context.multilabel, seed=context.seed)
     return {"status": result.status, "stop_reason": result.stop_reason, "best_metric": result.best_metric,
-            "best_epoch": result.best_epoch,
+            "best_epoch": result.best_epoch, "history": [dict(h) for h in result.history],
             "checkpoint": None if result.checkpoint is None else str(result.checkpoint),
             "artifacts": write_artifacts(context.workdir, params, result, multilabel=context.multilabel)}
 

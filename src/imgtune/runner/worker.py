@@ -15,10 +15,10 @@ early-termination policy's decision). It returns a mapping with ``status``
 (``Completed``, ``Failed`` or ``Canceled``), and optionally ``stop_reason``,
 ``best_metric``, ``best_epoch``, ``checkpoint`` (a folder) and ``artifacts``.
 
-Resume contract: a trial function checkpoints an evaluation only *after*
-``report`` returned for it. A sweep killed in between then sees the trial
-report that evaluation again when it resumes (the sweep keeps the latest report
-per epoch), so no report is ever lost.
+Resume contract: a trial function that resumes from its own checkpoint
+either reports again the evaluations the sweep may have missed (the sweep
+keeps the latest report per epoch), or returns its complete ``history`` at the
+end, which replaces what the sweep recorded. The trainer does the latter.
 """
 
 from __future__ import annotations
