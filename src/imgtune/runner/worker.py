@@ -87,6 +87,18 @@ def _pin(cpus: tuple[int, ...], gpus: tuple[str, ...]) -> None:
         os.environ.setdefault(var, n)
     if gpus:
         os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
+    os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", default_cache_dir())
+
+
+def default_cache_dir() -> str:
+    """The persistent JAX compilation cache: ``$IMGTUNE_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/imgtune/jax`` (``~/.cache/imgtune/jax``). Set
+    ``JAX_COMPILATION_CACHE_DIR`` to put it elsewhere. It is the only thing a run
+    writes outside its output folder; it makes every trial after the first skip
+    most of XLA's compilation."""
+    base = os.environ.get("IMGTUNE_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "imgtune")
+    return os.path.join(base, "jax")
 
 
 def _lock(workdir: Path) -> Any:
