@@ -239,3 +239,18 @@ def test_ctrl_c_cancels_then_resume_completes(tmp_path):
     resumed = imgtune.run(sweep, out, trial_fn=FN)
     assert resumed.status is JobStatus.COMPLETED
     assert all(t.status is JobStatus.COMPLETED and len(t.history) == 6 for t in resumed.trials)
+
+
+def test_sigkill_with_a_policy_and_concurrency_loses_and_repeats_nothing(tmp_path):
+    sweep = job(trials=5, concurrent=2, epochs=5, policy="{type: median_stopping, delay_evaluation: 2}")
+    out = tmp_path / "out"
+    driver = start_driver(tmp_path, sweep, out, epoch_seconds="0.2")
+    assert wait_for(lambda: completed(out) >= 1)
+    os.killpg(driver.pid, signal.SIGKILL)
+    driver.wait()
+    resumed = imgtune.run(sweep, out, trial_fn=FN)
+    assert [t.id for t in resumed.trials] == [t.id for t in imgtune.compile(sweep).trials]
+    assert all(t.finished for t in resumed.trials)  # every status final
+    for t in resumed.trials:
+        epochs = [h["epoch"] for h in t.history]
+        assert epochs == sorted(set(epochs)) and epochs == list(range(1, len(epochs) + 1))  # nothing repeated or lost
