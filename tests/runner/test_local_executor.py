@@ -196,6 +196,14 @@ def wait_for(predicate, timeout=60):
     return False
 
 
+def mid_trial(out):
+    """Some trial is running, has reported, and is far from its end (5 epochs of 0.3 s)."""
+    try:
+        return any(t.status is JobStatus.RUNNING and 1 <= len(t.history) <= 2 for t in imgtune.load_result(out).trials)
+    except (imgtune.ValidationError, OSError, ValueError):
+        return False
+
+
 def completed(out):
     try:
         return sum(t.status is JobStatus.COMPLETED for t in imgtune.load_result(out).trials)
@@ -209,7 +217,8 @@ def test_sigkill_mid_sweep_then_resume_equals_an_uninterrupted_run(tmp_path, con
     reference = imgtune.run(sweep, tmp_path / "reference", trial_fn=FN)
     out = tmp_path / "killed"
     driver = start_driver(tmp_path, sweep, out)
-    assert wait_for(lambda: completed(out) >= 1), driver.stderr.read() if driver.poll() is not None else ""
+    assert wait_for(lambda: completed(out) >= 1 and mid_trial(out)), (
+        driver.stderr.read() if driver.poll() is not None else "")
     status_during = imgtune.load_result(out)
     assert status_during.status is JobStatus.RUNNING  # `imgtune status` sees a run in progress
     os.killpg(driver.pid, signal.SIGKILL)  # the driver and its trial processes, mid-epoch

@@ -116,15 +116,13 @@ class _Sweep:
         self.free_slots = list(range(len(self.slots)))
         self.running: dict[str, _Running] = {}
         self.metric = plan.job.primary_metric.value
-        previous = _load_previous(store)
-        self.records: dict[str, TrialRecord] = {}
-        for trial in plan.trials:
-            old = previous.get(trial.id) if previous else None
-            self.records[trial.id] = old if old is not None else _new_record(trial)
+        previous = _load(store)
+        earlier = {t.id: t for t in previous.trials} if previous else {}
+        self.records: dict[str, TrialRecord] = {t.id: earlier.get(t.id) or _new_record(t) for t in plan.trials}
         self.result = RunResult(status=JobStatus.NOT_STARTED, primary_metric=self.metric,
                                 output_dir=str(store.root),
-                                started_at=previous_result.started_at if (previous_result := _load(store)) else None,
-                                elapsed_seconds=previous_result.elapsed_seconds if previous_result else 0.0,
+                                started_at=previous.started_at if previous else None,
+                                elapsed_seconds=previous.elapsed_seconds if previous else 0.0,
                                 log_files={"run": str(store.log_path)})
         self.pending: deque[str] = deque(
             tid for tid, r in self.records.items()
@@ -143,7 +141,7 @@ class _Sweep:
 
     def save(self) -> None:
         trials = tuple(self.records[t.id] for t in self.plan.trials)
-        self.result = attrs.evolve(self.result, trials=trials, elapsed_seconds=self.result.elapsed_seconds,
+        self.result = attrs.evolve(self.result, trials=trials,
                                    log_files={"run": str(self.store.log_path),
                                               **{t: str(self.store.trial_dir(t) / "log.txt") for t in self.records
                                                  if self.records[t].attempts}})
@@ -452,11 +450,6 @@ def _load(store: RunStore) -> RunResult | None:
     from imgtune.runner.store import load_result
 
     return load_result(store.root) if store.exists() else None
-
-
-def _load_previous(store: RunStore) -> dict[str, TrialRecord] | None:
-    previous = _load(store)
-    return {t.id: t for t in previous.trials} if previous else None
 
 
 def run_plan(plan: Any, store: RunStore, *, trial_fn: str, retry_failed: bool = False,
