@@ -19,6 +19,7 @@ install: $(STAMP)
 
 ## make test: install (when needed) and run the whole suite: tests, properties and doctests (README included).
 test: $(STAMP)
+	-sh scripts/install-chromium.sh
 	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(PY) -m pytest -q
 
 ## make properties-long: the Hypothesis properties with many more examples.

@@ -217,3 +217,17 @@ def evaluate_command(args: argparse.Namespace) -> int:
             marker = "  <- primary" if name == result.primary_metric else ""
             print_out(f"{name:34s} {value:.4f}{marker}")
     return EXIT_OK
+
+
+def _report_args(parser: argparse.ArgumentParser) -> None:
+    from imgtune.report.cli import configure
+
+    configure(parser)
+
+
+@command("report", "write a run's self-contained HTML report (report.html), also while it runs")
+@arguments(_report_args)
+def report_command(args: argparse.Namespace) -> int:
+    from imgtune.report.cli import report_command as write
+
+    return write(args)

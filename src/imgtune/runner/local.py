@@ -138,6 +138,22 @@ class _Sweep:
     def set_status(self, status: JobStatus, message: str | None = None) -> None:
         self.result = attrs.evolve(self.result, status=status, message=message or self.result.message)
         self.save()
+        self.write_report()
+
+    def write_report(self) -> None:
+        """Writes ``report.html`` from the folder as it is on disk, and records its ``file://`` URL
+        as ``studio_url``. A report that cannot be written is logged; it never fails the run."""
+        from imgtune.report import write_report
+
+        try:
+            url = write_report(self.store.root).as_uri()
+        except Exception as exc:  # noqa: BLE001 - the report is a view of the run, not part of it
+            self.store.log(f"report.html not written: {type(exc).__name__}: {exc}")
+            return
+        if self.result.studio_url != url:
+            self.result = attrs.evolve(self.result, studio_url=url,
+                                       outputs={**self.result.outputs, "report": url})
+            self.store.save_result(attrs.evolve(self.result, elapsed_seconds=self.elapsed()))
 
     def save(self) -> None:
         trials = tuple(self.records[t.id] for t in self.plan.trials)
@@ -349,6 +365,7 @@ class _Sweep:
         self.store.log(f"trial {r.record_id} {status.value}" + (f": {reason}" if reason else ""))
         self.prune_checkpoints()
         self.save()
+        self.write_report()
 
     def terminate_all(self, reason: str) -> None:
         for r in list(self.running.values()):
