@@ -17,7 +17,6 @@ Example:
 
 from imgtune.compiler import Plan, Trial, compile, extend, render
 from imgtune.errors import Problem, ValidationError
-from imgtune.runner import RunResult, TrialRecord, load_result, run
 from imgtune.spec import *  # noqa: F403
 from imgtune.spec import __all__ as _spec_all
 from imgtune.transforms import (
@@ -35,6 +34,22 @@ from imgtune.transforms import (
 from imgtune.yaml import LegacySchemaWarning, dump, dumps, load, loads, to_dict
 
 __version__ = "0.1.0"
+
+#: Names served by a layer above spec and compile, imported on first use so that
+#: ``import imgtune`` (and the spec and compile layers) never load the runner.
+_LAZY = {"run": "imgtune.runner", "load_result": "imgtune.runner", "RunResult": "imgtune.runner",
+         "TrialRecord": "imgtune.runner"}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'imgtune' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     *_spec_all,
