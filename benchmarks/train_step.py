@@ -10,7 +10,10 @@ line gives the peak resident memory of one small trial (digits, resnet18, 32 px,
 epoch) run in a fresh process.
 
     python benchmarks/train_step.py [--models resnet18 resnet50 mobilenetv2 vits16r224]
-                                    [--sizes 32 64] [--batch 64] [--reps 3] [--no-trial]
+                                    [--sizes 32 64] [--batch 64] [--reps 3] [--no-trial] [--profile N]
+
+``--profile N`` also prints, per (model, size), the N XLA ops (thunks) that took the most time
+in two traced JAX steps (``jax.profiler`` trace read back with ``ProfileData``), with their share.
 """
 
 from __future__ import annotations
@@ -97,7 +100,38 @@ def jax_time(name: str, size: int, args) -> float:
         holder[0], loss = step(holder[0], x, y, mask)
         loss.block_until_ready()
 
-    return _time(run, args.reps)
+    seconds = _time(run, args.reps)
+    if args.profile:
+        _print_profile(run, args.profile, f"{name} {size}px")
+    return seconds
+
+
+def _print_profile(run, top: int, label: str) -> None:
+    """Top XLA ops by summed event time over two traced steps (all threads)."""
+    import collections
+    import glob
+    import tempfile
+
+    import jax
+
+    d = tempfile.mkdtemp()
+    jax.profiler.start_trace(d)
+    run()
+    run()
+    jax.profiler.stop_trace()
+    data = jax.profiler.ProfileData.from_file(glob.glob(d + "/**/*.xplane.pb", recursive=True)[0])
+    skip = ("ThunkExecutor", "Slinky", "Thread", "Wait", "end:", "$", "PjRt", "Pjit", "Common", "Handle",
+            "Parse", "Allocate", "Python")
+    times: collections.Counter = collections.Counter()
+    for plane in data.planes:
+        for line in plane.lines:
+            for ev in line.events:
+                if not ev.name.startswith(skip):
+                    times[ev.name] += ev.duration_ns
+    total = sum(times.values()) or 1
+    print(f"# profile {label}: {total / 2e6:.1f} ms of op time per step", flush=True)
+    for op, ns in times.most_common(top):
+        print(f"#   {ns / 2e6:8.2f} ms {100 * ns / total:5.1f}%  {op}", flush=True)
 
 
 def trial_rss() -> dict:
@@ -130,6 +164,7 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--torch-only", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--no-trial", action="store_true", help="skip the peak-RSS trial")
+    ap.add_argument("--profile", type=int, default=0, metavar="N", help="print the N costliest XLA ops per row")
     ap.add_argument("--trial-only", action="store_true", help="only the peak-RSS trial")
     args = ap.parse_args()
     if args.trial_only:

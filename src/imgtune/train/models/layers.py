@@ -15,7 +15,10 @@ within 1e-5 relative):
 * Grouped convolutions use im2col with a batched matrix product; XLA:CPU's
   gradient of ``feature_group_count > 1`` convolutions is ~100x slower. (The patches
   take k*k times the input's memory.)
-* Depthwise convolutions are a sum of k*k shifted, per-channel-scaled slices.
+* Depthwise convolutions are a sum of k*k shifted, per-channel-scaled slices, with a custom
+  gradient: the input gradient is the same kind of sum over the padded, stride-dilated
+  cotangent with the flipped kernel (autodiff's version padded and summed k*k full-size
+  tensors).
 * Max pooling is a chain of ``where(a > b, a, b)`` over shifted slices (no
   ``select_and_scatter`` in the gradient); ties go to the first element in
   row-major window order, as in PyTorch.
@@ -24,6 +27,7 @@ within 1e-5 relative):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 
 import jax
@@ -45,6 +49,7 @@ __all__ = [
     "avg_pool",
     "const_array",
     "conv_bn_act",
+    "grad_barrier",
     "init_array",
     "conv2d",
     "max_pool",
@@ -156,10 +161,7 @@ def conv2d(x: Array, kernel: Array, *, stride: int = 1, padding: int = 0, groups
     slices = [_shifted(xp, i, j, ho, wo, stride) for i, j in taps]
     wk = jnp.stack([kernel[i, j] for i, j in taps])  # (K, cg, co)
     if depthwise:
-        out = slices[0] * wk[0, 0]
-        for t in range(1, len(slices)):
-            out = out + slices[t] * wk[t, 0]
-        return out
+        return _depthwise(x, kernel, stride, padding)
     patches = jnp.stack(slices, axis=3)  # (b, ho, wo, K, c)
     k = len(taps)
     if groups == 1:
@@ -167,6 +169,60 @@ def conv2d(x: Array, kernel: Array, *, stride: int = 1, padding: int = 0, groups
     pg = patches.reshape(b, ho, wo, k, groups, cg)
     wg = wk.reshape(k, cg, groups, co // groups)
     return jnp.einsum("bhwkgc,kcgo->bhwgo", pg, wg).reshape(b, ho, wo, co)
+
+
+def _depthwise_fwd_value(x: Array, kernel: Array, stride: int, padding: int) -> Array:
+    """Depthwise conv as a sum of shifted, per-channel-scaled slices (taps reading only padding dropped)."""
+    kh, kw = kernel.shape[:2]
+    _, h, w, _ = x.shape
+    ho, wo = _out_size(h, kh, stride, padding), _out_size(w, kw, stride, padding)
+    xp = jnp.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+    out = None
+    for i in _taps(h, ho, kh, stride, padding):
+        for j in _taps(w, wo, kw, stride, padding):
+            v = _shifted(xp, i, j, ho, wo, stride) * kernel[i, j, 0]
+            out = v if out is None else out + v
+    return out
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _depthwise(x: Array, kernel: Array, stride: int, padding: int) -> Array:
+    return _depthwise_fwd_value(x, kernel, stride, padding)
+
+
+def _depthwise_vjp_fwd(x, kernel, stride, padding):
+    return _depthwise_fwd_value(x, kernel, stride, padding), (x, kernel)
+
+
+def _depthwise_vjp_bwd(stride, padding, res, g):
+    # The autodiff transpose of the forward pads each tap's product back to the input's size and
+    # sums k*k full-size tensors (20% of MobileNetV2's step). Instead, the input gradient is the
+    # depthwise correlation of the (stride-dilated, padded) cotangent with the flipped kernel:
+    # one pad, then k*k shifted slices summed in a single fusion.
+    x, kernel = res
+    kh, kw = kernel.shape[:2]
+    _, h, w, _ = x.shape
+    _, ho, wo, _ = g.shape
+    rows, cols = _taps(h, ho, kh, stride, padding), _taps(w, wo, kw, stride, padding)
+    zero = jnp.array(0, g.dtype)
+    lo_h, lo_w = kh - 1 - padding, kw - 1 - padding
+    hi_h = h + kh - 1 - lo_h - ((ho - 1) * stride + 1)
+    hi_w = w + kw - 1 - lo_w - ((wo - 1) * stride + 1)
+    q = lax.pad(g, zero, ((0, 0, 0), (lo_h, hi_h, stride - 1), (lo_w, hi_w, stride - 1), (0, 0, 0)))
+    dx = None
+    for i in rows:
+        for j in cols:
+            v = _shifted(q, kh - 1 - i, kw - 1 - j, h, w, 1) * kernel[i, j, 0]
+            dx = v if dx is None else dx + v
+    xp = jnp.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+    dk = jnp.zeros_like(kernel)
+    for i in rows:
+        for j in cols:
+            dk = dk.at[i, j, 0].set(jnp.sum(_shifted(xp, i, j, ho, wo, stride) * g, axis=(0, 1, 2)))
+    return dx.astype(x.dtype), dk
+
+
+_depthwise.defvjp(_depthwise_vjp_fwd, _depthwise_vjp_bwd)
 
 
 def max_pool(x: Array, kernel: int = 3, stride: int = 2, padding: int = 1) -> Array:
@@ -229,6 +285,42 @@ _ACTS: dict[str, Callable[[Array], Array]] = {
     "gelu": lambda v: jax.nn.gelu(v, approximate=False),
     "sigmoid": jax.nn.sigmoid,
 }
+
+
+@jax.custom_vjp
+def grad_barrier(x: Array) -> Array:
+    """Identity; under differentiation, the value and its cotangent are materialised.
+
+    Undifferentiated (inference, export) it is just ``x``. In a gradient, the forward value and
+    the incoming cotangent pass through an identity ``lax.cond`` (see :func:`_materialise`), which
+    stops XLA from fusing the long elementwise chains on either side into their many consumers.
+    Without it, XLA:CPU fused a ViT's whole backward residual stream (all blocks' adds and
+    LayerNorm gradients, ~800 instructions) into each weight-gradient transpose and recomputed it
+    there: 40% of the step. Values and gradients are bit-identical (no arithmetic), except that a
+    tensor whose first element is NaN comes out all NaN.
+    """
+    return x
+
+
+def _materialise(v: Array) -> Array:
+    # XLA:CPU expands optimization_barrier before fusion, so it does not stop fusion; a
+    # conditional does (its operand and result are buffers). The predicate is data-dependent
+    # (``v[0] == v[0]``, false only for NaN), so XLA cannot fold it away; the taken branch is the
+    # identity, the other (NaN in ``v`` already) fills NaN -- distinct branches, so the
+    # conditional is not simplified away either.
+    flat = v.reshape(-1)
+    return lax.cond(flat[0] == flat[0], lambda a: a, lambda a: jnp.full_like(a, jnp.nan), v)
+
+
+def _grad_barrier_fwd(x: Array) -> tuple[Array, None]:
+    return _materialise(x), None
+
+
+def _grad_barrier_bwd(_: None, g: Array) -> tuple[Array]:
+    return (_materialise(g),)
+
+
+grad_barrier.defvjp(_grad_barrier_fwd, _grad_barrier_bwd)
 
 
 # ----------------------------------------------------------------------------- modules

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from .layers import Conv2d, Linear, const_array, init_array
+from .layers import Conv2d, Linear, const_array, grad_barrier, init_array
 
 __all__ = ["VisionTransformer", "bicubic_aa_matrix"]
 
@@ -142,8 +142,9 @@ class Block(nnx.Module):
         self.mlp = Mlp(dim, mlp_dim, rngs=rngs, **kw)
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        x = x + self.attn(self.norm1(x))
-        return x + self.mlp(self.norm2(x))
+        # grad_barrier: keeps XLA from fusing the residual stream's gradient chain across blocks
+        x = grad_barrier(x + self.attn(self.norm1(x)))
+        return grad_barrier(x + self.mlp(self.norm2(x)))
 
 
 _TV_BLOCK = (
