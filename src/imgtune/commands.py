@@ -109,7 +109,16 @@ def _run_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--retry-failed", action="store_true", help="rerun trials that failed before")
     parser.add_argument("--keep-checkpoints", type=int, default=3, metavar="N",
                         help="keep the checkpoints of the N best trials (default 3)")
-    parser.add_argument("--executor", choices=("local", "ray"), default="local")
+    parser.add_argument("--executor", choices=("local", "ray"), default="local",
+                        help="where trials run: processes on this machine, or Ray actors (pip install 'imgtune[ray]')")
+    parser.add_argument("--address", metavar="ADDR", help="with --executor ray: the cluster to join (host:6379, "
+                                                          "ray://host:10001; default: RAY_ADDRESS, else a local Ray)")
+    parser.add_argument("--max-retries", type=int, metavar="N", help="with --executor ray: start a trial whose "
+                        "process, actor or node was lost again N times, from its checkpoint (default 0)")
+    parser.add_argument("--cpus-per-trial", type=float, metavar="N", help="with --executor ray: CPUs per trial "
+                        "(default: the cluster's over max_concurrent_trials)")
+    parser.add_argument("--gpus-per-trial", type=float, metavar="N", help="with --executor ray: GPUs per trial, "
+                        "maybe a fraction (default: the cluster's over max_concurrent_trials)")
     parser.add_argument("--quiet", action="store_true", help="print only the result")
     parser.add_argument("--trial-fn", metavar="MODULE:FUNCTION",
                         help="what each trial runs instead of training (advanced; see imgtune.runner.worker)")
@@ -120,15 +129,19 @@ def _run_args(parser: argparse.ArgumentParser) -> None:
 def run_command(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from imgtune.runner import run
+    from imgtune.runner import RayOptions, run
     from imgtune.runner.progress import Progress
     from imgtune.train.data.read import parse_path_map
 
     job = _load_job(args.file)
     output = args.output or str(Path("runs") / Path(args.file).stem)
     progress = None if args.quiet else Progress(verbosity=job.log_verbosity)
+    ray = {"max_retries": args.max_retries, "cpus_per_trial": args.cpus_per_trial,
+           "gpus_per_trial": args.gpus_per_trial}
+    ray_options = RayOptions(**{k: v for k, v in ray.items() if v is not None}) \
+        if any(v is not None for v in ray.values()) else None
     result = run(job, output, executor=args.executor, seed=args.seed, retry_failed=args.retry_failed,
-                 trial_fn=args.trial_fn,
+                 trial_fn=args.trial_fn, address=args.address, ray_options=ray_options,
                  keep_checkpoints=args.keep_checkpoints, progress=progress,
                  path_map=parse_path_map(args.path_map) if args.path_map else None)
     print_out(_status_text(result))

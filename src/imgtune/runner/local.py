@@ -41,7 +41,7 @@ from imgtune.runner.store import RunStore
 from imgtune.atomic import write_atomic
 from imgtune.spec.enums import JobStatus
 
-__all__ = ["Resources", "run_plan"]
+__all__ = ["LocalLauncher", "Resources", "run_plan"]
 
 #: How long a stopped or timed-out trial gets to end on its own before it is terminated.
 GRACE_SECONDS = 10.0
@@ -89,6 +89,47 @@ def _detect_gpus() -> tuple[str, ...]:
     return tuple(str(i) for i, line in enumerate(out.splitlines()) if line.startswith("GPU "))
 
 
+class LocalLauncher:
+    """Where trials run: each in its own process on this machine (``python -m imgtune.runner.worker``).
+
+    The sweep talks to a trial through the ``(process, connection)`` pair :meth:`start` returns: a
+    :class:`subprocess.Popen` (``poll``, ``wait``, ``terminate``, ``kill``) and a
+    :class:`~multiprocessing.connection.Connection` (``send``, ``recv``, ``close``) that :meth:`wait`
+    waits on. Another launcher (:mod:`imgtune.runner.ray_executor`) runs the same worker elsewhere.
+    """
+
+    def open(self, concurrency: int) -> None:
+        """Called once before the sweep."""
+
+    def close(self) -> None:
+        """Called once after the sweep, also when it failed."""
+
+    def slots(self, resources: Resources, concurrency: int) -> list[tuple[tuple[int, ...], tuple[str, ...]]]:
+        return resources.slots(concurrency)
+
+    def where(self, cpus: tuple[int, ...], gpus: tuple[str, ...]) -> str:
+        return f"on cpus {list(cpus)}{' gpus ' + ','.join(gpus) if gpus else ''}"
+
+    def start(self, trial_id: str, payload: Mapping[str, Any], workdir: Any,
+              log: Callable[[str], None]) -> tuple[Any, Any]:
+        parent, child = socket.socketpair()
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))}
+        with open(workdir / "log.txt", "a", encoding="utf-8") as err:
+            process = subprocess.Popen([sys.executable, "-m", "imgtune.runner.worker", str(child.fileno()),
+                                        str(workdir / "payload.json")], pass_fds=(child.fileno(),), env=env,
+                                       stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+        child.close()
+        return process, Connection(parent.detach())
+
+    def wait(self, conns: list[Any], timeout: float) -> list[Any]:
+        """The connections that have a message (or have ended), waiting up to ``timeout`` seconds."""
+        return wait(conns, timeout=timeout)
+
+    def exit_reason(self, process: Any, code: int | None) -> str:
+        """Why a trial that ended without a result failed."""
+        return _exit_reason(code)
+
+
 @attrs.define
 class _Running:
     record_id: str
@@ -103,7 +144,8 @@ class _Running:
 class _Sweep:
     def __init__(self, plan: Any, store: RunStore, *, trial_fn: str, retry_failed: bool, resources: Resources,
                  keep_checkpoints: int, progress: Callable[[RunResult], None] | None,
-                 path_map: Mapping[str, str] | None, time_limit_seconds: float | None = None) -> None:
+                 path_map: Mapping[str, str] | None, time_limit_seconds: float | None = None,
+                 launcher: Any = None) -> None:
         from imgtune.compiler import make_policy
 
         self.plan, self.store, self.trial_fn = plan, store, trial_fn
@@ -112,7 +154,8 @@ class _Sweep:
         self.path_map = dict(path_map or {})
         self.policy = make_policy(plan.policy)
         self.policy_state = self.policy.init()
-        self.slots = resources.slots(plan.limits.max_concurrent_trials)
+        self.launcher = launcher or LocalLauncher()
+        self.slots = self.launcher.slots(resources, plan.limits.max_concurrent_trials)
         self.free_slots = list(range(len(self.slots)))
         self.running: dict[str, _Running] = {}
         self.metric = plan.job.primary_metric.value
@@ -263,32 +306,24 @@ class _Sweep:
         payload = {"trial": unstructure(trial), "job": dumps(self.plan.job), "base_path": self.plan.job.base_path,
                    "seed": self.plan.seed, "workdir": str(workdir), "primary_metric": self.metric,
                    "cpus": list(cpus), "gpus": list(gpus), "trial_fn": self.trial_fn, "path_map": self.path_map}
-        payload_path = workdir / "payload.json"
-        write_atomic(payload_path, json.dumps(payload))
-        parent, child = socket.socketpair()
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))}
-        with open(workdir / "log.txt", "a", encoding="utf-8") as err:
-            process = subprocess.Popen([sys.executable, "-m", "imgtune.runner.worker", str(child.fileno()),
-                                        str(payload_path)], pass_fds=(child.fileno(),), env=env,
-                                       stdin=subprocess.DEVNULL, stdout=err, stderr=err)
-        child.close()
-        parent = Connection(parent.detach())
-        self.running[trial_id] = _Running(trial_id, process, parent, slot)
+        write_atomic(workdir / "payload.json", json.dumps(payload))
+        process, conn = self.launcher.start(trial_id, payload, workdir, self.store.log)
+        self.running[trial_id] = _Running(trial_id, process, conn, slot)
         record = self.records[trial_id]
         self.update(trial_id, status=JobStatus.RUNNING, started_at=record.started_at or time.time(),
                     attempts=record.attempts + 1, resumable=False, stop_reason=None, ended_at=None)
         self.store.write_trial(self.records[trial_id])
-        self.store.log(f"trial {trial_id} started on cpus {list(cpus)}{' gpus ' + ','.join(gpus) if gpus else ''}")
+        self.store.log(f"trial {trial_id} started {self.launcher.where(cpus, gpus)}")
         self.save()
 
     def step(self, timeout: float = 0.5) -> None:
         by_conn = {r.conn: r for r in self.running.values()}
-        for conn in wait(list(by_conn), timeout=timeout):
+        for conn in self.launcher.wait(list(by_conn), timeout):
             r = by_conn[conn]
             if r.record_id in self.running and not self.receive(r):  # EOF: the process has ended
                 code = r.process.wait(timeout=30)
                 if r.record_id in self.running:
-                    self.end(r, {"status": "Failed", "stop_reason": _exit_reason(code)})
+                    self.end(r, {"status": "Failed", "stop_reason": self.launcher.exit_reason(r.process, code)})
         now = time.time()
         for r in list(self.running.values()):
             if r.stop_sent_at is not None and now - r.stop_sent_at > GRACE_SECONDS and r.process.poll() is None:
@@ -472,10 +507,17 @@ def _load(store: RunStore) -> RunResult | None:
 def run_plan(plan: Any, store: RunStore, *, trial_fn: str, retry_failed: bool = False,
              resources: Resources | None = None, keep_checkpoints: int = 3,
              progress: Callable[[RunResult], None] | None = None,
-             path_map: Mapping[str, str] | None = None, time_limit_seconds: float | None = None) -> RunResult:
-    """Runs (or resumes) ``plan`` in ``store``'s folder with the local executor."""
-    sweep = _Sweep(plan, store, trial_fn=trial_fn, retry_failed=retry_failed, resources=resources or Resources(),
-                   keep_checkpoints=keep_checkpoints, progress=progress, path_map=path_map,
-                   time_limit_seconds=time_limit_seconds)
-    return sweep.run()
+             path_map: Mapping[str, str] | None = None, time_limit_seconds: float | None = None,
+             launcher: Any = None) -> RunResult:
+    """Runs (or resumes) ``plan`` in ``store``'s folder: with the local executor, or where
+    ``launcher`` starts the trials (the scheduling, policies, statuses and resume are the same)."""
+    launcher = launcher or LocalLauncher()
+    launcher.open(plan.limits.max_concurrent_trials)
+    try:
+        sweep = _Sweep(plan, store, trial_fn=trial_fn, retry_failed=retry_failed,
+                       resources=resources or Resources(), keep_checkpoints=keep_checkpoints, progress=progress,
+                       path_map=path_map, time_limit_seconds=time_limit_seconds, launcher=launcher)
+        return sweep.run()
+    finally:
+        launcher.close()
 
