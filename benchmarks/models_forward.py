@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import jax
@@ -22,25 +21,8 @@ from flax import nnx
 
 from imgtune.train.models import create_model
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "models"))
-
-
-def _torch_model(name: str, num_classes: int):
-    import torch_reference as tr
-
-    if name == "resnet18":
-        return tr.ResNet(tr.BasicBlock, [2, 2, 2, 2], num_classes)
-    if name == "mobilenetv2":
-        return tr.MobileNetV2(num_classes)
-    raise ValueError(f"no torch reference for {name}")
-
-
-def _time(fn, reps: int) -> float:
-    fn()  # warm-up / compile
-    t = time.perf_counter()
-    for _ in range(reps):
-        fn()
-    return (time.perf_counter() - t) / reps
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train_step import _time, _torch_model  # noqa: E402  (one torch-reference builder and timer)
 
 
 def main() -> None:

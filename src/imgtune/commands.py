@@ -13,7 +13,7 @@ import sys
 
 from imgtune.cli import EXIT_OK, _file_argument, arguments, command, print_out
 
-__all__ = ["plan_table"]
+__all__ = ["columns", "plan_table"]
 
 
 def _load_job(path: str):
@@ -47,6 +47,16 @@ def _plan_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", metavar="FILE", help="also save the plan as YAML (never overwrites)")
 
 
+def columns(rows: list[list[str]]) -> list[str]:
+    """Rows of cells as lines with left-aligned columns two spaces apart.
+
+    >>> columns([["a", "bb"], ["ccc", "d"]])
+    ['a    bb', 'ccc  d']
+    """
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+
+
 def plan_table(plan) -> str:
     """The trials as a text table: id, subspace, then every searched value.
 
@@ -65,8 +75,7 @@ def plan_table(plan) -> str:
     for t in plan.trials:
         rows.append([t.id, "-" if t.subspace is None else str(t.subspace),
                      *(_cell(t.sampled.get(k, "")) for k in keys)])
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines = columns(rows)
     limits = plan.limits
     lines.append(f"{len(plan.trials)} trial{'s' if len(plan.trials) != 1 else ''} ({plan.sampler.type}, seed "
                  f"{plan.seed}, up to {limits.max_concurrent_trials} at a time)")
@@ -179,8 +188,7 @@ def _status_text(result) -> str:
         rows.append([t.id, t.status.value + ("*" if t.resumable else ""),
                      "" if t.best_metric is None else f"{t.best_metric:.4f}", str(len(t.history)),
                      (t.stop_reason or "")[:70]])
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines += columns(rows)
     if any(t.resumable for t in result.trials):
         lines.append("* interrupted: running the job again on this folder continues it")
     return "\n".join(lines)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import math
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -27,6 +26,7 @@ import attrs
 
 from imgtune.report import svg
 from imgtune.report.svg import e, fmt, num
+from imgtune.runner.records import finite
 
 __all__ = ["REPORT_NAME", "render_report", "write_report", "report_path"]
 
@@ -155,14 +155,6 @@ def _state(trial: Any) -> str:
     if status == "Canceled":
         return "interrupted" if trial.resumable else "early-stopped"
     return status
-
-
-def _finite(value: Any) -> float | None:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
 
 
 def _when(t: float | None) -> str:
@@ -317,8 +309,8 @@ def _trials(run: _Run) -> str:
 def _history_points(trial: Any, metric: str) -> list[tuple[float, float]]:
     points = []
     for k, h in enumerate(trial.history):
-        y = _finite(h.get(metric))
-        x = _finite(h.get("epoch"))
+        y = finite(h.get(metric))
+        x = finite(h.get("epoch"))
         if y is not None:
             points.append((h.get("epoch") if x is not None else k + 1, y))
     return points
@@ -367,7 +359,7 @@ def _hyperparameters(run: _Run) -> str:
     for k in keys:
         points = []
         for t in r.trials:
-            value, score = t.sampled.get(k), _finite(t.best_metric)
+            value, score = t.sampled.get(k), finite(t.best_metric)
             if value is None or score is None:
                 continue
             x = value if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
@@ -398,9 +390,9 @@ def _best(run: _Run) -> str:
         entry = next((h for h in trial.history if h.get("epoch") == trial.best_epoch), None)
         metrics, source = (dict(entry) if entry else {}), "run.json (best/ is written when the sweep ends)"
     test = files.get("test_metrics.json") if isinstance(files.get("test_metrics.json"), Mapping) else {}
-    names = sorted((k for k in metrics if k != "epoch" and _finite(metrics[k]) is not None),
+    names = sorted((k for k in metrics if k != "epoch" and finite(metrics[k]) is not None),
                    key=lambda k: k != run.metric)  # the primary metric first, then the file's order
-    names += [k for k in test if k not in names and k != "examples" and _finite(test[k]) is not None]
+    names += [k for k in test if k not in names and k != "examples" and finite(test[k]) is not None]
     head = "<th>metric</th><th>validation</th>" + (f"<th>test ({e(test.get('examples', ''))} images)</th>"
                                                    if test else "")
     rows = []
@@ -432,7 +424,7 @@ def _best(run: _Run) -> str:
 
 
 def _per_label(per_label: Mapping[str, Any]) -> str:
-    groups = [(str(label), [(m, float(v[m])) for m in ("precision", "recall", "f1") if _finite(v.get(m)) is not None])
+    groups = [(str(label), [(m, float(v[m])) for m in ("precision", "recall", "f1") if finite(v.get(m)) is not None])
               for label, v in per_label.items() if isinstance(v, Mapping)]
     columns = list(dict.fromkeys(m for v in per_label.values() if isinstance(v, Mapping) for m in v))
     rows = []

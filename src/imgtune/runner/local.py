@@ -36,7 +36,7 @@ from typing import Any
 
 import attrs
 
-from imgtune.runner.records import RunResult, TrialRecord
+from imgtune.runner.records import RunResult, TrialRecord, best_of_history, best_trial_of, finite
 from imgtune.runner.store import RunStore
 from imgtune.atomic import write_atomic
 from imgtune.spec.enums import JobStatus
@@ -349,15 +349,13 @@ class _Sweep:
         epoch = evaluation.get("epoch")
         history = [h for h in record.history if epoch is None or h.get("epoch") is None or h["epoch"] < epoch]
         history.append(dict(evaluation))
-        values = [_metric(h, self.metric) for h in history]
-        finite = [(v, h.get("epoch")) for v, h in zip(values, history) if v is not None]
-        best = max(finite, key=lambda p: p[0]) if finite else (None, None)
-        record = self.update(r.record_id, history=history, best_metric=best[0], best_epoch=best[1])
+        best, epoch = best_of_history(history, self.metric)
+        record = self.update(r.record_id, history=history, best_metric=best, best_epoch=epoch)
         self.store.write_trial(record)
         if r.stop_reason is not None:
             self.save()
             return r.stop_reason
-        histories = {tid: [v for v in (_metric(h, self.metric) for h in rec.history) if v is not None]
+        histories = {tid: [v for v in (finite(h.get(self.metric)) for h in rec.history) if v is not None]
                      for tid, rec in self.records.items() if rec.history}
         decisions, self.policy_state = self.policy.decide(self.policy_state, histories, set(self.running),
                                                           len(histories.get(r.record_id, [])))
@@ -391,9 +389,8 @@ class _Sweep:
                              artifacts=outcome.get("artifacts") or {})
         if outcome.get("history") is not None:  # the trial's own, complete history wins (after a resume)
             history = [dict(h) for h in outcome["history"]]
-            values = [(v, h.get("epoch")) for h in history if (v := _metric(h, self.metric)) is not None]
-            best = max(values, key=lambda p: p[0]) if values else (None, None)
-            record = self.update(r.record_id, history=history, best_metric=best[0], best_epoch=best[1])
+            best, epoch = best_of_history(history, self.metric)
+            record = self.update(r.record_id, history=history, best_metric=best, best_epoch=epoch)
         if outcome.get("best_metric") is not None and record.best_metric is None:
             record = self.update(r.record_id, best_metric=outcome["best_metric"], best_epoch=outcome.get("best_epoch"))
         self.store.write_trial(record)
@@ -411,7 +408,7 @@ class _Sweep:
 
     def assemble_best(self) -> None:
         """Copies the best trial's checkpoint and artifacts into ``best/`` (replaced whole, atomically)."""
-        best = _best(self.records.values())
+        best = best_trial_of(self.records.values())
         if best is None or not (best.checkpoint or best.artifacts):
             return
         root = self.store.root
@@ -442,7 +439,7 @@ class _Sweep:
         if (job.test_data is None and not job.test_data_size) or not (self.store.best_dir / "checkpoint").is_dir():
             return
         spec = {"base_path": job.base_path, "seed": self.plan.seed, "path_map": self.path_map,
-                "batch_size": self.trial_of(_best(self.records.values()).id).parameters.validation_batch_size}
+                "batch_size": self.trial_of(best_trial_of(self.records.values()).id).parameters.validation_batch_size}
         with open(self.store.log_path, "a", encoding="utf-8") as log:
             code = subprocess.run([sys.executable, "-m", "imgtune.runner.scoring", str(self.store.root),
                                    json.dumps(spec)], stdout=log, stderr=log, stdin=subprocess.DEVNULL).returncode
@@ -465,20 +462,6 @@ class _Sweep:
             if path and os.path.isdir(path) and str(self.store.root) in os.path.realpath(path):
                 shutil.rmtree(path, ignore_errors=True)
             self.update(r.id, checkpoint=None)
-
-
-def _best(records: Any) -> TrialRecord | None:
-    scored = [r for r in records if r.best_metric is not None and r.status is not JobStatus.FAILED]
-    return max(scored, key=lambda r: (r.best_metric, -r.index)) if scored else None
-
-
-def _metric(evaluation: Mapping[str, Any], name: str) -> float | None:
-    value = evaluation.get(name)
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
 
 
 def _exit_reason(code: int | None) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-from imgtune.runner.records import RunResult, TrialRecord
+from imgtune.runner.records import RunResult, TrialRecord, finite
 from imgtune.spec.enums import JobStatus, LogVerbosity
 
 __all__ = ["Progress"]
@@ -49,7 +49,7 @@ class Progress:
             if self.level >= 2 and t.history and (before is None or len(before.history) != len(t.history)):
                 last = t.history[-1]
                 lines.append(f"trial {t.id} epoch {last.get('epoch')}: {result.primary_metric} "
-                             f"{_fmt(_num(last.get(result.primary_metric)))}")
+                             f"{_fmt(finite(last.get(result.primary_metric)))}")
             if t.status.is_terminal and (before is None or before.status != t.status):
                 if self.level >= 1 or t.status is JobStatus.FAILED:
                     reason = f": {t.stop_reason}" if t.stop_reason else ""
@@ -80,7 +80,7 @@ class Progress:
             parts = [f"{done}/{len(result.trials)} done"]
             for t in running:
                 last = t.history[-1] if t.history else {}
-                parts.append(f"{t.id[:4]} ep {last.get('epoch', 0)} {_fmt(_num(last.get(result.primary_metric)))}")
+                parts.append(f"{t.id[:4]} ep {last.get('epoch', 0)} {_fmt(finite(last.get(result.primary_metric)))}")
             if self.best:
                 parts.append(f"best {_fmt(self.best[1])}")
             out.write(" | ".join(parts))
@@ -88,13 +88,6 @@ class Progress:
         else:
             self._live_shown = False
         out.flush()
-
-
-def _num(value: Any) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _describe(t: TrialRecord) -> str:

@@ -16,9 +16,37 @@ from imgtune.spec.enums import JobStatus
 from imgtune.spec.frozen import FrozenMap, freeze
 from imgtune.spec.records import TrainingParameters, _structure
 
-__all__ = ["RunResult", "TrialRecord", "RUN_VERSION"]
+__all__ = ["RUN_VERSION", "RunResult", "TrialRecord", "best_of_history", "best_trial_of", "finite"]
 
 RUN_VERSION = 1
+
+
+def finite(value: Any) -> float | None:
+    """``value`` as a finite float, or ``None`` (missing, not a number, NaN, infinite).
+
+    >>> finite("0.5"), finite(float("nan")), finite(None)
+    (0.5, None, None)
+    """
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def best_of_history(history: Any, metric: str) -> tuple[float | None, int | None]:
+    """The best (highest) finite ``metric`` in a trial's evaluations, and its epoch."""
+    scored = [(v, h.get("epoch")) for h in history if (v := finite(h.get(metric))) is not None]
+    return max(scored, key=lambda p: p[0]) if scored else (None, None)
+
+
+def best_trial_of(trials: Any) -> TrialRecord | None:
+    """The trial with the highest best metric (ties: the earlier trial); failed trials never count.
+
+    This one rule picks ``RunResult.best_trial`` and the model copied into ``best/``.
+    """
+    scored = [t for t in trials if finite(t.best_metric) is not None and t.status is not JobStatus.FAILED]
+    return max(scored, key=lambda t: (t.best_metric, -t.index)) if scored else None
 
 
 def _status(value: Any) -> JobStatus:
@@ -111,9 +139,8 @@ class RunResult:
 
     @property
     def best_trial(self) -> TrialRecord | None:
-        """The trial with the highest primary metric (ties: the earlier trial)."""
-        scored = [t for t in self.trials if t.best_metric is not None and math.isfinite(t.best_metric)]
-        return max(scored, key=lambda t: (t.best_metric, -t.index)) if scored else None
+        """The trial with the highest primary metric (ties: the earlier trial; failed trials never count)."""
+        return best_trial_of(self.trials)
 
     def trial(self, trial_id: str) -> TrialRecord:
         """The trial with this id."""
