@@ -38,7 +38,8 @@ __version__ = "0.1.0"
 #: Names served by a layer above spec and compile, imported on first use so that
 #: ``import imgtune`` (and the spec and compile layers) never load the runner.
 _LAZY = {"run": "imgtune.runner", "load_result": "imgtune.runner", "RunResult": "imgtune.runner",
-         "TrialRecord": "imgtune.runner", "RayOptions": "imgtune.runner"}
+         "TrialRecord": "imgtune.runner", "RayOptions": "imgtune.runner", "predict": "imgtune.prediction",
+         "export_onnx": "imgtune.export"}
 
 
 def __getattr__(name: str):
@@ -65,11 +66,13 @@ __all__ = [
     "dump",
     "dumps",
     "extend",
+    "export_onnx",
     "extend_search_space",
     "load",
     "load_result",
     "loads",
     "pipe",
+    "predict",
     "render",
     "replace_search_space",
     "run",

@@ -103,6 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _load_commands() -> None:
     """Imports the modules that register commands (kept light: no JAX here)."""
     import imgtune.commands  # noqa: F401
+    import imgtune.model_commands  # noqa: F401
 
 
 def _file_argument(parser: argparse.ArgumentParser) -> None:

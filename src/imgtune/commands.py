@@ -128,6 +128,8 @@ def _run_args(parser: argparse.ArgumentParser) -> None:
                         "(default: the cluster's over max_concurrent_trials)")
     parser.add_argument("--gpus-per-trial", type=float, metavar="N", help="with --executor ray: GPUs per trial, "
                         "maybe a fraction (default: the cluster's over max_concurrent_trials)")
+    parser.add_argument("--mlflow", metavar="URI", help="also log the trials and the best model to this MLflow "
+                        "store (sqlite:///mlflow.db, a folder; pip install 'imgtune[mlflow]')")
     parser.add_argument("--quiet", action="store_true", help="print only the result")
     parser.add_argument("--trial-fn", metavar="MODULE:FUNCTION",
                         help="what each trial runs instead of training (advanced; see imgtune.runner.worker)")
@@ -152,8 +154,10 @@ def run_command(args: argparse.Namespace) -> int:
     result = run(job, output, executor=args.executor, seed=args.seed, retry_failed=args.retry_failed,
                  trial_fn=args.trial_fn, address=args.address, ray_options=ray_options,
                  keep_checkpoints=args.keep_checkpoints, progress=progress,
-                 path_map=parse_path_map(args.path_map) if args.path_map else None)
+                 path_map=parse_path_map(args.path_map) if args.path_map else None, mlflow_tracking_uri=args.mlflow)
     print_out(_status_text(result))
+    if result.outputs.get("mlflow_model"):
+        print_out(f"mlflow model: {result.outputs['mlflow_model']}")
     return EXIT_OK if result.status.value == "Completed" else 1
 
 

@@ -79,7 +79,8 @@ def run(job_or_plan: Any, output_dir: str | os.PathLike[str], *, executor: str =
         trial_fn: str | Callable | None = None, retry_failed: bool = False, resources: Resources | None = None,
         keep_checkpoints: int = 3, progress: Callable[[RunResult], None] | None = None,
         path_map: Mapping[str, str] | None = None, time_limit_seconds: float | None = None,
-        address: str | None = None, ray_options: RayOptions | None = None) -> RunResult:
+        address: str | None = None, ray_options: RayOptions | None = None,
+        mlflow_tracking_uri: str | os.PathLike[str] | None = None) -> RunResult:
     """Runs a job (or a compiled plan, or a job file) and returns its :class:`RunResult`.
 
     Running again on the same ``output_dir`` resumes: finished trials are kept,
@@ -106,6 +107,15 @@ def run(job_or_plan: Any, output_dir: str | os.PathLike[str], *, executor: str =
             local instance. Ray only.
         ray_options: A :class:`~imgtune.runner.ray_executor.RayOptions` (CPUs and GPUs per trial,
             retries, runtime environment). Ray only.
+        mlflow_tracking_uri: Also log to this MLflow store (``sqlite:///mlflow.db``, a folder, or
+            any MLflow tracking URI): the job as a parent run in its ``experiment_name``, each trial
+            as a child run (params, metrics per evaluation, status, stop reason), the best model as
+            an MLflow pyfunc model (its URI in ``outputs["mlflow_model"]``). Needs
+            ``pip install 'imgtune[mlflow]'``; see :mod:`imgtune.tracking`.
+
+    Raises:
+        ValidationError: Bad arguments, a folder holding another job's run, or (with
+            ``mlflow_tracking_uri``) no MLflow or a store that cannot be opened; all before training.
     """
     if executor not in EXECUTORS:
         raise ValidationError([Problem("executor", f"must be one of {', '.join(EXECUTORS)}, got {executor!r}")])
@@ -115,6 +125,11 @@ def run(job_or_plan: Any, output_dir: str | os.PathLike[str], *, executor: str =
                                        "is for executor='ray'")])
     if not isinstance(keep_checkpoints, int) or keep_checkpoints < 1:
         raise ValidationError([Problem("keep_checkpoints", f"must be an integer >= 1, got {keep_checkpoints!r}")])
+    tracker = None
+    if mlflow_tracking_uri is not None:
+        from imgtune.tracking import MlflowTracker
+
+        tracker = MlflowTracker(mlflow_tracking_uri)  # says how to install MLflow when it is missing
     if executor == "ray":
         from imgtune.runner.ray_executor import RayLauncher
 
@@ -132,5 +147,5 @@ def run(job_or_plan: Any, output_dir: str | os.PathLike[str], *, executor: str =
         fn = f"{fn.__module__}:{fn.__qualname__}"
     return run_plan(plan, store, trial_fn=fn, retry_failed=retry_failed, resources=resources,
                     keep_checkpoints=keep_checkpoints, progress=progress, path_map=path_map,
-                    time_limit_seconds=time_limit_seconds, launcher=launcher)
+                    time_limit_seconds=time_limit_seconds, launcher=launcher, tracker=tracker)
 

@@ -145,7 +145,7 @@ class _Sweep:
     def __init__(self, plan: Any, store: RunStore, *, trial_fn: str, retry_failed: bool, resources: Resources,
                  keep_checkpoints: int, progress: Callable[[RunResult], None] | None,
                  path_map: Mapping[str, str] | None, time_limit_seconds: float | None = None,
-                 launcher: Any = None) -> None:
+                 launcher: Any = None, tracker: Any = None) -> None:
         from imgtune.compiler import make_policy
 
         self.plan, self.store, self.trial_fn = plan, store, trial_fn
@@ -173,6 +173,9 @@ class _Sweep:
         self.segment_start = time.time()
         self.time_limit = (time_limit_seconds if time_limit_seconds is not None
                            else plan.limits.timeout_minutes * 60.0)
+        self.tracker = tracker  # an imgtune.tracking.MlflowTracker (never raises), or None
+        if tracker is not None:
+            tracker.start(self.plan, store, list(self.records.values()), started_at=self.result.started_at)
 
     # -- bookkeeping -----------------------------------------------------------
     def elapsed(self) -> float:
@@ -261,6 +264,9 @@ class _Sweep:
         self.set_status(JobStatus.FINALIZING)
         self.assemble_best()
         self.score_test()
+        self.export_best()
+        if self.tracker is not None:
+            self.result = self.tracker.finalize(self.result)  # the best model as an MLflow model
         statuses = [r.status for r in self.records.values()]
         final = JobStatus.FAILED if statuses and all(s is JobStatus.FAILED for s in statuses) else JobStatus.COMPLETED
         return self.finish(final)
@@ -269,6 +275,8 @@ class _Sweep:
         self.result = attrs.evolve(self.result, ended_at=time.time())
         self.set_status(status)
         self.store.log(f"sweep ended: {status.value} {dict(self.result.counts())}")
+        if self.tracker is not None:
+            self.tracker.finish(self.result)
         from imgtune.runner.store import load_result
 
         return load_result(self.store.root)  # exactly what is on disk
@@ -395,6 +403,8 @@ class _Sweep:
             record = self.update(r.record_id, best_metric=outcome["best_metric"], best_epoch=outcome.get("best_epoch"))
         self.store.write_trial(record)
         self.store.log(f"trial {r.record_id} {status.value}" + (f": {reason}" if reason else ""))
+        if self.tracker is not None:
+            self.tracker.trial_ended(record)
         self.prune_checkpoints()
         self.save()
         self.write_report()
@@ -453,6 +463,28 @@ class _Sweep:
             self.store.log(f"scoring the best model on the test data failed (exit {code}); see above")
             self.result = attrs.evolve(self.result, message="scoring on the test data failed: see run.log")
 
+    def export_best(self) -> None:
+        """Exports ``best/`` to ``best/model.onnx`` when the best trial sets ``enable_onnx_normalization``.
+
+        In its own process (as the test scoring), so the sweep never imports JAX. A failed export is
+        logged and noted in the result's message; the run still completes.
+        """
+        best = best_trial_of(self.records.values())
+        if best is None or not (self.store.best_dir / "checkpoint").is_dir() \
+                or not self.trial_of(best.id).parameters.enable_onnx_normalization:
+            return
+        target = self.store.best_dir / "model.onnx"
+        with open(self.store.log_path, "a", encoding="utf-8") as log:
+            code = subprocess.run([sys.executable, "-m", "imgtune", "export", str(self.store.root), "--onnx",
+                                   "--output", str(target), "--force"],
+                                  stdout=log, stderr=log, stdin=subprocess.DEVNULL).returncode
+        if code == 0 and target.is_file():
+            self.result = attrs.evolve(self.result, outputs={**self.result.outputs, "onnx": str(target)})
+            self.store.log(f"best model exported to {target}")
+        else:
+            self.store.log(f"exporting the best model to ONNX failed (exit {code}); see above")
+            self.result = attrs.evolve(self.result, message="ONNX export of the best model failed: see run.log")
+
     def prune_checkpoints(self) -> None:
         """Keeps the checkpoints of the best ``keep_checkpoints`` finished trials only."""
         kept = [r for r in self.records.values() if r.checkpoint and r.finished]
@@ -491,15 +523,17 @@ def run_plan(plan: Any, store: RunStore, *, trial_fn: str, retry_failed: bool = 
              resources: Resources | None = None, keep_checkpoints: int = 3,
              progress: Callable[[RunResult], None] | None = None,
              path_map: Mapping[str, str] | None = None, time_limit_seconds: float | None = None,
-             launcher: Any = None) -> RunResult:
+             launcher: Any = None, tracker: Any = None) -> RunResult:
     """Runs (or resumes) ``plan`` in ``store``'s folder: with the local executor, or where
-    ``launcher`` starts the trials (the scheduling, policies, statuses and resume are the same)."""
+    ``launcher`` starts the trials (the scheduling, policies, statuses and resume are the same).
+    ``tracker`` (an :class:`imgtune.tracking.MlflowTracker`) logs the trials and the best model to MLflow."""
     launcher = launcher or LocalLauncher()
     launcher.open(plan.limits.max_concurrent_trials)
     try:
         sweep = _Sweep(plan, store, trial_fn=trial_fn, retry_failed=retry_failed,
                        resources=resources or Resources(), keep_checkpoints=keep_checkpoints, progress=progress,
-                       path_map=path_map, time_limit_seconds=time_limit_seconds, launcher=launcher)
+                       path_map=path_map, time_limit_seconds=time_limit_seconds, launcher=launcher,
+                       tracker=tracker)
         return sweep.run()
     finally:
         launcher.close()

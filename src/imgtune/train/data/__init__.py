@@ -48,12 +48,14 @@ from imgtune.train.data.read import (
     parse_path_map,
     read_examples,
     read_labels,
+    resolve_image_url,
     write_labels,
 )
 from imgtune.train.data.split import Split, split_examples
 from imgtune.train.data.transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
+    eval_crop,
     eval_transform,
     normalize,
     random_resized_crop_box,
@@ -73,6 +75,7 @@ __all__ = [
     "Transform",
     "check_labels",
     "class_names",
+    "eval_crop",
     "encode_labels",
     "eval_iterator",
     "eval_transform",
@@ -82,6 +85,7 @@ __all__ = [
     "random_resized_crop_box",
     "read_examples",
     "read_labels",
+    "resolve_image_url",
     "rng_for",
     "split_examples",
     "train_iterator",

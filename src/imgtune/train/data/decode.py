@@ -34,6 +34,7 @@ import threading
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import BinaryIO
 
 from PIL import Image, ImageOps
 
@@ -47,11 +48,11 @@ __all__ = ["load_image", "validate_images"]
 _OPEN_LOCK = threading.Lock()
 
 
-def load_image(path: str | os.PathLike[str], where: str = "") -> Image.Image:
+def load_image(path: str | os.PathLike[str] | BinaryIO, where: str = "") -> Image.Image:
     """Decodes an image file to an upright RGB ``PIL.Image``.
 
     Args:
-        path: The image file.
+        path: The image file (or a binary file object, such as ``io.BytesIO`` of its bytes).
         where: Problem path for errors (default: the file path).
 
     Raises:
@@ -64,7 +65,7 @@ def load_image(path: str | os.PathLike[str], where: str = "") -> Image.Image:
             ImageOps.exif_transpose(im, in_place=True)
             return im if im.mode == "RGB" else im.convert("RGB")
     except Exception as e:  # noqa: BLE001 - Pillow raises many kinds for bad data
-        raise ValidationError([Problem(where or os.fspath(path), _describe(path, e))]) from None
+        raise ValidationError([Problem(where or _name(path), _describe(path, e))]) from None
 
 
 def validate_images(examples: Sequence[Example], workers: int = 0) -> None:
@@ -105,7 +106,7 @@ def _check(ex: Example) -> Problem | None:
     return None
 
 
-def _open(path: str | os.PathLike[str]) -> Image.Image:
+def _open(path: str | os.PathLike[str] | BinaryIO) -> Image.Image:
     try:
         with _OPEN_LOCK, warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -118,8 +119,12 @@ class _BombError(Exception):
     """An image over Pillow's decompression-bomb limit."""
 
 
-def _describe(path: str | os.PathLike[str], e: BaseException) -> str:
-    p = os.fspath(path)
+def _name(path: str | os.PathLike[str] | BinaryIO) -> str:
+    return os.fspath(path) if isinstance(path, (str, os.PathLike)) else "<image bytes>"
+
+
+def _describe(path: str | os.PathLike[str] | BinaryIO, e: BaseException) -> str:
+    p = _name(path)
     if isinstance(e, _BombError):
         return (f"{p}: too many pixels for Pillow's decompression-bomb limit ({e}); "
                 "raise PIL.Image.MAX_IMAGE_PIXELS if the image is trusted")

@@ -66,6 +66,7 @@ __all__ = [
     "parse_path_map",
     "read_examples",
     "read_labels",
+    "resolve_image_url",
     "write_labels",
 ]
 
@@ -265,6 +266,19 @@ def write_labels(path: str | os.PathLike[str], labels: Sequence[str]) -> None:
 def read_labels(path: str | os.PathLike[str]) -> tuple[str, ...]:
     """Reads a ``labels.json`` written by :func:`write_labels`."""
     return tuple(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def resolve_image_url(url: str, base_dir: str | os.PathLike[str],
+                      path_map: Mapping[str, str] | None = None) -> tuple[Path | None, str | None]:
+    """An ``image_url`` as a local path (relative ones against ``base_dir``), or why it is not one.
+
+    >>> resolve_image_url("azureml://d/paths/a.png", "/data", {"azureml://d/paths/": "/imgs"})
+    (PosixPath('/imgs/a.png'), None)
+    >>> resolve_image_url("https://x/a.png", "/data")[1].startswith("remote URL")
+    True
+    """
+    base = Path(base_dir)
+    return _resolve(url, base, _normalise_path_map(path_map, base))
 
 
 # -- internals -----------------------------------------------------------------

@@ -53,6 +53,7 @@ from PIL import Image
 __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
+    "eval_crop",
     "eval_transform",
     "normalize",
     "random_resized_crop_box",
@@ -155,6 +156,18 @@ def eval_transform(
         crop_size: Output side in pixels.
     """
     del key
+    return normalize(eval_crop(image, resize_size=resize_size, crop_size=crop_size))
+
+
+def eval_crop(image: Image.Image | np.ndarray, *, resize_size: int = 256, crop_size: int = 224) -> np.ndarray:
+    """The validation geometry without normalisation: resize the shorter side, centre crop.
+
+    Returns the pixels, uint8 ``[crop, crop, 3]`` (:func:`eval_transform` normalises them; an
+    ONNX model exported with ``enable_onnx_normalization`` takes them divided by 255).
+
+    >>> eval_crop(np.zeros((40, 60, 3), np.uint8), resize_size=32, crop_size=24).shape
+    (24, 24, 3)
+    """
     im = _as_pil(image)
     w, h = im.size
     short, long = (w, h) if w <= h else (h, w)
@@ -165,7 +178,7 @@ def eval_transform(
     left = _crop_start(size[0], crop_size)
     top = _crop_start(size[1], crop_size)
     im = im.crop((left, top, left + crop_size, top + crop_size))  # pads with 0 outside
-    return normalize(np.asarray(im, dtype=np.float32))
+    return np.asarray(im, dtype=np.uint8)
 
 
 def normalize(pixels: np.ndarray) -> np.ndarray:

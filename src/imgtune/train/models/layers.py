@@ -23,12 +23,21 @@ within 1e-5 relative):
   ``select_and_scatter`` in the gradient); ties go to the first element in
   row-major window order, as in PyTorch.
 * Taps that only ever read zero padding are dropped (exact: they add zeros).
+
+Under :func:`portable_ops` (used by the ONNX exporter) every convolution and pooling is
+the single native ``lax`` operation instead (``conv_general_dilated`` with
+``feature_group_count``, ``reduce_window``): they map one-to-one onto ONNX ``Conv``,
+``MaxPool`` and ``AveragePool``-like graphs that onnxruntime runs fast, and they carry
+their padding as an attribute, so no ``pad`` of a tensor with a symbolic batch size is
+traced (jax2onnx's ``pad`` lowering needs every dimension to be a constant).
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -53,6 +62,7 @@ __all__ = [
     "init_array",
     "conv2d",
     "max_pool",
+    "portable_ops",
 ]
 
 Array = jax.Array
@@ -102,6 +112,31 @@ def const_array(shape: tuple[int, ...], value: float, dtype) -> Array:
 
 # ----------------------------------------------------------------------------- functional ops
 
+_PORTABLE = contextvars.ContextVar("imgtune_portable_ops", default=False)
+
+
+@contextlib.contextmanager
+def portable_ops() -> Iterator[None]:
+    """Within this block, models trace to native convolution and pooling ops (for export).
+
+    The values are the same as the CPU speed-up paths' up to float summation order.
+
+    Example:
+        >>> import numpy as np
+        >>> x = jnp.asarray(np.random.default_rng(0).normal(size=(1, 7, 7, 4)), jnp.float32)
+        >>> k = jnp.asarray(np.random.default_rng(1).normal(size=(3, 3, 1, 4)), jnp.float32)
+        >>> with portable_ops():
+        ...     native = conv2d(x, k, stride=2, padding=1, groups=4)
+        >>> bool(jnp.allclose(native, conv2d(x, k, stride=2, padding=1, groups=4), atol=1e-5))
+        True
+    """
+    token = _PORTABLE.set(True)
+    try:
+        yield
+    finally:
+        _PORTABLE.reset(token)
+
+
 
 def _out_size(size: int, k: int, s: int, p: int) -> int:
     return (size + 2 * p - k) // s + 1
@@ -116,6 +151,22 @@ def _shifted(xp: Array, i: int, j: int, ho: int, wo: int, s: int) -> Array:
     """Strided window slice of a padded NHWC tensor: element (o1, o2) = xp[i + s*o1, j + s*o2]."""
     b, _, _, c = xp.shape
     return lax.slice(xp, (0, i, j, 0), (b, i + (ho - 1) * s + 1, j + (wo - 1) * s + 1, c), (1, s, s, 1))
+
+
+def _pad_hw(x: Array, rows: tuple[int, int], cols: tuple[int, int], value: Array) -> Array:
+    """Pads the spatial axes of NHWC ``x`` with ``value``.
+
+    Under :func:`portable_ops` the border is built as ``full_like`` of an edge slice and
+    concatenated, because jax2onnx cannot lower ``pad`` of a tensor whose batch size is
+    symbolic (it gives the ONNX value a shape from the symbolic dimension and fails).
+    """
+    if not _PORTABLE.get():
+        return jnp.pad(x, ((0, 0), rows, cols, (0, 0)), constant_values=value)
+    for axis, (lo, hi) in ((1, rows), (2, cols)):
+        if lo or hi:
+            edge = jnp.full_like(lax.slice_in_dim(x, 0, 1, axis=axis), value)
+            x = jnp.concatenate([edge] * lo + [x] + [edge] * hi, axis=axis)
+    return x
 
 
 def conv2d(x: Array, kernel: Array, *, stride: int = 1, padding: int = 0, groups: int = 1) -> Array:
@@ -138,6 +189,11 @@ def conv2d(x: Array, kernel: Array, *, stride: int = 1, padding: int = 0, groups
     ho, wo = _out_size(h, kh, stride, padding), _out_size(w, kw, stride, padding)
     if ho < 1 or wo < 1:
         raise ValueError(f"input {h}x{w} too small for a {kh}x{kw} conv, stride {stride}, padding {padding}")
+    if _PORTABLE.get():
+        return lax.conv_general_dilated(
+            x, kernel, (stride, stride), [(padding, padding), (padding, padding)],
+            dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=groups,
+        )
     if kh == kw == 1 and padding == 0:
         if stride > 1:
             x = x[:, ::stride, ::stride, :]
@@ -230,7 +286,7 @@ def max_pool(x: Array, kernel: int = 3, stride: int = 2, padding: int = 1) -> Ar
     _, h, w, _ = x.shape
     ho, wo = _out_size(h, kernel, stride, padding), _out_size(w, kernel, stride, padding)
     neg = jnp.array(-jnp.inf, x.dtype)
-    xp = jnp.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)), constant_values=neg)
+    xp = _pad_hw(x, (padding, padding), (padding, padding), neg)
     out = None
     for i in _taps(h, ho, kernel, stride, padding):
         for j in _taps(w, wo, kernel, stride, padding):
@@ -267,7 +323,7 @@ def avg_pool(
     wo = _pool_out(w, kernel, stride, padding, ceil_mode)
     extra_h = max(0, (ho - 1) * stride + kernel - h - 2 * padding)
     extra_w = max(0, (wo - 1) * stride + kernel - w - 2 * padding)
-    xp = jnp.pad(x, ((0, 0), (padding, padding + extra_h), (padding, padding + extra_w), (0, 0)))
+    xp = _pad_hw(x, (padding, padding + extra_h), (padding, padding + extra_w), jnp.array(0, x.dtype))
     out = None
     for i in range(kernel):
         for j in range(kernel):
