@@ -79,9 +79,14 @@ def part_env(args) -> None:
             versions[pkg] = md.version(pkg)
         except md.PackageNotFoundError:
             pass
+    try:
+        smi = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total,clocks.max.sm",
+                              "--format=csv,noheader"], capture_output=True, text=True, timeout=20).stdout.strip()
+    except (OSError, subprocess.SubprocessError) as e:
+        smi = repr(e)
     import torch
 
-    _emit(part="env", python=sys.version.split()[0], versions=versions, torch_cuda=torch.version.cuda,
+    _emit(part="env", nvidia_smi=smi, cpus=os.cpu_count(), python=sys.version.split()[0], versions=versions, torch_cuda=torch.version.cuda,
           torch_cudnn=torch.backends.cudnn.version() if torch.cuda.is_available() else None,
           torch_device=torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu")
     import jax
@@ -126,9 +131,6 @@ def part_torch_train(args) -> None:
                 rate, first = _rate(step, sync, args.batch, args.seconds, args.min_reps)
                 _emit(part="train", framework="torch", model=name, size=args.size, batch=args.batch, dtype=dtype,
                       memory_format=fmt, images_per_s=round(rate, 1), first_call_s=round(first, 2), device=dev)
-            del model, opt
-            if dev == "cuda":
-                torch.cuda.empty_cache()
 
 
 def part_jax_train(args) -> None:
@@ -165,7 +167,6 @@ def part_jax_train(args) -> None:
             _emit(part="train", framework="jax", model=name, size=args.size, batch=args.batch, dtype=dtype,
                   images_per_s=round(rate, 1), first_call_s=round(first, 2), finite_loss=bool(np.isfinite(loss)),
                   backend=jax.default_backend())
-            del holder, model, params, stats
 
 
 # -- prediction ------------------------------------------------------------------------------------
@@ -288,9 +289,12 @@ def part_trial(args, out: Path) -> None:
     (work / "job.yaml").write_text(JOB.format(trials=args.trials, epochs=args.trial_epochs))
     smi = None
     if args.gpu_sample:
-        smi = subprocess.Popen(["nvidia-smi", "--query-gpu=timestamp,utilization.gpu,memory.used",
-                                "--format=csv,noheader", "-lms", "500"],
-                               stdout=open(out / "trial_nvidia_smi.csv", "w"), stderr=subprocess.DEVNULL)
+        try:
+            smi = subprocess.Popen(["nvidia-smi", "--query-gpu=timestamp,utilization.gpu,memory.used",
+                                    "--format=csv,noheader", "-lms", "500"],
+                                   stdout=open(out / "trial_nvidia_smi.csv", "w"), stderr=subprocess.DEVNULL)
+        except OSError as e:
+            print(f"no nvidia-smi sampling: {e!r}", file=sys.stderr)
     t = time.perf_counter()
     with open(out / "trial_stdout.log", "w") as log:
         proc = subprocess.Popen([sys.executable, "-m", "imgtune", "run", str(work / "job.yaml"), "--output",

@@ -108,7 +108,7 @@ def test_folders_manifests_and_bytes(trained_run, tmp_path):
     assert imgtune.predict(trained_run, [base64.b64encode(raw)])[0]["error"]  # bytes must be an image
 
 
-def test_multilabel_uses_a_sigmoid_and_the_threshold(tmp_path):
+def test_multilabel_uses_a_sigmoid_and_the_threshold(tmp_path, monkeypatch):
     # machinery: a checkpoint written directly (reduced width), no training
     classes = ["cat", "dog", "fox"]
     model = create_model("resnet18", len(classes), rngs=nnx.Rngs(0), width=0.125)
@@ -132,8 +132,13 @@ def test_multilabel_uses_a_sigmoid_and_the_threshold(tmp_path):
     pixels = np.stack([eval_crop(load_image(p), resize_size=36, crop_size=32) for p in paths])
     logits = predictor.logits(pixels)
     assert np.allclose([r["probs"] for r in out], 1 / (1 + np.exp(-logits)), atol=1e-6)
-    onnx_out = imgtune.predict(tmp_path / "ck", paths, onnx=True)  # a temporary export
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    onnx_out = imgtune.predict(tmp_path / "ck", paths, onnx=True)  # a temporary export, removed once loaded
     assert [r["predicted"] for r in onnx_out] == [r["predicted"] for r in out]
+    assert not any((tmp_path / "tmp").iterdir()) and not (tmp_path / "ck" / "model.onnx").exists()
 
 
 def _save(folder, params, stats, info):

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -171,13 +172,21 @@ def _onnx_predictor(path: Path) -> Predictor:
     from imgtune.export.onnx import INPUT_NAME, onnx_session, read_metadata, temporary_export
     from imgtune.train.data import normalize
 
+    temporary = None
     if path.suffix.lower() != ".onnx":
         existing = [p for p in (path / "best" / "model.onnx", path / "model.onnx") if p.is_file()]
-        path = existing[0] if existing else temporary_export(path)
+        if existing:
+            path = existing[0]
+        else:
+            path = temporary = temporary_export(path)
     elif not path.is_file():
         raise ValidationError([Problem("model", f"{path}: file not found")])
-    meta = read_metadata(path)
-    session = onnx_session(path)
+    try:
+        meta = read_metadata(path)
+        session = onnx_session(path)  # holds the model in memory: the file can go
+    finally:
+        if temporary is not None:
+            shutil.rmtree(temporary.parent, ignore_errors=True)
     in_graph = bool(meta["normalization_in_graph"])
 
     def run(pixels: np.ndarray) -> np.ndarray:
@@ -208,7 +217,7 @@ def _jax_predictor(path: Path, batch_size: int) -> Predictor:
     def run(pixels: np.ndarray) -> np.ndarray:
         n = len(pixels)
         x = normalize(pixels)
-        size = min(batch_size, n) if n <= batch_size else batch_size
+        size = min(batch_size, n)  # a batch smaller than batch_size (the last) compiles once more
         out = []
         for start in range(0, n, size):
             chunk = x[start:start + size]

@@ -214,3 +214,17 @@ def test_export_command(trained_run, tmp_path):
                                capture_output=True, text=True, timeout=300)
     assert no_format.returncode == 2 and "--onnx" in no_format.stderr
 
+
+
+def test_a_job_that_exports_says_what_to_install_before_anything_trains(tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "jax2onnx" else real(name, *a))
+    job = imgtune.loads("type: automl\ntask: image_classification\ntarget_column_name: label\n"
+                        "training_data: {path: data}\nlimits: {max_trials: 1}\n"
+                        "training_parameters: {enable_onnx_normalization: true}\n")
+    with pytest.raises(imgtune.ValidationError,
+                       match=r"training_parameters.enable_onnx_normalization: .*pip install 'imgtune\[onnx\]'"):
+        imgtune.run(job, tmp_path / "out", trial_fn="no_such_module:fn")
+    assert not (tmp_path / "out" / "trials").exists() or not any((tmp_path / "out" / "trials").iterdir())

@@ -142,6 +142,13 @@ def run(job_or_plan: Any, output_dir: str | os.PathLike[str], *, executor: str =
                                                         "RayOptions(cpus_per_trial=..., gpus_per_trial=...)")])
         launcher = RayLauncher(address, ray_options)  # says how to install ray when it is missing
     plan, store = prepare(job_or_plan, output_dir, seed=seed)
+    if any(t.parameters.enable_onnx_normalization for t in plan.trials):
+        import importlib.util
+
+        if importlib.util.find_spec("jax2onnx") is None:  # found before training, not after it
+            raise ValidationError([Problem("training_parameters.enable_onnx_normalization",
+                                           "the best model is exported to ONNX at the end, which needs the ONNX "
+                                           "packages: pip install 'imgtune[onnx]'")])
     fn = trial_fn or DEFAULT_TRIAL_FN
     if callable(fn):
         fn = f"{fn.__module__}:{fn.__qualname__}"
