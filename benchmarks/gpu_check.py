@@ -9,15 +9,23 @@ working tree (``PYTHONPATH=src``); it also runs on a CPU with tiny sizes, which 
 
 Every part runs in its own subprocess, one after another (PyTorch first, then JAX: each framework takes the
 GPU's memory for itself, and XLA preallocates most of it), under its own time limit, so a failing or slow
-part costs only itself. Each subprocess prints JSON lines; all of them are appended to ``OUT/results.jsonl``
-(as they come; the parts' stderr to ``OUT/parts.log``, the sweep's output to ``OUT/trial_stdout.log``) and a summary is printed at the end.
+part costs only itself. Each subprocess prints JSON lines, appended to ``OUT/results.jsonl`` as they come (the
+parts' stderr goes to ``OUT/parts.log``, the sweep's output to ``OUT/trial_stdout.log``); a summary ends the run.
 
 Timing: a step (or forward) is warmed up twice (compilation included in the first call, reported as
 ``first_call_s``), then called back to back in chunks of ``--min-reps`` calls, each chunk ended by one
-synchronisation (``block_until_ready`` / ``torch.cuda.synchronize``), until ``--seconds`` have passed. The data sits on the
-device already for the train step; prediction includes normalisation on the host and the transfers both ways.
+synchronisation (``block_until_ready`` / ``torch.cuda.synchronize``), until ``--seconds`` have passed. The data
+sits on the device already for the train step; prediction includes normalisation on the host and the transfers
+both ways.
 PyTorch: eager, ``cudnn.benchmark`` on, bfloat16 through ``torch.autocast`` (float32 parameters, like JAX's
 ``compute_dtype``), NCHW and, as a second figure, channels-last memory format.
+
+Cost on an H200 (2026-11-28): first calls are slow on both sides (XLA compiles a 224 px train step in 8 s for
+resnet18 to 67 s for mobilenetv2; PyTorch's first step with ``cudnn.benchmark`` takes 7-19 s), so the whole
+default run needs about 12 minutes, more than one 10-minute device call: split it, e.g.
+``--parts env torch_train torch_predict`` and ``--parts jax_train trial jax_predict``. With XLA 0.11.2 pass
+``--no-triton-gemm trial jax_predict`` (see ``_child_env``), else resnet18 in eval mode aborts the compiler.
+The device-side wrapper is ``benchmarks/gpu_check.sh`` (carried wheels, ``PYTHONPATH=src``, ``JAX_PLATFORMS=cuda``).
 """
 
 from __future__ import annotations
@@ -86,7 +94,8 @@ def part_env(args) -> None:
         smi = repr(e)
     import torch
 
-    _emit(part="env", nvidia_smi=smi, cpus=os.cpu_count(), python=sys.version.split()[0], versions=versions, torch_cuda=torch.version.cuda,
+    _emit(part="env", nvidia_smi=smi, cpus=os.cpu_count(), python=sys.version.split()[0], versions=versions,
+          torch_cuda=torch.version.cuda,
           torch_cudnn=torch.backends.cudnn.version() if torch.cuda.is_available() else None,
           torch_device=torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu")
     import jax
@@ -96,6 +105,11 @@ def part_env(args) -> None:
 
 
 # -- train step ------------------------------------------------------------------------------------
+
+
+def _wanted(args, name: str, dtype: str) -> bool:
+    """JAX train step: ``--jax-only model:dtype ...`` (a rerun of what a first run missed) or everything."""
+    return not args.jax_only or f"{name}:{dtype}" in args.jax_only
 
 
 def part_torch_train(args) -> None:
@@ -108,9 +122,8 @@ def part_torch_train(args) -> None:
     torch.backends.cudnn.benchmark = True
     sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
     for name in args.models:
-        for fmt in ("nchw", "channels_last"):
-            if fmt == "channels_last" and name == "vits16r224":
-                continue  # no convolution after the patch embedding: same as NCHW
+        # the ViT has no convolution after its patch embedding: NCHW only
+        for fmt in ["nchw"] if name == "vits16r224" else args.torch_formats:
             model = _torch_model(name, 10).to(dev).train()
             mf = torch.channels_last if fmt == "channels_last" else torch.contiguous_format
             model = model.to(memory_format=mf)
@@ -152,6 +165,8 @@ def part_jax_train(args) -> None:
         p = resolve(TrainingParameters(model_name=name, learning_rate_scheduler="none",
                                        training_batch_size=args.batch), {}, multilabel=False, seed=0)
         for dtype in args.dtypes:
+            if not _wanted(args, name, dtype):
+                continue
             model = create_model(name, 10, rngs=nnx.Rngs(0), dtype=getattr(jnp, dtype))
             graphdef, params, stats, rest = nnx.split(model, nnx.Param, nnx.BatchStat, ...)
             tx = make_optimizer(p, steps_per_epoch=100)
@@ -270,7 +285,7 @@ sweep:
 search_space:
   - model_name:
       type: choice
-      values: [resnet18, mobilenetv2]
+      values: [{trial_models}]
     learning_rate:
       type: loguniform
       min_value: -7.6
@@ -286,7 +301,8 @@ def part_trial(args, out: Path) -> None:
     t = time.perf_counter()
     make_digits(work, size=32)
     data_s = time.perf_counter() - t
-    (work / "job.yaml").write_text(JOB.format(trials=args.trials, epochs=args.trial_epochs))
+    (work / "job.yaml").write_text(JOB.format(trials=args.trials, epochs=args.trial_epochs,
+                                                    trial_models=", ".join(args.trial_models)))
     smi = None
     if args.gpu_sample:
         try:
@@ -334,20 +350,32 @@ def part_trial(args, out: Path) -> None:
 # -- driver ----------------------------------------------------------------------------------------
 
 
+def _child_env(args, part: str, out: Path) -> dict:
+    env = dict(os.environ, GPU_CHECK_RESULTS=str(out / "results.jsonl"))
+    if part in args.no_triton_gemm:
+        # XLA 0.11.2's GPU compiler aborts on imgtune's 1x1 stride-2 convolutions (a strided slice feeding an
+        # einsum) in its Triton GEMM fusion pass (triton_tiling_propagation.cc: "Check failed:
+        # subdim_size_accumulator == dim_size (784 vs. 56)"); without Triton GEMMs that pass does not run.
+        env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_gpu_enable_triton_gemm=false").strip()
+    return env
+
+
 def _child(args, part: str, out: Path, timeout: float) -> list[dict]:
     cmd = [sys.executable, __file__, "--part", part, "--out", str(out), "--models", *args.models,
            "--dtypes", *args.dtypes, "--size", str(args.size), "--batch", str(args.batch),
            "--seconds", str(args.seconds), "--min-reps", str(args.min_reps),
            "--predict-models", *args.predict_models, "--predict-batches", *map(str, args.predict_batches),
            "--trials", str(args.trials), "--trial-epochs", str(args.trial_epochs),
-           "--trial-timeout", str(args.trial_timeout)] + (["--gpu-sample"] if args.gpu_sample else [])
+           "--trial-timeout", str(args.trial_timeout), "--torch-formats", *args.torch_formats,
+           "--trial-models", *args.trial_models]
+    cmd += (["--jax-only", *args.jax_only] if args.jax_only else []) + (["--gpu-sample"] if args.gpu_sample else [])
     t = time.perf_counter()
     rows: list[dict] = []
     with open(out / "parts.log", "a") as err:
         err.write(f"\n===== {part} =====\n")
         err.flush()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True,
-                                env=dict(os.environ, GPU_CHECK_RESULTS=str(out / "results.jsonl")))
+                                env=_child_env(args, part, out))
         try:
             stdout, _ = proc.communicate(timeout=timeout)
             rc = proc.returncode
@@ -378,8 +406,10 @@ def _summary(rows: list[dict]) -> None:
     print(f"{'model':12} {'dtype':9} {'jax':>8} {'torch':>8} {'torch CL':>8} {'jax/torch':>9} {'jax/best':>8}")
     for m in dict.fromkeys(r["model"] for r in train):
         for dt in dict.fromkeys(r["dtype"] for r in train):
-            get = lambda fw, fmt=None: next((r["images_per_s"] for r in train if r["model"] == m and r["dtype"] == dt  # noqa: E731
-                                             and r["framework"] == fw and r.get("memory_format", fmt) == fmt), None)
+            def get(fw, fmt=None, m=m, dt=dt):
+                return next((r["images_per_s"] for r in train if r["model"] == m and r["dtype"] == dt
+                             and r["framework"] == fw and r.get("memory_format", fmt) == fmt), None)
+
             j, t, cl = get("jax"), get("torch", "nchw"), get("torch", "channels_last")
             best = max(v for v in (t, cl) if v) if (t or cl) else None
             print(f"{m:12} {dt:9} {j or '-':>8} {t or '-':>8} {cl or '-':>8} "
@@ -415,9 +445,16 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=2)
     ap.add_argument("--trial-epochs", type=int, default=3)
     ap.add_argument("--trial-timeout", type=float, default=110)
+    ap.add_argument("--jax-only", nargs="*", default=[], metavar="MODEL:DTYPE",
+                    help="JAX train step: only these (model, dtype) pairs")
+    ap.add_argument("--torch-formats", nargs="+", default=["nchw", "channels_last"],
+                    choices=["nchw", "channels_last"], help="PyTorch memory formats of the CNNs (the ViT: NCHW)")
+    ap.add_argument("--trial-models", nargs="+", default=["resnet18", "mobilenetv2"])
+    ap.add_argument("--no-triton-gemm", nargs="*", default=[], metavar="PART",
+                    help="parts run with XLA_FLAGS=--xla_gpu_enable_triton_gemm=false")
     ap.add_argument("--gpu-sample", action="store_true", help="sample nvidia-smi during the trial")
-    ap.add_argument("--limits", default="env=40,torch_train=60,jax_train=170,trial=120,torch_predict=15,"
-                    "jax_predict=35", help="seconds per part")
+    ap.add_argument("--limits", default="env=30,torch_train=240,jax_train=300,trial=120,torch_predict=30,"
+                    "jax_predict=45", help="seconds per part")
     ap.add_argument("--part", help=argparse.SUPPRESS)
     args = ap.parse_args()
     out = Path(args.out)

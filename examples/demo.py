@@ -3,8 +3,8 @@
 Builds the example data (scikit-learn's digits as PNG files with an Azure
 MLTable manifest under ``examples/digits/``; generated, not committed), then
 runs ``examples/digits/job.yaml`` end to end: a random sweep of a few trials,
-two at a time, with a bandit policy, and prints the best trial and its
-accuracy. The run's folder is ``runs/digits`` (delete it to start afresh;
+two at a time, with a bandit policy, and prints the best trial, its
+accuracy and its predictions for three images. The run's folder is ``runs/digits`` (delete it to start afresh;
 running again resumes or, when finished, just reports).
 """
 
@@ -39,6 +39,11 @@ def main() -> int:
     print(f"\nbest trial {best.id}: {best.parameters.model_name}, learning rate {best.parameters.learning_rate:.4g}, "
           f"{best.parameters.optimizer.value}: validation accuracy {best.best_metric:.4f} (epoch {best.best_epoch})")
     print(f"status {result.status.value} in {seconds:.0f} s; outputs in {Path(result.output_dir).relative_to(ROOT)}")
+    images = sorted((HERE / "digits" / "images").glob("*.png"))[:3]
+    print("\nthe best model on three images (imgtune predict runs/digits IMAGE... --top-k 2):")
+    for p in imgtune.predict(result.output_dir, images, top_k=2):
+        probs = ", ".join(f"{label} {prob:.3f}" for label, prob in zip(p["labels"], p["probs"]))
+        print(f"  {Path(p['filename']).name}: {probs}")
     return 0 if result.status is imgtune.JobStatus.COMPLETED else 1
 
 

@@ -66,13 +66,6 @@ def test_onnx_and_jax_give_the_same_labels(trained_run):
     assert [r["labels"] for r in alone] == [r["labels"] for r in jax_out]
 
 
-def test_onnx_without_normalisation_in_the_graph(trained_run, tmp_path):
-    dest = imgtune.export_onnx(trained_run, tmp_path / "plain.onnx", normalize=False)
-    paths = _images(trained_run, 6)
-    plain = imgtune.predict(dest, paths, top_k=2)
-    assert [r["labels"] for r in plain] == [r["labels"] for r in imgtune.predict(trained_run, paths, top_k=2)]
-
-
 def test_bad_images_are_reported_and_the_others_predicted(trained_run, tmp_path):
     good = _images(trained_run, 2)
     text = tmp_path / "notes.png"

@@ -197,6 +197,10 @@ def test_export_onnx_never_overwrites_unasked(trained_run, tmp_path):
     assert dest.read_text() == "mine"
     export_onnx(trained_run / "best", dest, normalize=False, overwrite=True)
     assert read_metadata(dest)["normalization_in_graph"] is False
+    # without normalisation in the graph, prediction normalises first: the same labels as JAX
+    paths = sorted(str(p) for p in (trained_run.parent / "images").glob("*.png"))[:6]
+    plain = imgtune.predict(dest, paths, top_k=2)
+    assert [r["labels"] for r in plain] == [r["labels"] for r in imgtune.predict(trained_run, paths, top_k=2)]
 
 
 def test_export_command(trained_run, tmp_path):

@@ -121,3 +121,19 @@ def test_grad_barrier_is_exact_identity_for_values_and_gradients():
             np.testing.assert_allclose(u, v, rtol=1e-6, atol=0)
     # undifferentiated it is a no-op: no conditional in the lowered program
     assert "cond" not in str(jax.make_jaxpr(grad_barrier)(x))
+
+
+@pytest.mark.parametrize(("kernel", "stride", "padding", "groups"), [(1, 2, 0, 1), (1, 1, 0, 4), (3, 1, 1, 8), (3, 2, 1, 1)])
+def test_off_the_cpu_every_convolution_is_the_native_op(monkeypatch, kernel, stride, padding, groups):
+    # The CPU speed-ups (matrix products, im2col, shifted slices) are for XLA:CPU only; on a GPU the
+    # 1x1 path's strided slice + einsum made jaxlib 0.11.2's Triton tiling abort (seen on an H200).
+    x = jnp.ones((2, 8, 8, 8), jnp.float32)
+    w = jnp.ones((kernel, kernel, 8 // groups, 8), jnp.float32)
+
+    def prims():
+        jaxpr = jax.make_jaxpr(lambda a, b: conv2d(a, b, stride=stride, padding=padding, groups=groups))(x, w)
+        return {e.primitive.name for e in jaxpr.jaxpr.eqns}
+
+    assert "conv_general_dilated" not in prims() or (kernel == 3 and groups == 1 and stride == 2)  # CPU paths
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    assert prims() == {"conv_general_dilated"}

@@ -74,6 +74,27 @@ def test_each_trial_is_pinned_to_its_share_of_cores(tmp_path):
     logs = (tmp_path / "out" / "run.log").read_text()
     assert "started on cpus [0] gpus 0" in logs and "started on cpus [1] gpus 1" in logs
     assert result.status is JobStatus.COMPLETED
+    payloads = [json.loads((tmp_path / "out" / "trials" / t.id / "payload.json").read_text()) for t in result.trials]
+    assert [p["gpu_share"] for p in payloads] == [1, 1]
+
+
+def test_trials_sharing_a_gpu_split_its_memory(tmp_path, monkeypatch):
+    result = imgtune.run(job(trials=2), tmp_path / "out", trial_fn=FN,
+                         resources=imgtune.runner.Resources(cpus=(0, 1), gpus=("0",)))
+    payloads = [json.loads((tmp_path / "out" / "trials" / t.id / "payload.json").read_text()) for t in result.trials]
+    assert [p["gpus"] for p in payloads] == [["0"], ["0"]] and [p["gpu_share"] for p in payloads] == [2, 2]
+    from imgtune.runner import worker
+
+    monkeypatch.setattr(os, "environ", {})  # what the trial process sets, without touching this one's
+    worker._pin((), ("0",), 2)
+    # XLA takes 75% of the GPU per process by default: two such trials would not fit
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "0" and os.environ["XLA_PYTHON_CLIENT_MEM_FRACTION"] == "0.450"
+    monkeypatch.setattr(os, "environ", {"XLA_PYTHON_CLIENT_MEM_FRACTION": "0.2"})
+    worker._pin((), ("0",), 2)
+    assert os.environ["XLA_PYTHON_CLIENT_MEM_FRACTION"] == "0.2"  # the user's setting wins
+    monkeypatch.setattr(os, "environ", {})
+    worker._pin((), ("0",), 1)
+    assert "XLA_PYTHON_CLIENT_MEM_FRACTION" not in os.environ
 
 
 def test_a_failing_or_crashing_trial_fails_alone(tmp_path, monkeypatch):

@@ -313,7 +313,8 @@ class _Sweep:
         workdir.mkdir(parents=True, exist_ok=True)
         payload = {"trial": unstructure(trial), "job": dumps(self.plan.job), "base_path": self.plan.job.base_path,
                    "seed": self.plan.seed, "workdir": str(workdir), "primary_metric": self.metric,
-                   "cpus": list(cpus), "gpus": list(gpus), "trial_fn": self.trial_fn, "path_map": self.path_map}
+                   "cpus": list(cpus), "gpus": list(gpus), "trial_fn": self.trial_fn, "path_map": self.path_map,
+                   "gpu_share": sum(1 for _, g in self.slots if gpus and g == gpus)}
         write_atomic(workdir / "payload.json", json.dumps(payload))
         process, conn = self.launcher.start(trial_id, payload, workdir, self.store.log)
         self.running[trial_id] = _Running(trial_id, process, conn, slot)

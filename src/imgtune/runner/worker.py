@@ -76,7 +76,7 @@ def resolve_trial_fn(ref: str | Callable) -> Callable:
     return fn
 
 
-def _pin(cpus: tuple[int, ...], gpus: tuple[str, ...]) -> None:
+def _pin(cpus: tuple[int, ...], gpus: tuple[str, ...], gpu_share: int = 1) -> None:
     if cpus and hasattr(os, "sched_setaffinity"):
         try:
             os.sched_setaffinity(0, set(cpus))
@@ -87,6 +87,8 @@ def _pin(cpus: tuple[int, ...], gpus: tuple[str, ...]) -> None:
         os.environ.setdefault(var, n)
     if gpus:
         os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
+        if gpu_share > 1:  # XLA takes 75% of a GPU's memory up front: trials sharing one would not fit
+            os.environ.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", f"{0.9 / gpu_share:.3f}")
     os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", default_cache_dir())
 
 
@@ -115,7 +117,7 @@ def worker_main(conn: Any, payload: Mapping[str, Any]) -> None:
     """Entry point of a trial process (runs in the child)."""
     parent = os.getppid()
     workdir = Path(payload["workdir"])
-    _pin(tuple(payload["cpus"]), tuple(payload["gpus"]))
+    _pin(tuple(payload["cpus"]), tuple(payload["gpus"]), int(payload.get("gpu_share", 1)))
     lock = _lock(workdir)
     log = open(workdir / "log.txt", "a", buffering=1, encoding="utf-8")  # noqa: SIM115
     sys.stdout = sys.stderr = log

@@ -189,7 +189,10 @@ def conv2d(x: Array, kernel: Array, *, stride: int = 1, padding: int = 0, groups
     ho, wo = _out_size(h, kh, stride, padding), _out_size(w, kw, stride, padding)
     if ho < 1 or wo < 1:
         raise ValueError(f"input {h}x{w} too small for a {kh}x{kw} conv, stride {stride}, padding {padding}")
-    if _PORTABLE.get():
+    if _PORTABLE.get() or jax.default_backend() != "cpu":
+        # the speed-ups below are for XLA:CPU; accelerators have fast native (grouped) convolutions.
+        # (On an H200, jaxlib 0.11.2's Triton GEMM tiling aborted compiling the 1x1 path's
+        # strided slice + einsum: "triton_tiling_propagation.cc:703 Check failed".)
         return lax.conv_general_dilated(
             x, kernel, (stride, stride), [(padding, padding), (padding, padding)],
             dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=groups,
@@ -206,8 +209,7 @@ def conv2d(x: Array, kernel: Array, *, stride: int = 1, padding: int = 0, groups
     cols = _taps(w, wo, kw, stride, padding)
     depthwise = groups == c and cg == 1 and co == c
     small = min(h, w, ho, wo) <= 2
-    if not (depthwise or groups > 1 or small) or jax.default_backend() != "cpu":
-        # the workarounds are for XLA:CPU; accelerators have fast native (grouped) convolutions
+    if not (depthwise or groups > 1 or small):
         return lax.conv_general_dilated(
             x, kernel, (stride, stride), [(padding, padding), (padding, padding)],
             dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=groups,
