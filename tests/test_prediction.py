@@ -148,9 +148,13 @@ def test_scores_are_stable_for_large_logits():
     assert scores(big, multilabel=False)[0, 0] == pytest.approx(1.0)
 
 
-def test_collect_images_reports_an_empty_folder(tmp_path):
+def test_collect_images_reports_an_empty_folder_and_refuses_a_non_iterable(tmp_path):
     (item,) = collect_images(tmp_path)
     assert "holds no images" in item.error
+    (item,) = collect_images([3])
+    assert item.error == "expected a path or image bytes, got int"
+    with pytest.raises(imgtune.ValidationError, match="images: expected image paths or bytes"):
+        collect_images(3)
 
 
 def test_predict_command(trained_run, tmp_path):

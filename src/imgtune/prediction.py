@@ -64,13 +64,21 @@ def collect_images(images: Images, *, path_map: Mapping[str, str] | None = None)
 
     A path that does not exist, an unreadable manifest line or an unmapped URL becomes an
     item carrying its error (reported for that image), never an exception.
+
+    Raises:
+        ValidationError: ``images`` is neither a path, bytes, nor an iterable of them.
     """
     from imgtune.train.data import IMAGE_EXTENSIONS, resolve_image_url
 
-    if isinstance(images, (str, bytes, os.PathLike)):
+    if isinstance(images, (str, bytes, bytearray, memoryview, os.PathLike)):
         images = [images]
+    try:
+        entries = list(images)
+    except TypeError:
+        raise ValidationError([Problem("images", f"expected image paths or bytes (one, or an iterable of them), "
+                                                 f"got {type(images).__name__}")]) from None
     items: list[_Item] = []
-    for index, entry in enumerate(images):
+    for index, entry in enumerate(entries):
         if isinstance(entry, (bytes, bytearray, memoryview)):
             items.append(_Item(f"<bytes {index}>", data=bytes(entry)))
             continue

@@ -65,7 +65,8 @@ from imgtune.spec.records import (
     SamplingAlgorithm,
 )
 
-__all__ = ["LegacySchemaWarning", "dump", "dumps", "load", "loads", "structure", "unstructure", "to_dict"]
+__all__ = ["Dumper", "LegacySchemaWarning", "dump", "dumps", "load", "loads", "parse_with_marks", "structure", "to_dict",
+           "unstructure"]
 
 Job = ImageClassificationJobBase
 DistributionUnion = Union[tuple(DISTRIBUTIONS.values())]  # noqa: UP007
@@ -285,11 +286,11 @@ class _Loader(pyyaml.SafeLoader):
     """Safe loading, with YAML 1.2 floats such as ``1e-4``."""
 
 
-class _Dumper(pyyaml.SafeDumper):
+class Dumper(pyyaml.SafeDumper):
     """Safe dumping that quotes strings our loader would read as floats."""
 
 
-for _cls in (_Loader, _Dumper):
+for _cls in (_Loader, Dumper):
     _cls.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_12, list("-+0123456789."))
 
 
@@ -303,9 +304,9 @@ def _represent_list(dumper: pyyaml.SafeDumper, data: list) -> Any:
     return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow and bool(data))
 
 
-_Dumper.add_representer(str, _represent_str)
-_Dumper.add_representer(list, _represent_list)
-_Dumper.add_multi_representer(AzureEnum, lambda d, e: d.represent_str(e.value))
+Dumper.add_representer(str, _represent_str)
+Dumper.add_representer(list, _represent_list)
+Dumper.add_multi_representer(AzureEnum, lambda d, e: d.represent_str(e.value))
 
 
 def _node_marks(node: pyyaml.Node, path: str, marks: dict[str, tuple[int, int]], problems: list[Problem]) -> None:
@@ -325,7 +326,12 @@ def _node_marks(node: pyyaml.Node, path: str, marks: dict[str, tuple[int, int]],
             _node_marks(item, f"{path}[{i}]", marks, problems)
 
 
-def _parse(text: str) -> tuple[Any, dict[str, tuple[int, int]]]:
+def parse_with_marks(text: str) -> tuple[Any, dict[str, tuple[int, int]]]:
+    """YAML text parsed safely, with the (line, column) of every dotted key path, for error messages.
+
+    Raises:
+        ValidationError: The text is not valid YAML (with where).
+    """
     marks: dict[str, tuple[int, int]] = {}
     problems: list[Problem] = []
     try:
@@ -487,7 +493,7 @@ def _loads(source: Any, base_path: Any) -> Job:
         except UnicodeDecodeError as exc:
             raise ValidationError([Problem("", f"is not UTF-8 text: {exc.reason} at byte {exc.start}")]) from None
     if isinstance(source, str):
-        data, marks = _parse(source)
+        data, marks = parse_with_marks(source)
     elif isinstance(source, Mapping):
         data = source
     else:
@@ -531,7 +537,7 @@ def dumps(job: Job) -> str:
     """The job as YAML text in the Azure ML v2 schema, keys in a stable, readable order."""
     if not isinstance(job, Job):
         raise TypeError(f"dumps takes a job, got {type(job).__name__}")
-    return pyyaml.dump(to_dict(job), Dumper=_Dumper, sort_keys=False, default_flow_style=False,
+    return pyyaml.dump(to_dict(job), Dumper=Dumper, sort_keys=False, default_flow_style=False,
                        allow_unicode=True, width=100)
 
 

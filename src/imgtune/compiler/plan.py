@@ -24,8 +24,8 @@ from imgtune.spec.records import (
     EarlyTerminationPolicy,
     ImageClassificationJobBase,
     TrainingParameters,
-    _structure,
-    _to_policy,
+    record_converter,
+    to_policy,
 )
 
 __all__ = [
@@ -104,7 +104,7 @@ class Trial(Validated):
     index: int
     subspace: int | None = None
     sampled: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze)
-    parameters: TrainingParameters = attrs.field(converter=_structure(TrainingParameters))
+    parameters: TrainingParameters = attrs.field(converter=record_converter(TrainingParameters))
 
     def _check(self, checker: Checker) -> None:
         if not is_int(self.index) or self.index < 0:
@@ -112,7 +112,7 @@ class Trial(Validated):
 
 
 def _to_trials(value: Any) -> tuple:
-    build = _structure(Trial)
+    build = record_converter(Trial)
     return tuple(build(v) for v in (value or ()))
 
 
@@ -123,9 +123,9 @@ class Plan(Validated):
     version: int = PLAN_VERSION
     job: ImageClassificationJobBase = attrs.field(converter=lenient(_to_job))
     seed: int
-    limits: ResolvedLimits = attrs.field(converter=_structure(ResolvedLimits))
-    sampler: SamplerConfig = attrs.field(converter=_structure(SamplerConfig))
-    policy: EarlyTerminationPolicy | None = attrs.field(default=None, converter=lenient(_to_policy))
+    limits: ResolvedLimits = attrs.field(converter=record_converter(ResolvedLimits))
+    sampler: SamplerConfig = attrs.field(converter=record_converter(SamplerConfig))
+    policy: EarlyTerminationPolicy | None = attrs.field(default=None, converter=lenient(to_policy))
     trials: tuple[Trial, ...] = attrs.field(default=(), converter=_to_trials)
     sampler_state: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze)
     notes: tuple[str, ...] = attrs.field(default=(), converter=tuple)
@@ -206,9 +206,9 @@ def dumps_plan(plan: Plan) -> str:
     """The plan as YAML text (readable; ``loads_plan`` reads it back equal)."""
     import yaml as pyyaml
 
-    from imgtune.yaml import _Dumper, unstructure
+    from imgtune.yaml import Dumper, unstructure
 
-    return pyyaml.dump(unstructure(plan), Dumper=_Dumper, sort_keys=False, default_flow_style=False,
+    return pyyaml.dump(unstructure(plan), Dumper=Dumper, sort_keys=False, default_flow_style=False,
                        allow_unicode=True, width=100)
 
 
@@ -218,7 +218,7 @@ def loads_plan(source: str | Mapping[str, Any]) -> Plan:
     Raises:
         ValidationError: The text is not a valid plan.
     """
-    from imgtune.yaml import _parse, structure
+    from imgtune.yaml import parse_with_marks, structure
 
-    data = _parse(source)[0] if isinstance(source, str) else source
+    data = parse_with_marks(source)[0] if isinstance(source, str) else source
     return structure(data, Plan)

@@ -14,7 +14,7 @@ import attrs
 
 from imgtune.spec.enums import JobStatus
 from imgtune.spec.frozen import FrozenMap, freeze
-from imgtune.spec.records import TrainingParameters, _structure
+from imgtune.spec.records import TrainingParameters, record_converter
 
 __all__ = ["RUN_VERSION", "RunResult", "TrialRecord", "best_of_history", "best_trial_of", "finite"]
 
@@ -83,7 +83,7 @@ class TrialRecord:
 
     id: str
     index: int
-    parameters: TrainingParameters = attrs.field(converter=_structure(TrainingParameters))
+    parameters: TrainingParameters = attrs.field(converter=record_converter(TrainingParameters))
     sampled: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze)
     status: JobStatus = attrs.field(default=JobStatus.NOT_STARTED, converter=_status)
     stop_reason: str | None = None
@@ -125,7 +125,7 @@ class RunResult:
     version: int = RUN_VERSION
     status: JobStatus = attrs.field(default=JobStatus.NOT_STARTED, converter=_status)
     trials: tuple[TrialRecord, ...] = attrs.field(default=(), converter=lambda v: tuple(
-        t if isinstance(t, TrialRecord) else _structure(TrialRecord)(t) for t in v))
+        t if isinstance(t, TrialRecord) else record_converter(TrialRecord)(t) for t in v))
     primary_metric: str = "accuracy"
     output_dir: str = ""
     log_files: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze)

@@ -94,14 +94,14 @@ class RunStore:
 
     def write_trial(self, record: TrialRecord) -> None:
         """Writes a trial's parameters and its metrics (one JSON line per evaluation)."""
-        from imgtune.yaml import _Dumper, unstructure
+        from imgtune.yaml import Dumper, unstructure
         import yaml as pyyaml
 
         folder = self.trial_dir(record.id)
         folder.mkdir(parents=True, exist_ok=True)
         params = folder / "parameters.yaml"
         if not params.exists():
-            write_atomic(params, pyyaml.dump(unstructure(record.parameters), Dumper=_Dumper, sort_keys=False))
+            write_atomic(params, pyyaml.dump(unstructure(record.parameters), Dumper=Dumper, sort_keys=False))
         lines = "".join(json.dumps(dict(h), default=float) + "\n" for h in record.history)
         write_atomic(folder / "metrics.jsonl", lines)
 

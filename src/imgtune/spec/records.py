@@ -81,7 +81,7 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- helpers
-def _structure(cls: type) -> Any:
+def record_converter(cls: type) -> Any:
     """A converter that builds ``cls`` from a mapping through the one cattrs converter."""
 
     def build(value: Any) -> Any:
@@ -309,7 +309,8 @@ def _to_sampling(value: Any) -> Any:
     raise ValidationError([Problem("", f"must be random, grid, bayesian or a mapping with a type, got {fmt(value)}")])
 
 
-def _to_policy(value: Any) -> Any:
+def to_policy(value: Any) -> Any:
+    """The converter of ``early_termination`` fields: a policy record, or one built from a mapping."""
     if value is None or type(value) in POLICIES.values():
         return value
     if isinstance(value, Mapping):
@@ -328,7 +329,7 @@ class Sweep(Validated):
     """
 
     sampling_algorithm: SamplingAlgorithm = attrs.field(default=None, converter=lenient(_to_sampling))
-    early_termination: EarlyTerminationPolicy | None = attrs.field(default=None, converter=lenient(_to_policy))
+    early_termination: EarlyTerminationPolicy | None = attrs.field(default=None, converter=lenient(to_policy))
 
     def _check(self, checker: Checker) -> None:
         if self.sampling_algorithm is None:
@@ -502,7 +503,7 @@ def _to_search_space(value: Any) -> Any:
         value = [value]
     if not isinstance(value, (list, tuple)):
         return (Invalid(value, (Problem("", f"must be a list of subspaces, got {fmt(value)}"),)),)
-    build = _structure(SearchSpace)
+    build = record_converter(SearchSpace)
     return tuple(build(v) for v in value)
 
 
@@ -511,7 +512,7 @@ def _to_outputs(value: Any) -> Any:
         return FrozenMap()
     if not isinstance(value, Mapping):
         raise ValidationError([Problem("", f"must be a mapping of output names, got {fmt(value)}")])
-    build = _structure(Output)
+    build = record_converter(Output)
     built = {k: build(v) for k, v in value.items()}
     problems = [p.prefixed(str(k)) for k, v in built.items() if isinstance(v, Invalid) for p in v.problems]
     if problems:
@@ -572,15 +573,15 @@ class ImageClassificationJobBase(Validated):
     primary_metric: PrimaryMetric = attrs.field(default=attrs.Factory(_default_metric, takes_self=True),
                                                 converter=_metric)
     target_column_name: str = None
-    training_data: Input = attrs.field(default=None, converter=_structure(Input))
-    validation_data: Input | None = attrs.field(default=None, converter=_structure(Input))
+    training_data: Input = attrs.field(default=None, converter=record_converter(Input))
+    validation_data: Input | None = attrs.field(default=None, converter=record_converter(Input))
     validation_data_size: float | None = _job_field(JOB_FIELDS["validation_data_size"])
-    test_data: Input | None = attrs.field(default=None, converter=_structure(Input))
+    test_data: Input | None = attrs.field(default=None, converter=record_converter(Input))
     test_data_size: float | None = _job_field(JOB_FIELDS["test_data_size"])
-    limits: Limits = attrs.field(factory=Limits, converter=_structure(Limits))
+    limits: Limits = attrs.field(factory=Limits, converter=record_converter(Limits))
     training_parameters: TrainingParameters = attrs.field(factory=TrainingParameters,
-                                                          converter=_structure(TrainingParameters))
-    sweep: Sweep | None = attrs.field(default=None, converter=_structure(Sweep))
+                                                          converter=record_converter(TrainingParameters))
+    sweep: Sweep | None = attrs.field(default=None, converter=record_converter(Sweep))
     search_space: tuple[SearchSpace, ...] = attrs.field(default=(), converter=_to_search_space)
     outputs: FrozenMap = attrs.field(factory=FrozenMap, converter=lenient(_to_outputs))
     resources: Any = attrs.field(default=None, converter=_free)

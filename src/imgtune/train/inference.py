@@ -32,14 +32,14 @@ def load_model(path: str | os.PathLike[str]) -> tuple[Any, dict[str, Any]]:
 
     from imgtune.train.checkpoints import load_weights, read_info
     from imgtune.train.models import create_model
-    from imgtune.train.trial import _load_into
+    from imgtune.train.trial import load_into
 
     folder = checkpoint_folder(path)
     info = read_info(folder)
     params, batch_stats = load_weights(folder)
     model = create_model(info["model_name"], len(info["classes"]), rngs=nnx.Rngs(0),
                          width=info.get("model_width", 1.0))
-    _load_into(model, params, batch_stats)
+    load_into(model, params, batch_stats)
     return model, info
 
 

@@ -75,7 +75,7 @@ from imgtune.atomic import write_atomic
 from imgtune.spec.records import TrainingParameters
 from imgtune.train.data.read import Example
 
-__all__ = ["TrialData", "TrialResult", "load_trial_data", "train_trial"]
+__all__ = ["TrialData", "TrialResult", "load_into", "load_trial_data", "train_trial"]
 
 STATUSES = ("Completed", "Failed", "Canceled")
 
@@ -297,7 +297,7 @@ def train_trial(
     ckpts.clean()
     resume_from = ckpts.last()
     if resume_from is None and params.checkpoint_run_id:
-        _load_into(model, *load_weights(params.checkpoint_run_id))
+        load_into(model, *load_weights(params.checkpoint_run_id))
     elif resume_from is None and advanced.get("pretrained_weights"):
         load_pretrained(model, advanced["pretrained_weights"], skip_head=True)
     graphdef, p, bs, rest = nnx.split(model, nnx.Param, nnx.BatchStat, ...)
@@ -356,7 +356,7 @@ def _result(status: str, reason: str | None, progress: Any, checkpoint: Path | N
                        checkpoint=checkpoint, classes=classes, steps=steps)
 
 
-def _load_into(model: Any, params: Mapping[str, Any], batch_stats: Mapping[str, Any]) -> None:
+def load_into(model: Any, params: Mapping[str, Any], batch_stats: Mapping[str, Any]) -> None:
     """Copies saved parameters and statistics into ``model`` (shapes must match)."""
     import jax.numpy as jnp
     from flax import nnx
