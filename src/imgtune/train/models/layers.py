@@ -24,12 +24,11 @@ within 1e-5 relative):
   row-major window order, as in PyTorch.
 * Taps that only ever read zero padding are dropped (exact: they add zeros).
 
-Under :func:`portable_ops` (used by the ONNX exporter) every convolution and pooling is
-the single native ``lax`` operation instead (``conv_general_dilated`` with
-``feature_group_count``, ``reduce_window``): they map one-to-one onto ONNX ``Conv``,
-``MaxPool`` and ``AveragePool``-like graphs that onnxruntime runs fast, and they carry
-their padding as an attribute, so no ``pad`` of a tensor with a symbolic batch size is
-traced (jax2onnx's ``pad`` lowering needs every dimension to be a constant).
+Off the CPU, and under :func:`portable_ops` (used by the ONNX exporter), every convolution
+is the native ``conv_general_dilated`` (one ONNX ``Conv``, with ``group`` for grouped and
+depthwise ones, its padding an attribute). Under :func:`portable_ops` pooling also pads by
+concatenation rather than ``pad``: the exported batch size is symbolic, and jax2onnx's
+``pad`` lowering needs every dimension to be a constant.
 """
 
 from __future__ import annotations
@@ -135,7 +134,6 @@ def portable_ops() -> Iterator[None]:
         yield
     finally:
         _PORTABLE.reset(token)
-
 
 
 def _out_size(size: int, k: int, s: int, p: int) -> int:
