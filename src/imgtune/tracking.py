@@ -407,7 +407,8 @@ class MlflowTracker:
         with self._mlflow_messages(), quiet, _tracking_uri(mlflow, self.uri), \
                 mlflow.start_run(run_id=run_id, nested=True):
             info = mlflow.pyfunc.log_model(name=MODEL_NAME, python_model=model_class()(),
-                                           artifacts={"best": str(best_dir)}, pip_requirements=pip_requirements())
+                                           artifacts={"best": str(best_dir)}, pip_requirements=pip_requirements(),
+                                           signature=_signature(mlflow))
         self.client.set_terminated(run_id, status=status, end_time=end_time)  # start_run made it FINISHED
         return info.model_uri or f"runs:/{run_id}/{MODEL_NAME}"
 
@@ -475,6 +476,15 @@ class _RunLogHandler(logging.Handler):
     def write(self, line: str) -> None:
         if self.store is not None:
             self.store.log("mlflow: " + " ".join(line.split())[:2000])
+
+
+def _signature(mlflow: Any) -> Any:
+    """A signature with the ``top_k`` parameter only (0: every label), so that MLflow passes
+    ``params={"top_k": k}`` through; no input schema, which would refuse bytes or paths."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ParamSchema, ParamSpec
+
+    return ModelSignature(inputs=None, params=ParamSchema([ParamSpec("top_k", "long", 0)]))
 
 
 @contextlib.contextmanager
@@ -585,9 +595,9 @@ def _predict(self: Any, context: Any, model_input: Any, params: dict[str, Any] |
         What :func:`imgtune.prediction.predict` returns: one dict per image, in input order
         (``filename``, ``probs``, ``labels``, ``predicted``; ``filename`` is the path given, or
         ``<bytes i>`` for the i-th input given as bytes), or ``{"filename", "error"}`` for an
-        image that could not be read. ``params={"top_k": k}`` keeps the k most probable labels
-        (when the caller's MLflow passes params through). (No return hint: MLflow would try to
-        infer an output schema from it.)
+        image that could not be read. ``params={"top_k": k}`` keeps the k most probable labels,
+        most probable first (0, the default: all, in class order). (No return hint: MLflow would
+        try to infer an output schema from it.)
     """
     from imgtune.prediction import predict
 

@@ -276,6 +276,7 @@ def test_the_logged_pyfunc_model_predicts_as_imgtune_predict(tracked_real_run, t
         by_run = mlflow.pyfunc.load_model(f"runs:/{child.info.run_id}/{MODEL_NAME}")
     assert model.predict(pd.DataFrame({"image": paths})) == expected
     assert by_run.predict(paths) == expected  # a list of paths works too
+    assert model.predict(pd.DataFrame({"image": paths}), params={"top_k": 2}) == predict(trained_run, paths, top_k=2)
     # Azure's scoring input: base64 of the encoded image in an `image` column (bytes or text); or raw bytes
     raw = [p.read_bytes() for p in images[:2]]
     as_bytes = predict(trained_run, raw)
