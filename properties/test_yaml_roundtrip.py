@@ -41,4 +41,4 @@ def test_multilabel_strategy_gives_multilabel_jobs(job):
 @given(its.training_parameters(), its.limits(), its.sweeps(), its.search_spaces())
 def test_part_strategies_give_valid_records(params, limits, sweep, space):
     for record in (params, limits, sweep, space):
-        assert imgtune.yaml.structure(imgtune.yaml.unstructure(record), type(record)) == record
+        assert imgtune.serialization.structure(imgtune.serialization.unstructure(record), type(record)) == record

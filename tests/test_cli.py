@@ -58,7 +58,7 @@ def test_other_failures_exit_1_and_debug_shows_traceback(tmp_path, monkeypatch, 
     def broken(_):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("imgtune.yaml.load", broken)
+    monkeypatch.setattr("imgtune.serialization.load", broken)
     assert cli.main(["validate", str(f)]) == 1
     err = capsys.readouterr().err
     assert "RuntimeError: disk on fire" in err and "Traceback" not in err

@@ -31,7 +31,7 @@ from imgtune.transforms import (
     with_sweep,
     with_training_parameters,
 )
-from imgtune.yaml import LegacySchemaWarning, dump, dumps, load, loads, to_dict
+from imgtune.serialization import LegacySchemaWarning, dump, dumps, load, loads, to_dict
 
 __version__ = "0.1.0"
 

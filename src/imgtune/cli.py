@@ -130,7 +130,7 @@ def _validate_args(parser: argparse.ArgumentParser) -> None:
 def validate(args: argparse.Namespace) -> int:
     import warnings
 
-    from imgtune.yaml import dumps, load
+    from imgtune.serialization import dumps, load
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -19,7 +19,7 @@ __all__ = ["columns", "plan_table"]
 def _load_job(path: str):
     import warnings
 
-    from imgtune.yaml import load
+    from imgtune.serialization import load
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -94,7 +94,7 @@ def _cell(value) -> str:
 def plan_command(args: argparse.Namespace) -> int:
     from imgtune.atomic import write_atomic
     from imgtune.compiler import compile, dumps_plan
-    from imgtune.yaml import unstructure
+    from imgtune.serialization import unstructure
 
     plan = compile(_load_job(args.file), seed=args.seed)
     if args.output:
@@ -170,7 +170,7 @@ def _status_args(parser: argparse.ArgumentParser) -> None:
 @arguments(_status_args)
 def status_command(args: argparse.Namespace) -> int:
     from imgtune.runner import load_result
-    from imgtune.yaml import unstructure
+    from imgtune.serialization import unstructure
 
     result = load_result(args.dir)
     print_out(json.dumps(unstructure(result), indent=1) if args.json else _status_text(result))
@@ -225,7 +225,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
     from imgtune.train.data import read_examples
     from imgtune.train.data.read import parse_path_map
     from imgtune.train.inference import score_examples
-    from imgtune.yaml import load
+    from imgtune.serialization import load
     from pathlib import Path
 
     result = load_result(args.dir)

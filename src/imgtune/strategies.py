@@ -67,7 +67,7 @@ from imgtune.spec.records import (
     TrainingParameters,
     TruncationSelectionPolicy,
 )
-from imgtune.yaml import dumps, loads  # noqa: F401  (used by the doctest)
+from imgtune.serialization import dumps, loads  # noqa: F401  (used by the doctest)
 
 __all__ = [
     "field_values",
@@ -239,8 +239,10 @@ def search_spaces(draw: Any, kinds: frozenset[str] = ALL_KINDS, max_fields: int 
     ``qloguniform``, ``normal``, ``randint``)."""
     names = draw(st.lists(st.sampled_from(list(SEARCHABLE)), unique=True, min_size=1, max_size=max_fields))
     values = {name: draw(_distribution(SEARCHABLE[name], kinds)) for name in names}
-    fixed = {k: v for k, v in values.items() if not hasattr(v, "type") or isinstance(v, (str, int, float))}
-    values.update(_consistent_crops(fixed))
+    # A one-value choice pins its value, as a scalar does (the records check both).
+    pinned = {k: v.values[0] if isinstance(v, Choice) and len(v.values) == 1 else v for k, v in values.items()
+              if not hasattr(v, "type") or isinstance(v, (str, int, float)) or isinstance(v, Choice) and len(v.values) == 1}
+    values.update((k, v) for k, v in _consistent_crops(dict(pinned)).items() if v != pinned[k])
     if any(isinstance(values.get(k), Choice) for k in ("training_crop_size", "validation_crop_size")) and \
             (values.get("model_name") in VIT_MODELS or isinstance(values.get("model_name"), Choice)):
         values.pop("validation_crop_size", None)

@@ -170,7 +170,7 @@ def _param_value(value: Any) -> str:
 
 def trial_params(record: Any) -> dict[str, str]:
     """A trial's params: every resolved training parameter that is set, then the searched values."""
-    from imgtune.yaml import unstructure
+    from imgtune.serialization import unstructure
 
     params = {k: _param_value(v) for k, v in unstructure(record.parameters).items() if v is not None}
     params.update({k: _param_value(v) for k, v in record.sampled.items() if v is not None})

@@ -119,7 +119,7 @@ def test_same_plan_in_a_fresh_process_with_another_hash_seed(tmp_path):
 def test_plan_round_trips_through_yaml_and_json():
     import json
 
-    from imgtune.yaml import unstructure
+    from imgtune.serialization import unstructure
 
     plan = compile(job(RANDOM.replace("sweep: {sampling_algorithm: random}",
                                       "sweep: {sampling_algorithm: random, early_termination: "

@@ -216,7 +216,7 @@ def render(job: Job) -> str:
 
     Values drawn from ``search_space`` take precedence over these per trial.
     """
-    from imgtune.yaml import dumps
+    from imgtune.serialization import dumps
 
     limits = resolve_limits(job)
     params = resolve(job.training_parameters, {}, multilabel=job.multilabel,

@@ -50,7 +50,7 @@ SAMPLER_TYPES = ("grid", "random", "sobol", "bayesian", "automode", "fixed")
 def _to_job(value: Any) -> Any:
     if isinstance(value, ImageClassificationJobBase):
         return value
-    from imgtune.yaml import loads
+    from imgtune.serialization import loads
 
     return loads(value)
 
@@ -206,7 +206,7 @@ def dumps_plan(plan: Plan) -> str:
     """The plan as YAML text (readable; ``loads_plan`` reads it back equal)."""
     import yaml as pyyaml
 
-    from imgtune.yaml import Dumper, unstructure
+    from imgtune.serialization import Dumper, unstructure
 
     return pyyaml.dump(unstructure(plan), Dumper=Dumper, sort_keys=False, default_flow_style=False,
                        allow_unicode=True, width=100)
@@ -218,7 +218,7 @@ def loads_plan(source: str | Mapping[str, Any]) -> Plan:
     Raises:
         ValidationError: The text is not a valid plan.
     """
-    from imgtune.yaml import parse_with_marks, structure
+    from imgtune.serialization import parse_with_marks, structure
 
     data = parse_with_marks(source)[0] if isinstance(source, str) else source
     return structure(data, Plan)

@@ -37,7 +37,7 @@ def prepare(job_or_plan: Any, output_dir: str | os.PathLike[str], *, seed: int =
     """
     from imgtune.compiler import Plan, compile, extend, resolve_limits
     from imgtune.spec.records import ImageClassificationJobBase
-    from imgtune.yaml import load
+    from imgtune.serialization import load
 
     if isinstance(job_or_plan, (str, os.PathLike)):
         job_or_plan = load(job_or_plan)
@@ -65,7 +65,7 @@ def prepare(job_or_plan: Any, output_dir: str | os.PathLike[str], *, seed: int =
     grown = attrs.evolve(old, job=plan.job, limits=resolve_limits(plan.job))
     if not grown.sampler.sequential and len(grown.trials) < grown.limits.max_trials:
         grown = extend(grown, (), count=grown.limits.max_trials - len(grown.trials))
-    from imgtune.yaml import dumps
+    from imgtune.serialization import dumps
     from imgtune.atomic import write_atomic
 
     write_atomic(store.root / "job.yaml", dumps(plan.job))

@@ -304,7 +304,7 @@ class _Sweep:
         return next(t for t in self.plan.trials if t.id == trial_id)
 
     def launch(self, trial_id: str) -> None:
-        from imgtune.yaml import dumps, unstructure
+        from imgtune.serialization import dumps, unstructure
 
         slot = self.free_slots.pop(0)
         cpus, gpus = self.slots[slot]

@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     spec = json.loads(args[1])
     from imgtune.runner.training import job_data
     from imgtune.train.inference import score_examples
-    from imgtune.yaml import loads
+    from imgtune.serialization import loads
 
     job = loads((root / "job.yaml").read_text(encoding="utf-8"), base_path=spec.get("base_path"))
     _, test = job_data(job, seed=spec["seed"], path_map=spec.get("path_map") or {}, validate=False)

@@ -70,7 +70,7 @@ class RunStore:
     def start(self, job: Any, plan: Any) -> None:
         """Creates the folder and writes the job and the plan."""
         from imgtune.compiler import render
-        from imgtune.yaml import dumps
+        from imgtune.serialization import dumps
 
         self.root.mkdir(parents=True, exist_ok=True)
         write_atomic(self.root / "job.yaml", dumps(job))
@@ -88,13 +88,13 @@ class RunStore:
         return loads_plan(self.plan_yaml.read_text(encoding="utf-8"))
 
     def save_result(self, result: RunResult) -> None:
-        from imgtune.yaml import unstructure
+        from imgtune.serialization import unstructure
 
         write_atomic(self.run_json, json.dumps(unstructure(result), indent=1, default=str) + "\n")
 
     def write_trial(self, record: TrialRecord) -> None:
         """Writes a trial's parameters and its metrics (one JSON line per evaluation)."""
-        from imgtune.yaml import Dumper, unstructure
+        from imgtune.serialization import Dumper, unstructure
         import yaml as pyyaml
 
         folder = self.trial_dir(record.id)
@@ -136,7 +136,7 @@ def load_result(output_dir: str | os.PathLike[str]) -> RunResult:
     store = RunStore(output_dir)
     if not store.exists():
         raise ValidationError([Problem("", f"{store.root} holds no imgtune run (no run.json)")])
-    from imgtune.yaml import structure
+    from imgtune.serialization import structure
 
     try:
         data = json.loads(store.run_json.read_text(encoding="utf-8"))
@@ -148,7 +148,7 @@ def load_result(output_dir: str | os.PathLike[str]) -> RunResult:
 
 def job_difference(old: Any, new: Any) -> list[str]:
     """The top-level keys in which two jobs differ, limits excepted."""
-    from imgtune.yaml import to_dict
+    from imgtune.serialization import to_dict
 
     a, b = to_dict(old), to_dict(new)
     keys = sorted((set(a) | set(b)) - {"limits"})

@@ -134,7 +134,7 @@ def worker_main(conn: Any, payload: Mapping[str, Any]) -> None:
 
     try:
         from imgtune.compiler.plan import Trial
-        from imgtune.yaml import loads, structure
+        from imgtune.serialization import loads, structure
 
         job = loads(payload["job"], base_path=payload.get("base_path"))
         trial = structure(payload["trial"], Trial)

@@ -27,6 +27,7 @@ import attrs
 
 from imgtune.errors import Problem, ValidationError
 from imgtune.spec.checks import Checker, Invalid, Validated, fmt, is_int, is_number, lenient
+from imgtune.spec.convert import record_converter, register_union, register_unstructure, structure, unstructure_fields
 from imgtune.spec.distributions import (
     DISTRIBUTIONS,
     Choice,
@@ -81,22 +82,6 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- helpers
-def record_converter(cls: type) -> Any:
-    """A converter that builds ``cls`` from a mapping through the one cattrs converter."""
-
-    def build(value: Any) -> Any:
-        if value is None or isinstance(value, cls):
-            return value
-        if isinstance(value, Mapping):
-            from imgtune.yaml import structure  # the one converter; imported late (it imports us)
-
-            return structure(value, cls)
-        raise ValidationError([Problem("", f"must be a {cls.__name__} or a mapping, got {fmt(value)}")])
-
-    build.__name__ = f"to_{cls.__name__}"
-    return lenient(build)
-
-
 def _spec_field(spec: FieldSpec, **kw: Any) -> Any:
     return attrs.field(default=None, converter=spec.convert, metadata={"spec": spec}, **kw)
 
@@ -222,6 +207,18 @@ class BayesianSampling(Validated):
 
 SamplingAlgorithm = Union[RandomSampling, GridSampling, BayesianSampling]
 SAMPLING_ALGORITHMS: dict[str, type] = {c.type: c for c in (RandomSampling, GridSampling, BayesianSampling)}
+register_union(SamplingAlgorithm, SAMPLING_ALGORITHMS)
+
+
+def _unstructure_sampling(sampling: Any) -> Any:
+    """Azure's short form, ``sampling_algorithm: random``, when nothing else is set."""
+    if type(sampling) in (GridSampling, BayesianSampling) or sampling == RandomSampling():
+        return sampling.type
+    return unstructure_fields(sampling)
+
+
+for _cls in SAMPLING_ALGORITHMS.values():
+    register_unstructure(_cls, _unstructure_sampling)
 
 
 def _policy_field(name: str, default: Any = None) -> Any:
@@ -290,6 +287,7 @@ class TruncationSelectionPolicy(Validated):
 
 EarlyTerminationPolicy = Union[BanditPolicy, MedianStoppingPolicy, TruncationSelectionPolicy]
 POLICIES: dict[str, type] = {c.type: c for c in (BanditPolicy, MedianStoppingPolicy, TruncationSelectionPolicy)}
+register_union(EarlyTerminationPolicy, POLICIES)
 
 
 def _to_sampling(value: Any) -> Any:
@@ -300,8 +298,6 @@ def _to_sampling(value: Any) -> Any:
             hint = " (use {type: random, rule: sobol})" if value.strip().lower() == "sobol" else ""
             raise ValidationError([Problem("", f"must be one of random, grid, bayesian, got {value!r}{hint}")])
         return cls()
-    from imgtune.yaml import structure
-
     if isinstance(value, Mapping):
         return structure(value, SamplingAlgorithm)
     if value is None or attrs.has(type(value)) and type(value) in SAMPLING_ALGORITHMS.values():
@@ -314,8 +310,6 @@ def to_policy(value: Any) -> Any:
     if value is None or type(value) in POLICIES.values():
         return value
     if isinstance(value, Mapping):
-        from imgtune.yaml import structure
-
         return structure(value, EarlyTerminationPolicy)
     raise ValidationError([Problem("", f"must be an early-termination policy or a mapping, got {fmt(value)}")])
 
@@ -391,8 +385,6 @@ def _search_value(spec: FieldSpec):
         if isinstance(value, Distribution):
             return value
         if isinstance(value, Mapping):
-            from imgtune.yaml import structure
-
             return build(structure(value, Distribution))
         return spec.convert(value)
 
@@ -723,3 +715,13 @@ ImageClassificationMultilabelJob = _job_class(
 )
 
 JOB_CLASSES: dict[TaskType, type] = {c.TASK: c for c in (ImageClassificationJob, ImageClassificationMultilabelJob)}
+
+
+def _unstructure_job(job: ImageClassificationJobBase) -> dict[str, Any]:
+    """A job in Azure's shape: ``$schema``, ``type: automl`` and ``task`` first, then its fields."""
+    head: dict[str, Any] = {} if job.schema is None else {"$schema": job.schema}
+    head |= {"type": "automl", "task": job.TASK.value}
+    return head | {k: v for k, v in unstructure_fields(job).items() if k != "$schema"}
+
+
+register_unstructure(ImageClassificationJobBase, _unstructure_job)
