@@ -17,7 +17,7 @@ from pathlib import Path
 import imgtune
 from imgtune.commands import plan_table
 from imgtune.datasets import make_digits
-from imgtune.runner.progress import Progress
+from imgtune.runner.progress import ConsoleProgress
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -30,7 +30,7 @@ def main() -> int:
     print(f"data: {folder.relative_to(ROOT)}; job: examples/digits/job.yaml "
           f"({job.limits.max_trials} trials, {job.limits.max_concurrent_trials} at a time)")
     print(plan_table(imgtune.compile(job)), flush=True)
-    result = imgtune.run(job, ROOT / "runs" / "digits", progress=Progress(sys.stdout, job.log_verbosity))
+    result = imgtune.run(job, ROOT / "runs" / "digits", progress=ConsoleProgress(sys.stdout, job.log_verbosity))
     best = result.best_trial
     seconds = time.perf_counter() - start
     if best is None:

@@ -19,7 +19,7 @@ from imgtune.compiler import Plan, Trial, compile, extend, render
 from imgtune.errors import Problem, ValidationError
 from imgtune.spec import *  # noqa: F403
 from imgtune.spec import __all__ as _spec_all
-from imgtune.transforms import (
+from imgtune.spec.transforms import (
     KEEP,
     extend_search_space,
     pipe,

@@ -141,12 +141,12 @@ def run_command(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from imgtune.runner import RayOptions, run
-    from imgtune.runner.progress import Progress
+    from imgtune.runner.progress import ConsoleProgress
     from imgtune.train.data.read import parse_path_map
 
     job = _load_job(args.file)
     output = args.output or str(Path("runs") / Path(args.file).stem)
-    progress = None if args.quiet else Progress(verbosity=job.log_verbosity)
+    progress = None if args.quiet else ConsoleProgress(verbosity=job.log_verbosity)
     ray = {"max_retries": args.max_retries, "cpus_per_trial": args.cpus_per_trial,
            "gpus_per_trial": args.gpus_per_trial}
     ray_options = RayOptions(**{k: v for k, v in ray.items() if v is not None}) \

@@ -132,7 +132,7 @@ def test_checkpoint_run_id_starts_from_an_earlier_trial(digits, tmp_path):
 def test_without_automl_augmentation_training_sees_the_validation_transform(digits):
     from PIL import Image
 
-    from imgtune.train.data.transforms import eval_transform
+    from imgtune.train.data.augment import eval_transform
 
     image = Image.open(digits.train[0].path).convert("RGB")
     plain = trial_mod._train_transform(image, (0, 3, 7), random_seed=1, augment=False, crop=16, resize=16)

@@ -26,7 +26,7 @@ import attrs
 
 from imgtune.report import svg
 from imgtune.report.svg import e, fmt, num
-from imgtune.runner.records import finite
+from imgtune.runner.results import finite
 
 __all__ = ["REPORT_NAME", "render_report", "write_report", "report_path"]
 

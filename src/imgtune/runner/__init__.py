@@ -18,7 +18,7 @@ import attrs
 from imgtune.errors import Problem, ValidationError
 from imgtune.runner.local import Resources, run_plan
 from imgtune.runner.ray_executor import RayOptions
-from imgtune.runner.records import RunResult, TrialRecord
+from imgtune.runner.results import RunResult, TrialRecord
 from imgtune.runner.store import RunStore, job_difference, load_result
 
 __all__ = ["DEFAULT_TRIAL_FN", "RayOptions", "Resources", "RunResult", "TrialRecord", "load_result", "prepare", "run"]

@@ -36,7 +36,7 @@ from typing import Any
 
 import attrs
 
-from imgtune.runner.records import RunResult, TrialRecord, best_of_history, best_trial_of, finite
+from imgtune.runner.results import RunResult, TrialRecord, best_of_history, best_trial_of, finite
 from imgtune.runner.store import RunStore
 from imgtune.atomic import write_atomic
 from imgtune.spec.enums import JobStatus

@@ -1,6 +1,6 @@
 """Progress of a run, for people: trials done / total, what is running, the best so far.
 
-:class:`Progress` is a ``progress`` callback for :func:`imgtune.run`. It
+:class:`ConsoleProgress` is a ``progress`` callback for :func:`imgtune.run`. It
 compares each snapshot with the previous one and writes what changed: plain
 lines when the output is not a terminal (logs, CI), plus a live status line on
 a terminal. ``log_verbosity`` sets how much: ``warning`` and above print only
@@ -13,10 +13,10 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-from imgtune.runner.records import RunResult, TrialRecord, finite
+from imgtune.runner.results import RunResult, TrialRecord, finite
 from imgtune.spec.enums import JobStatus, LogVerbosity
 
-__all__ = ["Progress"]
+__all__ = ["ConsoleProgress"]
 
 _LEVEL = {LogVerbosity.NOT_SET: 1, LogVerbosity.DEBUG: 2, LogVerbosity.INFO: 1, LogVerbosity.WARNING: 0,
           LogVerbosity.ERROR: 0, LogVerbosity.CRITICAL: 0}
@@ -26,7 +26,7 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
-class Progress:
+class ConsoleProgress:
     """Writes a run's progress to ``stream`` (default: stderr)."""
 
     def __init__(self, stream: TextIO | None = None, verbosity: Any = LogVerbosity.INFO,

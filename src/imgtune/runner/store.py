@@ -31,7 +31,7 @@ import attrs
 
 from imgtune.atomic import write_atomic
 from imgtune.errors import Problem, ValidationError
-from imgtune.runner.records import RunResult, TrialRecord
+from imgtune.runner.results import RunResult, TrialRecord
 
 __all__ = ["RunStore", "load_result", "job_difference"]
 

@@ -81,7 +81,7 @@ def write_artifacts(workdir: Any, params: Any, result: Any, *, multilabel: bool)
     * ``confusion_matrix.json`` (multiclass) or ``per_label.json`` (multilabel).
     """
     from imgtune.atomic import write_atomic
-    from imgtune.train.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+    from imgtune.train.data.augment import IMAGENET_MEAN, IMAGENET_STD
 
     out: dict[str, str] = {"labels.json": str(workdir / "labels.json")}
     pre = {"model_name": params.model_name, "num_classes": len(result.classes), "multilabel": multilabel,

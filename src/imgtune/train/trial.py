@@ -196,7 +196,7 @@ def _value(x: Any) -> Any:
 
 def _train_transform(image: Any, key: Sequence[int], *, random_seed: int, augment: bool, crop: int,
                      resize: int) -> np.ndarray:
-    from imgtune.train.data.transforms import eval_transform, train_transform
+    from imgtune.train.data.augment import eval_transform, train_transform
 
     if not augment:
         return eval_transform(image, resize_size=resize, crop_size=crop)

@@ -31,7 +31,7 @@ Typical use by the trainer::
 The pieces, one module each: :mod:`~imgtune.train.data.read` (formats, path
 map, labels), :mod:`~imgtune.train.data.split` (seeded, stratified splits),
 :mod:`~imgtune.train.data.decode` (Pillow decoding and the up-front image
-check), :mod:`~imgtune.train.data.transforms` (augmentation and
+check), :mod:`~imgtune.train.data.augment` (augmentation and
 normalisation), :mod:`~imgtune.train.data.pipeline` (batching, shuffling,
 parallel decode, resume; it explains the grain/threads choice).
 """
@@ -52,7 +52,7 @@ from imgtune.train.data.read import (
     write_labels,
 )
 from imgtune.train.data.split import Split, split_examples
-from imgtune.train.data.transforms import (
+from imgtune.train.data.augment import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     eval_crop,

@@ -11,7 +11,7 @@ any worker count, and after a resume:
   not used (different examples each epoch); without it the last batch is
   padded to ``B`` with zeros and its ``mask`` says which rows are real.
 * Example ``i`` (its position in ``examples``) is augmented with the key
-  ``(seed, epoch, i)``, see :mod:`imgtune.train.data.transforms`.
+  ``(seed, epoch, i)``, see :mod:`imgtune.train.data.augment`.
 
 The state is ``{"epoch": e, "position": p}``: the next batch is batch ``p`` of
 epoch ``e``. An iterator built with the same arguments and given that state
@@ -78,7 +78,7 @@ import numpy as np
 from imgtune.errors import Problem, ValidationError
 from imgtune.train.data.decode import load_image
 from imgtune.train.data.read import Example, encode_labels
-from imgtune.train.data.transforms import eval_transform, train_transform
+from imgtune.train.data.augment import eval_transform, train_transform
 
 __all__ = ["Batch", "BatchIterator", "Transform", "eval_iterator", "train_iterator"]
 
@@ -308,7 +308,7 @@ def train_iterator(
     workers: int = 0,
     prefetch: int = 2,
 ) -> BatchIterator:
-    """Shuffled, augmented (:func:`~imgtune.train.data.transforms.train_transform`),
+    """Shuffled, augmented (:func:`~imgtune.train.data.augment.train_transform`),
     full batches only; ``num_epochs=None`` runs until stopped."""
     return BatchIterator(
         examples, classes, multilabel=multilabel,
@@ -329,7 +329,7 @@ def eval_iterator(
     workers: int = 0,
     prefetch: int = 2,
 ) -> BatchIterator:
-    """One pass in input order (:func:`~imgtune.train.data.transforms.eval_transform`);
+    """One pass in input order (:func:`~imgtune.train.data.augment.eval_transform`);
     the last batch padded, with ``mask``."""
     return BatchIterator(
         examples, classes, multilabel=multilabel,
