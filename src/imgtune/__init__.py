@@ -37,7 +37,7 @@ __version__ = "0.1.0"
 
 #: Names served by a layer above spec and compile, imported on first use so that
 #: ``import imgtune`` (and the spec and compile layers) never load the runner.
-_LAZY = {"run": "imgtune.runner", "load_result": "imgtune.runner", "RunResult": "imgtune.runner",
+_LAZY = {"run": "imgtune.launch", "load_result": "imgtune.runner", "RunResult": "imgtune.runner",
          "TrialRecord": "imgtune.runner", "RayOptions": "imgtune.runner", "predict": "imgtune.prediction",
          "export_onnx": "imgtune.export"}
 

@@ -140,7 +140,8 @@ def _run_args(parser: argparse.ArgumentParser) -> None:
 def run_command(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from imgtune.runner import RayOptions, run
+    from imgtune.launch import run
+    from imgtune.runner import RayOptions
     from imgtune.runner.progress import ConsoleProgress
     from imgtune.train.data.read import parse_path_map
 

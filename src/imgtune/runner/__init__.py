@@ -21,7 +21,8 @@ from imgtune.runner.ray_executor import RayOptions
 from imgtune.runner.results import RunResult, TrialRecord
 from imgtune.runner.store import RunStore, job_difference, load_result
 
-__all__ = ["DEFAULT_TRIAL_FN", "RayOptions", "Resources", "RunResult", "TrialRecord", "load_result", "prepare", "run"]
+__all__ = ["DEFAULT_TRIAL_FN", "EXECUTORS", "RayOptions", "Resources", "RunResult", "TrialRecord", "load_result",
+           "prepare", "run_plan"]
 
 #: What each trial runs by default: real training of the trial's model on the job's data.
 DEFAULT_TRIAL_FN = "imgtune.runner.training:train"
@@ -73,86 +74,3 @@ def prepare(job_or_plan: Any, output_dir: str | os.PathLike[str], *, seed: int =
     store.log(f"limits changed: the sweep now allows {grown.limits.max_trials} trials, "
               f"{grown.limits.timeout_minutes} minutes")
     return grown, store
-
-
-def run(job_or_plan: Any, output_dir: str | os.PathLike[str], *, executor: str = "local", seed: int = 0,
-        trial_fn: str | Callable | None = None, retry_failed: bool = False, resources: Resources | None = None,
-        keep_checkpoints: int = 3, progress: Callable[[RunResult], None] | None = None,
-        path_map: Mapping[str, str] | None = None, time_limit_seconds: float | None = None,
-        address: str | None = None, ray_options: RayOptions | None = None,
-        mlflow_tracking_uri: str | os.PathLike[str] | None = None) -> RunResult:
-    """Runs a job (or a compiled plan, or a job file) and returns its :class:`RunResult`.
-
-    Running again on the same ``output_dir`` resumes: finished trials are kept,
-    interrupted ones continue from their last checkpoint, failed ones are rerun
-    only with ``retry_failed``. A job that differs only in its limits extends
-    the sweep; any other difference is refused.
-
-    Args:
-        job_or_plan: A job, a :class:`~imgtune.compiler.Plan`, or the path of a job YAML file.
-        output_dir: The run's folder (see :mod:`imgtune.runner.store` for its layout).
-        executor: ``"local"`` (processes on this machine) or ``"ray"`` (Ray actors on a cluster, or on a
-            local Ray instance; needs ``pip install 'imgtune[ray]'``; see :mod:`imgtune.runner.ray_executor`).
-        seed: The plan's seed when the job's sampling algorithm has none.
-        trial_fn: What each trial runs: ``"module:function"`` (default: real training).
-        retry_failed: Rerun trials that failed in an earlier run of this folder.
-        resources: CPUs and GPUs to share among trials (default: detected).
-        keep_checkpoints: Keep the checkpoints of this many best trials.
-        progress: Called with the current result whenever something changes.
-        path_map: URL prefix -> local folder for remote image URLs (adds to the job's own).
-        time_limit_seconds: Overrides the job's ``timeout_minutes`` (finer than minutes:
-            for tests and CI). Counted over resumes, like the timeout.
-        address: The Ray cluster to join (``"host:6379"``, ``"ray://host:10001"``); ``None``: the one
-            this process is connected to, else ``RAY_ADDRESS`` or ``ray start``'s on this machine, else a new
-            local instance. Ray only.
-        ray_options: A :class:`~imgtune.runner.ray_executor.RayOptions` (CPUs and GPUs per trial,
-            retries, runtime environment). Ray only.
-        mlflow_tracking_uri: Also log to this MLflow store (``sqlite:///mlflow.db``, a folder, or
-            any MLflow tracking URI): the job as a parent run in its ``experiment_name``, each trial
-            as a child run (params, metrics per evaluation, status, stop reason), the best model as
-            an MLflow pyfunc model (its URI in ``outputs["mlflow_model"]``). Needs
-            ``pip install 'imgtune[mlflow]'``; see :mod:`imgtune.tracking`.
-
-    Raises:
-        ValidationError: Bad arguments, a folder holding another job's run, or (with
-            ``mlflow_tracking_uri``) no MLflow or a store that cannot be opened; all before training.
-    """
-    if executor not in EXECUTORS:
-        raise ValidationError([Problem("executor", f"must be one of {', '.join(EXECUTORS)}, got {executor!r}")])
-    launcher = None
-    if executor == "local" and (address is not None or ray_options is not None):
-        raise ValidationError([Problem("address" if address is not None else "ray_options",
-                                       "is for executor='ray'")])
-    if not isinstance(keep_checkpoints, int) or keep_checkpoints < 1:
-        raise ValidationError([Problem("keep_checkpoints", f"must be an integer >= 1, got {keep_checkpoints!r}")])
-    tracker = None
-    if mlflow_tracking_uri is not None:
-        from imgtune.tracking import MlflowTracker
-
-        tracker = MlflowTracker(mlflow_tracking_uri)  # says how to install MLflow when it is missing
-    if executor == "ray":
-        from imgtune.runner.ray_executor import RayLauncher
-
-        if ray_options is not None and not isinstance(ray_options, RayOptions):
-            raise ValidationError([Problem("ray_options", f"must be a RayOptions, got {type(ray_options).__name__}")])
-        if ray_options is not None and ray_options.problems():
-            raise ValidationError(ray_options.problems())
-        if resources is not None:
-            raise ValidationError([Problem("resources", "is for executor='local'; on Ray use ray_options="
-                                                        "RayOptions(cpus_per_trial=..., gpus_per_trial=...)")])
-        launcher = RayLauncher(address, ray_options)  # says how to install ray when it is missing
-    plan, store = prepare(job_or_plan, output_dir, seed=seed)
-    if any(t.parameters.enable_onnx_normalization for t in plan.trials):
-        import importlib.util
-
-        if importlib.util.find_spec("jax2onnx") is None:  # found before training, not after it
-            raise ValidationError([Problem("training_parameters.enable_onnx_normalization",
-                                           "the best model is exported to ONNX at the end, which needs the ONNX "
-                                           "packages: pip install 'imgtune[onnx]'")])
-    fn = trial_fn or DEFAULT_TRIAL_FN
-    if callable(fn):
-        fn = f"{fn.__module__}:{fn.__qualname__}"
-    return run_plan(plan, store, trial_fn=fn, retry_failed=retry_failed, resources=resources,
-                    keep_checkpoints=keep_checkpoints, progress=progress, path_map=path_map,
-                    time_limit_seconds=time_limit_seconds, launcher=launcher, tracker=tracker)
-
