@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import imgtune
-from imgtune.commands import plan_table
+from imgtune.cli.tables import plan_table
 from imgtune.datasets import make_digits
 from imgtune.runner.progress import ConsoleProgress
 

@@ -108,3 +108,30 @@ def test_render_prints_a_loadable_job_with_defaults(tmp_path):
     assert result.returncode == 0, result.stderr
     job = imgtune.loads(result.stdout)
     assert job.training_parameters.model_name == "seresnext" and job.limits.timeout_minutes == 10080
+
+
+COMMANDS = ["validate", "render", "plan", "run", "status", "evaluate", "report", "export", "predict"]
+
+
+@pytest.mark.parametrize("module", ["imgtune", "imgtune.cli"])
+def test_both_module_entry_points_list_every_command_in_order(module):
+    result = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    listed = [line.split()[0] for line in result.stdout.splitlines() if line.startswith("    ") and line.split()
+              and line.split()[0] in COMMANDS]
+    assert listed == COMMANDS
+
+
+def test_version_is_the_package_version():
+    import imgtune
+
+    result = run("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"imgtune {imgtune.__version__}"
+
+
+def test_importing_the_command_line_loads_no_jax():
+    code = ("import sys, imgtune.cli\n"
+            "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in ('jax', 'flax', 'optax', 'orbax', "
+            "'mlflow', 'ray', 'onnxruntime') or m.startswith(('imgtune.export', 'imgtune.prediction')))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == ""

@@ -33,7 +33,7 @@ from imgtune.spec.transforms import (
 )
 from imgtune.serialization import LegacySchemaWarning, dump, dumps, load, loads, to_dict
 
-__version__ = "0.1.0"
+from imgtune.version import __version__ as __version__
 
 #: Names served by a layer above spec and compile, imported on first use so that
 #: ``import imgtune`` (and the spec and compile layers) never load the runner.

@@ -18,9 +18,10 @@ from report_jobs import HOSTILE_DESCRIPTION, HOSTILE_NAME, sweep_job
 from report_trials import CLASSES, LABELS
 
 import imgtune
+from imgtune.cli.report_command import report_arguments as configure
+from imgtune.cli.report_command import report_command
 from imgtune.errors import ValidationError
 from imgtune.report import render_report, report_path, write_report
-from imgtune.report.cli import configure, report_command
 
 HERE = Path(__file__).resolve().parent
 

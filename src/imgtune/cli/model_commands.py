@@ -1,7 +1,7 @@
 """The commands that use a trained model: ``export`` and ``predict``.
 
-Importing this module registers them (:mod:`imgtune.cli` does, on start). Each imports
-what it needs inside its function, so ``imgtune --help`` stays fast.
+Importing this module registers them. They import the export and prediction modules
+(which load JAX, or onnxruntime) inside their functions, so ``imgtune --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import argparse
 import json
 import sys
 
-from imgtune.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, arguments, command, print_out
+from imgtune.cli.registry import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, arguments, command, path_map, print_out
 
-__all__: list[str] = []
+__all__ = ["export_command", "predict_command"]
 
 
 def _export_args(parser: argparse.ArgumentParser) -> None:
@@ -33,10 +33,11 @@ def _export_args(parser: argparse.ArgumentParser) -> None:
 @command("export", "export a trained model (ONNX, as Azure's model.onnx)")
 @arguments(_export_args)
 def export_command(args: argparse.Namespace) -> int:
+    """Writes the ONNX file and prints a line describing its input and output; exit 2 without ``--onnx``."""
     if not args.onnx:
         print("error: choose a format: --onnx", file=sys.stderr)
         return EXIT_USAGE
-    from imgtune.export import export_onnx, read_metadata
+    from imgtune.export import export_onnx, read_metadata  # loads JAX and jax2onnx: only when exporting
 
     path = export_onnx(args.dir, args.output, normalize=args.normalize, overwrite=args.force)
     meta = read_metadata(path)
@@ -65,13 +66,11 @@ def _predict_args(parser: argparse.ArgumentParser) -> None:
 def predict_command(args: argparse.Namespace) -> int:
     """Prints a JSON line per image; an image that fails gets an ``error`` line (and a line on
     stderr) while the others are predicted; the exit code is then 1."""
-    from imgtune.prediction import iter_predictions
-    from imgtune.train.data.read import parse_path_map
+    from imgtune.prediction import iter_predictions  # loads JAX (or onnxruntime): only when predicting
 
     failed = 0
     for result in iter_predictions(args.dir, args.images, top_k=args.top_k, batch_size=args.batch_size,
-                                   onnx=args.onnx,
-                                   path_map=parse_path_map(args.path_map) if args.path_map else None):
+                                   onnx=args.onnx, path_map=path_map(args.path_map)):
         if "error" in result:
             failed += 1
             print(f"error: {result['filename']}: {result['error']}", file=sys.stderr)

@@ -1,0 +1,69 @@
+"""The commands that read a job file and run nothing: ``validate``, ``render`` and ``plan``.
+
+Importing this module registers them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from imgtune import compiler, serialization
+from imgtune.atomic import write_atomic
+from imgtune.cli.registry import EXIT_OK, arguments, command, file_argument, load_job, print_out
+from imgtune.cli.tables import plan_table
+
+__all__ = ["plan_command", "render_command", "validate"]
+
+
+def _validate_args(parser: argparse.ArgumentParser) -> None:
+    file_argument(parser)
+    parser.add_argument("--print", action="store_true", dest="print_yaml",
+                        help="print the job as imgtune writes it (normalised YAML)")
+
+
+@command("validate", "check a job file and report every problem")
+@arguments(_validate_args)
+def validate(args: argparse.Namespace) -> int:
+    """Prints ``FILE: valid ...`` (or, with ``--print``, the normalised YAML); every problem is an
+    ``error:`` line on stderr, exit 2."""
+    job = load_job(args.file)
+    if args.print_yaml:
+        print_out(serialization.dumps(job))
+    else:
+        print_out(f"{args.file}: valid {type(job).__name__} ({job.task_type.value}, "
+                  f"primary metric {job.primary_metric.value})")
+    return EXIT_OK
+
+
+@command("render", "print the job with every default filled in")
+@arguments(file_argument)
+def render_command(args: argparse.Namespace) -> int:
+    """Prints the job as YAML with every default written out."""
+    print_out(compiler.render(load_job(args.file)))
+    return EXIT_OK
+
+
+def _plan_args(parser: argparse.ArgumentParser) -> None:
+    file_argument(parser)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed when the sampling algorithm has none (default 0)")
+    parser.add_argument("--format", choices=("table", "yaml", "json"), default="table",
+                        help="table (default), or the whole plan as YAML or JSON")
+    parser.add_argument("--output", metavar="FILE", help="also save the plan as YAML (never overwrites)")
+
+
+@command("plan", "compile a job and print its trials")
+@arguments(_plan_args)
+def plan_command(args: argparse.Namespace) -> int:
+    """Prints the plan's trials (a table, YAML or JSON); ``--output`` also saves it, refusing to overwrite."""
+    plan = compiler.compile(load_job(args.file), seed=args.seed)
+    if args.output:
+        write_atomic(args.output, compiler.dumps_plan(plan), overwrite=False)
+    if args.format == "yaml":
+        print_out(compiler.dumps_plan(plan))
+    elif args.format == "json":
+        print_out(json.dumps(serialization.unstructure(plan), indent=1))
+    else:
+        print_out(plan_table(plan))
+    return EXIT_OK
