@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-test
+DEMO_STAMP := $(VENV)/.installed-demo
 # A persistent JAX compilation cache keeps repeated test runs fast.
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.jax_cache
 export PYTHONDONTWRITEBYTECODE = 1
@@ -14,6 +15,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install -q --disable-pip-version-check -e ".[test]"
 	touch $(STAMP)
+
+# The demo needs only the core and what makes the example data (scikit-learn), not the test tools.
+$(DEMO_STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q --disable-pip-version-check -e ".[examples]"
+	touch $(DEMO_STAMP)
 
 install: $(STAMP)
 
@@ -27,7 +35,7 @@ properties-long: $(STAMP)
 	HYPOTHESIS_PROFILE=long $(PY) -m pytest -q properties
 
 ## make demo: the main job on the bundled example.
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(PY) examples/demo.py
 
 ## make docs: regenerate the generated reference tables.

@@ -35,8 +35,24 @@ from pathlib import Path
 from typing import Any, Union
 
 import numpy as np
+from flax import nnx
 
 from imgtune.errors import Problem, ValidationError
+from imgtune.export.onnx import (
+    INPUT_NAME,
+    onnx_session,
+    read_metadata,
+    temporary_export,
+)
+from imgtune.train.data import (
+    IMAGE_EXTENSIONS,
+    eval_crop,
+    load_image,
+    normalize,
+    resolve_image_url,
+)
+from imgtune.train.inference import checkpoint_folder, load_model
+from imgtune.train.metrics import THRESHOLD
 
 __all__ = ["Images", "Predictor", "collect_images", "iter_predictions", "load_predictor", "predict", "scores"]
 
@@ -68,8 +84,6 @@ def collect_images(images: Images, *, path_map: Mapping[str, str] | None = None)
     Raises:
         ValidationError: ``images`` is neither a path, bytes, nor an iterable of them.
     """
-    from imgtune.train.data import IMAGE_EXTENSIONS, resolve_image_url
-
     if isinstance(images, (str, bytes, bytearray, memoryview, os.PathLike)):
         images = [images]
     try:
@@ -177,9 +191,6 @@ def load_predictor(source: str | os.PathLike[str], *, onnx: bool = False, batch_
 
 
 def _onnx_predictor(path: Path) -> Predictor:
-    from imgtune.export.onnx import INPUT_NAME, onnx_session, read_metadata, temporary_export
-    from imgtune.train.data import normalize
-
     temporary = None
     if path.suffix.lower() != ".onnx":
         existing = [p for p in (path / "best" / "model.onnx", path / "model.onnx") if p.is_file()]
@@ -206,10 +217,6 @@ def _onnx_predictor(path: Path) -> Predictor:
 
 
 def _jax_predictor(path: Path, batch_size: int) -> Predictor:
-    from flax import nnx
-
-    from imgtune.train.data import normalize
-    from imgtune.train.inference import checkpoint_folder, load_model
 
     try:
         folder = checkpoint_folder(path)
@@ -259,8 +266,6 @@ def scores(logits: np.ndarray, multilabel: bool) -> np.ndarray:
 
 
 def _result(name: str, probs: np.ndarray, labels: Sequence[str], multilabel: bool, top_k: int | None) -> dict:
-    from imgtune.train.metrics import THRESHOLD
-
     order = np.argsort(-probs, kind="stable")[:top_k] if top_k else np.arange(len(probs))
     predicted = ([labels[i] for i in range(len(labels)) if probs[i] >= THRESHOLD] if multilabel
                  else [labels[int(np.argmax(probs))]])
@@ -303,8 +308,6 @@ def iter_predictions(source: str | os.PathLike[str] | Predictor, images: Images,
 def _pixels(item: _Item, predictor: Predictor) -> np.ndarray | str:
     """The image's cropped pixels, or the reason it cannot be read."""
     import io
-
-    from imgtune.train.data import eval_crop, load_image
 
     if item.error is not None:
         return item.error

@@ -28,7 +28,10 @@ import json
 import math
 from typing import Any
 
-from hypothesis import strategies as st
+try:
+    from hypothesis import strategies as st
+except ImportError as exc:  # Hypothesis comes with the test extra, not with imgtune itself
+    raise ImportError("imgtune.strategies needs Hypothesis: pip install 'imgtune[test]' (or just hypothesis)") from exc
 
 from imgtune.spec.distributions import (
     Choice,

@@ -12,7 +12,7 @@ from imgtune.errors import ValidationError
 from imgtune.train.models import MODEL_INFO, MODEL_NAMES, count_params, create_model, layer_groups
 from imgtune.train.models.resnet import Bottleneck, ResNet
 
-# Published counts at 1000 classes; sources in imgtune/train/models/registry.py.
+# Published counts at 1000 classes; sources in imgtune/train/models/zoo.py.
 REFERENCE_PARAMS = {
     "mobilenetv2": 3_504_872,
     "resnet18": 11_689_512,

@@ -7,9 +7,17 @@ grid, random, Sobol and AutoMode sampling; the first ``max_concurrent_trials``
 for Bayesian sampling, whose later trials depend on finished ones and are
 added by :func:`extend` while the sweep runs.
 
-Same job and seed, same plan, in any process. Spec and compile import nothing
-from ``imgtune.train`` or ``imgtune.run``; JAX is imported only by the
-Bayesian sampler's Gaussian process.
+Same job and seed, same plan, in any process. The compiler is the floor above
+:mod:`imgtune.serialization` (plans are read and written as YAML through it) and
+below :mod:`imgtune.train`: it imports neither the trainer nor the runner. JAX is
+imported only by the Bayesian sampler's Gaussian process (:mod:`imgtune.compiler.gp`),
+on the first Bayesian proposal.
+
+Modules: :mod:`~imgtune.compiler.defaults` (the defaults per model and task),
+:mod:`~imgtune.compiler.plan` (the plan's records, YAML, and the sampler and policy
+built from them), :mod:`~imgtune.compiler.samplers` and
+:mod:`~imgtune.compiler.policies` (pure ``init``/``propose`` and ``init``/``update``
+pairs), :mod:`~imgtune.compiler.gp` (the Gaussian process).
 
 Example:
     >>> import imgtune
@@ -44,16 +52,23 @@ from imgtune.compiler.plan import (
     ResolvedLimits,
     SamplerConfig,
     Trial,
-    _jsonable,
+    jsonable,
     dumps_plan,
     loads_plan,
     make_policy,
     make_sampler,
     trial_id,
 )
+from imgtune.compiler.samplers import state_from_json, state_to_json
 from imgtune.errors import Problem, ValidationError
+from imgtune.serialization import dumps
 from imgtune.spec.enums import RandomRule
-from imgtune.spec.records import BayesianSampling, GridSampling, ImageClassificationJobBase, RandomSampling
+from imgtune.spec.records import (
+    BayesianSampling,
+    GridSampling,
+    ImageClassificationJobBase,
+    RandomSampling,
+)
 
 __all__ = [
     "Plan",
@@ -148,8 +163,6 @@ def extend(plan: Plan, history: History = (), *, count: int = 1) -> Plan:
     Returns:
         The plan with the new trials (the same plan when none could be added).
     """
-    from imgtune.compiler.samplers import state_from_json
-
     room = plan.limits.max_trials - len(plan.trials)
     if room <= 0 or plan.exhausted:
         return plan
@@ -163,8 +176,6 @@ def _state_only(data: Any) -> dict:
 
 
 def _state_json(state: Any, *, exhausted: bool) -> dict:
-    from imgtune.compiler.samplers import state_to_json
-
     return {**state_to_json(state), "exhausted": exhausted}
 
 
@@ -197,7 +208,7 @@ def _propose(plan: Plan, sampler: Any, state: Any, *, history: History, count: i
         index = len(trials)
         searched = plan.sampler.type != "fixed" and bool(drawn or job.search_space)
         trials.append(Trial(id=trial_id(index, params), index=index, subspace=subspace if searched else None,
-                            sampled=_jsonable(drawn), parameters=params))
+                            sampled=jsonable(drawn), parameters=params))
     if exhausted and len(trials) < plan.limits.max_trials:
         note = (f"the search space gives {len(trials)} distinct valid trial{'s' if len(trials) != 1 else ''} "
                 f"of max_trials {plan.limits.max_trials}")
@@ -216,8 +227,6 @@ def render(job: Job) -> str:
 
     Values drawn from ``search_space`` take precedence over these per trial.
     """
-    from imgtune.serialization import dumps
-
     limits = resolve_limits(job)
     params = resolve(job.training_parameters, {}, multilabel=job.multilabel,
                      seed=compile_seed(job))

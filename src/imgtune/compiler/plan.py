@@ -16,15 +16,26 @@ from typing import Any
 
 import attrs
 
+from imgtune.compiler import policies, samplers
 from imgtune.errors import Problem, ValidationError
+from imgtune.serialization import (
+    dump_text,
+    loads,
+    parse_with_marks,
+    structure,
+    unstructure,
+)
 from imgtune.spec.checks import Checker, Validated, is_int, lenient
+from imgtune.spec.convert import record_converter
 from imgtune.spec.enums import AzureEnum
 from imgtune.spec.frozen import FrozenMap, freeze
 from imgtune.spec.records import (
+    BanditPolicy,
     EarlyTerminationPolicy,
     ImageClassificationJobBase,
+    MedianStoppingPolicy,
     TrainingParameters,
-    record_converter,
+    TruncationSelectionPolicy,
     to_policy,
 )
 
@@ -36,6 +47,7 @@ __all__ = [
     "SAMPLER_TYPES",
     "Trial",
     "dumps_plan",
+    "jsonable",
     "loads_plan",
     "make_policy",
     "make_sampler",
@@ -50,8 +62,6 @@ SAMPLER_TYPES = ("grid", "random", "sobol", "bayesian", "automode", "fixed")
 def _to_job(value: Any) -> Any:
     if isinstance(value, ImageClassificationJobBase):
         return value
-    from imgtune.serialization import loads
-
     return loads(value)
 
 
@@ -145,13 +155,13 @@ class Plan(Validated):
         return bool(self.sampler_state.get("exhausted", False))
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if isinstance(value, AzureEnum):
         return value.value
     if isinstance(value, Mapping):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     return value
 
 
@@ -161,14 +171,12 @@ def trial_id(index: int, parameters: TrainingParameters) -> str:
     The hash is of canonical JSON, so it is the same in every process
     (independent of ``PYTHONHASHSEED``).
     """
-    canonical = json.dumps(_jsonable(parameters.set_fields()), sort_keys=True, separators=(",", ":"))
+    canonical = json.dumps(jsonable(parameters.set_fields()), sort_keys=True, separators=(",", ":"))
     return f"{index:04d}-{hashlib.sha256(canonical.encode()).hexdigest()[:8]}"
 
 
 def make_sampler(config: SamplerConfig, *, multilabel: bool):
     """The sampler's pure functions, derived from its record."""
-    from imgtune.compiler import samplers
-
     if config.type == "grid":
         return samplers.grid_sampler()
     if config.type in ("random", "fixed"):
@@ -187,9 +195,6 @@ def make_policy(record: Any):
 
     ``evaluation_interval: 0`` (Azure SDK's default) acts as 1.
     """
-    from imgtune.compiler import policies
-    from imgtune.spec.records import BanditPolicy, MedianStoppingPolicy, TruncationSelectionPolicy
-
     if record is None:
         return policies.no_policy()
     gating = {"evaluation_interval": max(1, record.evaluation_interval), "delay_evaluation": record.delay_evaluation}
@@ -204,12 +209,7 @@ def make_policy(record: Any):
 
 def dumps_plan(plan: Plan) -> str:
     """The plan as YAML text (readable; ``loads_plan`` reads it back equal)."""
-    import yaml as pyyaml
-
-    from imgtune.serialization import Dumper, unstructure
-
-    return pyyaml.dump(unstructure(plan), Dumper=Dumper, sort_keys=False, default_flow_style=False,
-                       allow_unicode=True, width=100)
+    return dump_text(unstructure(plan))
 
 
 def loads_plan(source: str | Mapping[str, Any]) -> Plan:
@@ -218,7 +218,5 @@ def loads_plan(source: str | Mapping[str, Any]) -> Plan:
     Raises:
         ValidationError: The text is not a valid plan.
     """
-    from imgtune.serialization import parse_with_marks, structure
-
     data = parse_with_marks(source)[0] if isinstance(source, str) else source
     return structure(data, Plan)

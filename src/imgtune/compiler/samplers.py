@@ -81,6 +81,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from imgtune.compiler.defaults import default_learning_rate
 from imgtune.errors import Problem, ValidationError
 from imgtune.spec.distributions import (
     Choice,
@@ -652,7 +653,8 @@ def _u_of_params(dims: list, params: Mapping[str, Any]) -> np.ndarray:
 
 def _bayes_step(state: SamplerState, sub: _Sub, dims: list, observed: list, history: History,
                 n_candidates: int, n_local: int, fit_steps: int) -> dict | None:
-    from imgtune.compiler import gp  # lazy: jax is imported only when a Bayesian sweep proposes
+    # Lazy: JAX is imported only when a Bayesian sweep proposes.
+    from imgtune.compiler import gp
 
     points = [p for p, _ in observed]
     y = np.array([m for _, m in observed])
@@ -710,8 +712,6 @@ _LR_SPAN = 4.0
 
 
 def _default_lr(model: str, multilabel: bool) -> float:
-    from imgtune.compiler.defaults import default_learning_rate
-
     return default_learning_rate(model, multilabel)
 
 

@@ -44,7 +44,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from imgtune.atomic import write_atomic
 from imgtune.errors import Problem, ValidationError
+from imgtune.train.data import IMAGENET_MEAN, IMAGENET_STD
+from imgtune.train.inference import checkpoint_folder, load_model
+from imgtune.train.models.layers import portable_ops
 
 __all__ = ["INPUT_NAME", "METADATA_KEY", "OUTPUT_NAME", "export_onnx", "onnx_session", "read_metadata", "temporary_export",
            "to_onnx_proto"]
@@ -79,9 +83,6 @@ def to_onnx_proto(model: Any, info: dict[str, Any], *, normalize: bool) -> Any:
     import jax.numpy as jnp
     import numpy as np
     import onnx
-
-    from imgtune.train.data import IMAGENET_MEAN, IMAGENET_STD
-    from imgtune.train.models.layers import portable_ops
 
     crop = int(info["validation_crop_size"])
     mean = np.asarray(IMAGENET_MEAN, np.float32).reshape(1, 3, 1, 1)
@@ -142,9 +143,6 @@ def export_onnx(source: str | os.PathLike[str], dest: str | os.PathLike[str] | N
         ValidationError: No checkpoint at ``source``, or the ONNX packages are missing.
         FileExistsError: ``dest`` exists and ``overwrite`` is false.
     """
-    from imgtune.atomic import write_atomic
-    from imgtune.train.inference import checkpoint_folder, load_model
-
     _require_jax2onnx()
     try:
         folder = checkpoint_folder(source)

@@ -1,4 +1,13 @@
-"""The job specification: frozen, validated records, enums and distributions."""
+"""The job specification: the job as data, floor 1 (above :mod:`imgtune.errors` only).
+
+Frozen, validated records (:mod:`~imgtune.spec.records`), enums (:mod:`~imgtune.spec.enums`),
+the constraint table of every field (:mod:`~imgtune.spec.fields`), search-space
+distributions (:mod:`~imgtune.spec.distributions`), the one converter between mappings and
+records (:mod:`~imgtune.spec.convert`), the pure transforms (:mod:`~imgtune.spec.transforms`),
+and the small validation helpers they share (:mod:`~imgtune.spec.checks`,
+:mod:`~imgtune.spec.frozen`). No I/O and no text formats here: YAML is
+:mod:`imgtune.serialization`'s.
+"""
 
 from imgtune.spec.distributions import (
     DISTRIBUTIONS,

@@ -31,7 +31,7 @@ from typing import Any
 
 import attrs
 
-from imgtune.errors import Problem, ValidationError
+from imgtune.errors import Problem, ValidationError, closest
 from imgtune.spec.records import (
     ImageClassificationJobBase,
     Input,
@@ -153,8 +153,6 @@ def with_training_parameters(job: Job, **parameters: Any) -> Job:
     known = {a.name for a in attrs.fields(TrainingParameters)}
     unknown = sorted(set(parameters) - known)
     if unknown:
-        from imgtune.errors import closest
-
         raise ValidationError([
             Problem(f"training_parameters.{k}", "unknown parameter"
                     + (f"; did you mean {closest(k, sorted(known))!r}?" if closest(k, sorted(known)) else ""))

@@ -1,5 +1,15 @@
-"""Training side of imgtune: models, data, optimisation and the training loop (JAX/Flax NNX).
+"""The trainer, floor 4: one trial on JAX/Flax NNX, above the compiler and below the runner.
 
-This package deliberately imports nothing at import time so that ``import imgtune.train``
-stays cheap; import the submodules (e.g. :mod:`imgtune.train.models`) explicitly.
+Modules: :mod:`~imgtune.train.trial` (one trial end to end, in its own process),
+:mod:`~imgtune.train.loop` (pure ``train_step``/``eval_step`` and the loop),
+:mod:`~imgtune.train.state`, :mod:`~imgtune.train.optim`, :mod:`~imgtune.train.checkpoints`,
+:mod:`~imgtune.train.devices`, :mod:`~imgtune.train.metrics`,
+:mod:`~imgtune.train.inference` (a trained model's forward pass and scores, shared by the
+runner's test scoring, prediction and export), :mod:`~imgtune.train.models` (the twelve
+architectures) and :mod:`~imgtune.train.data` (reading, splitting, decoding, augmenting and
+batching images).
+
+The package itself imports nothing, so that ``import imgtune.train.data.read`` (reading a
+manifest, light) does not load JAX; the modules that use JAX import it at their top, and the
+floors above import them only inside the functions that train or predict.
 """

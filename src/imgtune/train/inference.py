@@ -12,7 +12,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import jax
 import numpy as np
+from flax import nnx
+
+from imgtune.train import data as d
+from imgtune.train.checkpoints import load_weights, read_info
+from imgtune.train.metrics import evaluate
+from imgtune.train.models import create_model
+from imgtune.train.trial import load_into
 
 __all__ = ["checkpoint_folder", "load_model", "predict_batches", "score_examples"]
 
@@ -28,11 +36,6 @@ def checkpoint_folder(path: str | os.PathLike[str]) -> Path:
 
 def load_model(path: str | os.PathLike[str]) -> tuple[Any, dict[str, Any]]:
     """The trained model (Flax NNX) and its ``info.json``."""
-    from flax import nnx
-
-    from imgtune.train.checkpoints import load_weights, read_info
-    from imgtune.train.models import create_model
-    from imgtune.train.trial import load_into
 
     folder = checkpoint_folder(path)
     info = read_info(folder)
@@ -45,9 +48,6 @@ def load_model(path: str | os.PathLike[str]) -> tuple[Any, dict[str, Any]]:
 
 def predict_batches(model: Any, info: dict[str, Any], batches: Any) -> tuple[np.ndarray, np.ndarray]:
     """Probabilities (softmax, or per-label sigmoid for multilabel) and labels of the masked-in rows."""
-    import jax
-    from flax import nnx
-
     @nnx.jit
     def forward(m: Any, x: Any) -> Any:
         logits = m(x, train=False).astype("float32")
@@ -68,9 +68,6 @@ def score_examples(path: str | os.PathLike[str], examples: Sequence[Any], *, bat
     Raises:
         ValidationError: A label the model does not know, or unreadable images.
     """
-    from imgtune.train import data as d
-    from imgtune.train.metrics import evaluate
-
     model, info = load_model(path)
     classes = tuple(info["classes"])
     d.check_labels(examples, classes, "data")

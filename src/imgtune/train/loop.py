@@ -67,6 +67,7 @@ import numpy as np
 import optax
 from flax import nnx
 
+from imgtune.train import metrics
 from imgtune.train.devices import put_global, to_host
 from imgtune.train.optim import multiclass_loss, multilabel_loss
 from imgtune.train.state import EarlyStopping, Progress, TrainState
@@ -203,8 +204,6 @@ def early_stopping_update(state: EarlyStopping, value: float, *, delay: int, pat
 def evaluate(eval_step: Callable, params: Any, batch_stats: Any, batches: Any, *, sharding: Any,
              multilabel: bool, classes: Sequence[str]) -> tuple[Any, float]:
     """Runs ``eval_step`` over ``batches``; returns ``(metrics.Evaluation, mean loss)``."""
-    from imgtune.train import metrics  # lazily: written alongside
-
     scores, labels, losses = [], [], []
     for b in batches:
         s, per = eval_step(params, batch_stats, put_global(b.images, sharding), put_global(b.labels, sharding),

@@ -69,11 +69,23 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import jax
+import jax.numpy as jnp
 import numpy as np
+from flax import nnx
 
 from imgtune.atomic import write_atomic
+from imgtune.errors import Problem, ValidationError
 from imgtune.spec.records import TrainingParameters
+from imgtune.train import data as d
+from imgtune.train import devices as dv
+from imgtune.train import loop as lp
+from imgtune.train import optim
+from imgtune.train.checkpoints import Checkpoints, load_weights
+from imgtune.train.data.augment import eval_transform, train_transform
 from imgtune.train.data.read import Example
+from imgtune.train.models import create_model, layer_groups, load_pretrained
+from imgtune.train.state import Progress, TrainState
 
 __all__ = ["TrialData", "TrialResult", "load_into", "load_trial_data", "train_trial"]
 
@@ -172,8 +184,6 @@ def load_trial_data(
         workers: Threads for the image check.
         validate: Open every image once (raises one error listing all bad ones).
     """
-    from imgtune.train import data as d
-
     train = d.read_examples(training_data, input_type, base_path=base_path, target_column_name=target_column_name,
                             multilabel=multilabel, path_map=path_map)
     classes = d.class_names(train)
@@ -196,8 +206,6 @@ def _value(x: Any) -> Any:
 
 def _train_transform(image: Any, key: Sequence[int], *, random_seed: int, augment: bool, crop: int,
                      resize: int) -> np.ndarray:
-    from imgtune.train.data.augment import eval_transform, train_transform
-
     if not augment:
         return eval_transform(image, resize_size=resize, crop_size=crop)
     return train_transform(image, (random_seed, key[1], key[2]), crop_size=crop)
@@ -236,17 +244,6 @@ def train_trial(
     Returns:
         The :class:`TrialResult`.
     """
-    import jax
-    import jax.numpy as jnp
-    from flax import nnx
-
-    from imgtune.train import data as d
-    from imgtune.train import devices as dv
-    from imgtune.train import loop as lp
-    from imgtune.train import optim
-    from imgtune.train.checkpoints import Checkpoints, load_weights
-    from imgtune.train.models import create_model, layer_groups, load_pretrained
-    from imgtune.train.state import Progress, TrainState
 
     workdir = Path(workdir)
     result_file = workdir / "result.json"
@@ -267,8 +264,6 @@ def train_trial(
     dtype = dv.compute_dtype(devs[0].platform, advanced.get("compute_dtype"))
     n_dev = len(devs)
     if params.training_batch_size % n_dev:
-        from imgtune.errors import Problem, ValidationError
-
         raise ValidationError([Problem("training_parameters.training_batch_size",
                                        f"is {params.training_batch_size}, not a multiple of the {n_dev} devices")])
     eval_batch = -(-int(params.validation_batch_size) // n_dev) * n_dev
@@ -358,10 +353,6 @@ def _result(status: str, reason: str | None, progress: Any, checkpoint: Path | N
 
 def load_into(model: Any, params: Mapping[str, Any], batch_stats: Mapping[str, Any]) -> None:
     """Copies saved parameters and statistics into ``model`` (shapes must match)."""
-    import jax.numpy as jnp
-    from flax import nnx
-
-    from imgtune.errors import Problem, ValidationError
 
     problems = []
     for kind, saved in ((nnx.Param, params), (nnx.BatchStat, batch_stats)):

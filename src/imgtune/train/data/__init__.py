@@ -36,6 +36,16 @@ normalisation), :mod:`~imgtune.train.data.pipeline` (batching, shuffling,
 parallel decode, resume; it explains the grain/threads choice).
 """
 
+from imgtune.train.data.augment import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    eval_crop,
+    eval_transform,
+    normalize,
+    random_resized_crop_box,
+    rng_for,
+    train_transform,
+)
 from imgtune.train.data.decode import load_image, validate_images
 from imgtune.train.data.pipeline import Batch, BatchIterator, Transform, eval_iterator, train_iterator
 from imgtune.train.data.read import (
@@ -52,16 +62,6 @@ from imgtune.train.data.read import (
     write_labels,
 )
 from imgtune.train.data.split import Split, split_examples
-from imgtune.train.data.augment import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    eval_crop,
-    eval_transform,
-    normalize,
-    random_resized_crop_box,
-    rng_for,
-    train_transform,
-)
 
 __all__ = [
     "IMAGENET_MEAN",

@@ -76,9 +76,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from imgtune.errors import Problem, ValidationError
+from imgtune.train.data.augment import eval_transform, train_transform
 from imgtune.train.data.decode import load_image
 from imgtune.train.data.read import Example, encode_labels
-from imgtune.train.data.augment import eval_transform, train_transform
 
 __all__ = ["Batch", "BatchIterator", "Transform", "eval_iterator", "train_iterator"]
 

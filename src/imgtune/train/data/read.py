@@ -45,7 +45,6 @@ from __future__ import annotations
 import json
 import os
 import re
-
 import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
