@@ -9,7 +9,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from imgtune.spec.fields import ADVANCED_SETTINGS, MODEL_NAMES, TRAINING_PARAMETERS
+from imgtune.spec.fields import ADVANCED_SETTINGS, TRAINING_PARAMETERS
+from imgtune.spec.models import MODEL_NAMES
 
 __all__ = ["training_parameters_markdown"]
 

@@ -50,10 +50,10 @@ from imgtune.spec.fields import (
     LIMITS,
     SEARCHABLE,
     TRAINING_PARAMETERS,
-    VIT_MODELS,
     FieldSpec,
     Kind,
 )
+from imgtune.spec.models import VIT_MODELS
 from imgtune.spec.records import (
     BanditPolicy,
     BayesianSampling,

@@ -2,7 +2,7 @@
 
 Anything may read it without importing the :mod:`imgtune` facade (the command line's
 ``--version``, a report's footer); the facade re-exports it as ``imgtune.__version__``.
-It must equal ``version`` in pyproject.toml.
+pyproject.toml reads it from here (``dynamic = ["version"]``): this is its one place.
 """
 
 __all__ = ["__version__"]

@@ -32,7 +32,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 FLOORS = {
-    "imgtune.errors": 0, "imgtune.atomic": 0,
+    "imgtune.errors": 0, "imgtune.atomic": 0, "imgtune.version": 0,
     "imgtune.spec": 1,
     "imgtune.serialization": 2,
     "imgtune.compiler": 3,

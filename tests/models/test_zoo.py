@@ -9,7 +9,8 @@ import pytest
 from flax import nnx
 
 from imgtune.errors import ValidationError
-from imgtune.train.models import MODEL_INFO, MODEL_NAMES, count_params, create_model, layer_groups
+from imgtune.spec.models import MODELS
+from imgtune.train.models import MODEL_NAMES, count_params, create_model, layer_groups
 from imgtune.train.models.resnet import Bottleneck, ResNet
 
 # Published counts at 1000 classes; sources in imgtune/train/models/zoo.py.
@@ -34,13 +35,13 @@ GROUPS = {"mobilenetv2": 19, "resnet": 5, "seresnext": 5, "resnest": 5, "vits16r
 
 def test_model_names():
     assert set(MODEL_NAMES) == set(REFERENCE_PARAMS) and len(MODEL_NAMES) == 12
-    assert set(MODEL_INFO) == set(MODEL_NAMES)
+    assert set(MODELS) == set(MODEL_NAMES)
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_param_count_matches_reference(name):
     assert count_params(name) == REFERENCE_PARAMS[name]
-    assert MODEL_INFO[name].params == REFERENCE_PARAMS[name]
+    assert MODELS[name].params == REFERENCE_PARAMS[name]
 
 
 def test_param_count_scales_with_classes():
@@ -71,8 +72,8 @@ def _starts(path: tuple, prefix: tuple) -> bool:
 def test_layer_groups(name):
     model = nnx.eval_shape(lambda: create_model(name, 10, rngs=nnx.Rngs(0)))
     groups = layer_groups(model)
-    family = MODEL_INFO[name].family
-    assert len(groups) == GROUPS.get(name, GROUPS.get(family)) == MODEL_INFO[name].groups
+    family = MODELS[name].family
+    assert len(groups) == GROUPS.get(name, GROUPS.get(family)) == MODELS[name].layer_groups
     paths = _param_paths(model)
     head = model.head_path
     owner: dict[tuple, int] = {}
@@ -148,7 +149,7 @@ def test_train_mode_updates_batch_stats_and_gradients_flow():
 
 
 def test_zoo_serves_exactly_the_spec_model_names():
-    from imgtune.spec.fields import MODEL_NAMES as SPEC_NAMES
+    from imgtune.spec.models import MODEL_NAMES as SPEC_NAMES
     from imgtune.train.models import MODEL_NAMES
 
     assert MODEL_NAMES == SPEC_NAMES

@@ -31,21 +31,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from imgtune.spec.enums import LearningRateScheduler, Optimizer
+from imgtune.spec.models import DEFAULT_MODEL, MODELS
 from imgtune.spec.records import TrainingParameters
 
-__all__ = ["DEFAULT_MODEL", "MODEL_DEFAULTS", "UNSET_BY_DESIGN", "default_learning_rate", "resolve"]
-
-#: The default model (see the module docstring for the conflict in Azure's docs).
-DEFAULT_MODEL = "seresnext"
-
-#: Per model: (training and validation batch size, learning rate multiclass, multilabel).
-MODEL_DEFAULTS: dict[str, tuple[int, float, float]] = {
-    **{m: (78, 0.01, 0.035) for m in ("mobilenetv2", "resnet18", "resnet34", "resnet50", "resnet101",
-                                      "resnet152", "resnest50", "resnest101", "seresnext")},
-    "vits16r224": (128, 0.0125, 0.025),
-    "vitb16r224": (48, 0.0125, 0.025),
-    "vitl16r224": (10, 0.001, 0.002),
-}
+__all__ = ["UNSET_BY_DESIGN", "default_learning_rate", "resolve"]
 
 #: Fields whose ``None`` is itself a setting and stays in a resolved trial.
 UNSET_BY_DESIGN = frozenset({"checkpoint_frequency", "checkpoint_run_id"})
@@ -87,8 +76,7 @@ def default_learning_rate(model_name: str, multilabel: bool) -> float:
     >>> default_learning_rate("resnet50", False), default_learning_rate("vitl16r224", True)
     (0.01, 0.002)
     """
-    _, multiclass, multi = MODEL_DEFAULTS[model_name]
-    return multi if multilabel else multiclass
+    return MODELS[model_name].learning_rate(multilabel=multilabel)
 
 
 def resolve(params: TrainingParameters, drawn: Mapping[str, Any], *, multilabel: bool, seed: int) -> TrainingParameters:
@@ -105,7 +93,7 @@ def resolve(params: TrainingParameters, drawn: Mapping[str, Any], *, multilabel:
     """
     values = {**params.set_fields(), **{k: v for k, v in drawn.items() if v is not None}}
     model = values.setdefault("model_name", DEFAULT_MODEL)
-    batch, _, _ = MODEL_DEFAULTS[model]
+    batch = MODELS[model].batch_size
     values.setdefault("training_batch_size", batch)
     values.setdefault("validation_batch_size", batch)
     values.setdefault("learning_rate", default_learning_rate(model, multilabel))

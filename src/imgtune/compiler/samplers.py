@@ -81,7 +81,6 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from imgtune.compiler.defaults import default_learning_rate
 from imgtune.errors import Problem, ValidationError
 from imgtune.spec.distributions import (
     Choice,
@@ -96,7 +95,9 @@ from imgtune.spec.distributions import (
     Randint,
     Uniform,
 )
-from imgtune.spec.fields import MODEL_NAMES, SEARCHABLE, VIT_MODELS, Kind
+from imgtune.spec.fields import SEARCHABLE, Kind
+from imgtune.spec.models import AUTOMODE_PORTFOLIO, CNN_MODELS, MODELS
+from imgtune.spec.rules import cross_field_problems
 
 __all__ = [
     "AUTOMODE_PORTFOLIO",
@@ -204,7 +205,7 @@ def violation(params: Mapping[str, Any]) -> str | None:
     """Why ``params`` is not a valid trial, or ``None`` when it is.
 
     >>> violation({"model_name": "vitb16r224", "training_crop_size": 224, "validation_crop_size": 256})
-    'vitb16r224 needs training_crop_size == validation_crop_size, got 224 and 256'
+    'validation_crop_size: must equal training_crop_size (224) for ViT model vitb16r224, got 256'
     >>> violation({"beta1": 1.2})
     'beta1: must be in [0, 1], got 1.2'
     """
@@ -215,14 +216,8 @@ def violation(params: Mapping[str, Any]) -> str | None:
         message = spec.check(value)
         if message is not None:
             return f"{key}: {message}"
-    model = params.get("model_name")
-    train, val = params.get("training_crop_size"), params.get("validation_crop_size")
-    if model in VIT_MODELS and train is not None and val is not None and train != val:
-        return f"{model} needs training_crop_size == validation_crop_size, got {train} and {val}"
-    resize = params.get("validation_resize_size")
-    if resize is not None and val is not None and resize < val:
-        return f"validation_resize_size ({resize}) must be >= validation_crop_size ({val})"
-    return None
+    problems = cross_field_problems(params)
+    return f"{problems[0][0]}: {problems[0][1]}" if problems else None
 
 
 # -- space handling ----------------------------------------------------------------
@@ -688,31 +683,8 @@ def _bayes_step(state: SamplerState, sub: _Sub, dims: list, observed: list, hist
 
 # -- automode ----------------------------------------------------------------------
 
-#: AutoMode's ordered portfolio: (model_name, factor on the model's default learning rate).
-#: Strong, cheap models first; a second learning rate for the two strongest; the big models last.
-AUTOMODE_PORTFOLIO: tuple[tuple[str, float], ...] = (
-    ("seresnext", 1.0),
-    ("vitb16r224", 1.0),
-    ("resnet50", 1.0),
-    ("mobilenetv2", 1.0),
-    ("vits16r224", 1.0),
-    ("resnest50", 1.0),
-    ("resnet18", 1.0),
-    ("seresnext", 1 / 3),
-    ("vitb16r224", 1 / 3),
-    ("resnet101", 1.0),
-    ("resnest101", 1.0),
-    ("vitl16r224", 1.0),
-    ("resnet34", 1.0),
-    ("resnet152", 1.0),
-)
-_CNN_MODELS = tuple(m for m in MODEL_NAMES if m not in VIT_MODELS)
 #: Width of the random phase's learning-rate range: default / _LR_SPAN .. default * _LR_SPAN.
 _LR_SPAN = 4.0
-
-
-def _default_lr(model: str, multilabel: bool) -> float:
-    return default_learning_rate(model, multilabel)
 
 
 def automode_portfolio(multilabel: bool = False) -> tuple[tuple[str, float], ...]:
@@ -723,7 +695,8 @@ def automode_portfolio(multilabel: bool = False) -> tuple[tuple[str, float], ...
     >>> automode_portfolio(multilabel=True)[1]
     ('vitb16r224', 0.025)
     """
-    return tuple((m, float(f"{_default_lr(m, multilabel) * f:.4g}")) for m, f in AUTOMODE_PORTFOLIO)
+    return tuple((m, float(f"{MODELS[m].learning_rate(multilabel=multilabel) * f:.4g}"))
+                 for m, f in AUTOMODE_PORTFOLIO)
 
 
 def automode_space(multilabel: bool = False) -> Space:
@@ -735,11 +708,11 @@ def automode_space(multilabel: bool = False) -> Space:
     Subspace 0 holds the nine CNNs, 1 ViT small and base, 2 ViT large.
     """
     def lr(model: str) -> LogUniform:
-        base = _default_lr(model, multilabel)
+        base = MODELS[model].learning_rate(multilabel=multilabel)
         return LogUniform(min_value=math.log(base / _LR_SPAN), max_value=math.log(base * _LR_SPAN))
 
     return (
-        {"model_name": Choice(values=_CNN_MODELS), "learning_rate": lr("resnet50")},
+        {"model_name": Choice(values=CNN_MODELS), "learning_rate": lr("resnet50")},
         {"model_name": Choice(values=("vits16r224", "vitb16r224")), "learning_rate": lr("vitb16r224")},
         {"model_name": "vitl16r224", "learning_rate": lr("vitl16r224")},
     )
@@ -758,7 +731,7 @@ def automode_sampler(multilabel: bool = False) -> Sampler:
     """
     portfolio = automode_portfolio(multilabel)
     default = automode_space(multilabel)
-    weights = (len(_CNN_MODELS), 2)
+    weights = (len(CNN_MODELS), 2)
     index_of = {m: j for j, sub in enumerate(default) for m in
                 (sub["model_name"].values if isinstance(sub["model_name"], Choice) else (sub["model_name"],))}
 

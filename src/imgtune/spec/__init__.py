@@ -34,7 +34,8 @@ from imgtune.spec.enums import (
     SamplingAlgorithmType,
     TaskType,
 )
-from imgtune.spec.fields import MODEL_NAMES, SEARCHABLE, TRAINING_PARAMETERS, FieldSpec
+from imgtune.spec.fields import SEARCHABLE, TRAINING_PARAMETERS, FieldSpec
+from imgtune.spec.models import MODEL_NAMES, MODELS, ModelSpec
 from imgtune.spec.records import (
     BanditPolicy,
     BayesianSampling,

@@ -29,36 +29,16 @@ import attrs
 from imgtune.errors import closest
 from imgtune.spec.checks import fmt, is_int, is_number
 from imgtune.spec.enums import AzureEnum, LearningRateScheduler, Optimizer
+from imgtune.spec.models import DEFAULT_MODEL, MODEL_NAMES
 
 __all__ = [
     "ADVANCED_SETTINGS",
     "FieldSpec",
     "Kind",
     "LIMITS",
-    "MODEL_NAMES",
     "SEARCHABLE",
     "TRAINING_PARAMETERS",
-    "VIT_MODELS",
 ]
-
-#: Azure's twelve built-in model names, in the fact sheet's order.
-MODEL_NAMES: tuple[str, ...] = (
-    "mobilenetv2",
-    "resnet18",
-    "resnet34",
-    "resnet50",
-    "resnet101",
-    "resnet152",
-    "resnest50",
-    "resnest101",
-    "seresnext",
-    "vits16r224",
-    "vitb16r224",
-    "vitl16r224",
-)
-#: Vision transformers: they need equal training and validation crop sizes.
-VIT_MODELS: tuple[str, ...] = ("vits16r224", "vitb16r224", "vitl16r224")
-
 
 class Kind(enum.Enum):
     FLOAT = "float"
@@ -272,7 +252,7 @@ _P = [
     _f("learning_rate", meaning="Initial learning rate.", default="per model and task"),
     FieldSpec("learning_rate_scheduler", Kind.ENUM, "Learning-rate schedule.", default="warmup_cosine",
               enum=LearningRateScheduler),
-    FieldSpec("model_name", Kind.STR, "Model architecture.", default="seresnext", allowed=MODEL_NAMES),
+    FieldSpec("model_name", Kind.STR, "Model architecture.", default=DEFAULT_MODEL, allowed=MODEL_NAMES),
     _f("momentum", meaning="SGD momentum.", default="0.9"),
     _b("nesterov", meaning="Nesterov momentum with sgd.", default="true"),
     _i("number_of_epochs", meaning="Training epochs.", default="15"),

@@ -54,11 +54,12 @@ from imgtune.spec.fields import (
     POLICY_FIELDS,
     SEARCHABLE,
     TRAINING_PARAMETERS,
-    VIT_MODELS,
     FieldSpec,
     Kind,
 )
 from imgtune.spec.frozen import FrozenMap, freeze
+from imgtune.spec.models import VIT_MODELS
+from imgtune.spec.rules import CROSS_FIELD_KEYS, cross_field_problems
 
 __all__ = [
     "BanditPolicy",
@@ -336,12 +337,9 @@ def _tp_fields() -> dict[str, Any]:
 
 
 def _check_crops(checker: Checker, path: str, model: Any, train_crop: Any, val_crop: Any, resize: Any) -> None:
-    if model in VIT_MODELS and is_int(train_crop) and is_int(val_crop) and train_crop != val_crop:
-        checker.add(path + "validation_crop_size" if path else "validation_crop_size",
-                    f"must equal training_crop_size ({train_crop}) for ViT model {model}, got {val_crop}")
-    if is_int(resize) and is_int(val_crop) and resize < val_crop:
-        checker.add(path + "validation_resize_size" if path else "validation_resize_size",
-                    f"must be >= validation_crop_size ({val_crop}), got {resize}")
+    values = dict(zip(CROSS_FIELD_KEYS, (model, train_crop, val_crop, resize)))
+    for field, message in cross_field_problems(values):
+        checker.add(path + field, message)
 
 
 @attrs.frozen(kw_only=True)
