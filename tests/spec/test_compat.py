@@ -152,7 +152,35 @@ def test_metric_spellings(spelling):
     assert imgtune.PrimaryMetric.parse(spelling) is imgtune.PrimaryMetric.AUC_WEIGHTED
 
 
-def test_azure_sdk_bandit_dump_shape_loads():
-    """azure-ai-ml writes both slacks, 0.0 for the unused one."""
-    policy = imgtune.BanditPolicy(slack_factor=0.2, slack_amount=0.0, evaluation_interval=2)
-    assert policy.slack_amount is None and policy.slack_factor == 0.2
+_BOTH_SLACKS = """\
+type: automl
+task: image_classification
+target_column_name: label
+training_data: {path: d}
+sweep:
+  sampling_algorithm: random
+  early_termination: {type: bandit, slack_factor: %s, slack_amount: %s, evaluation_interval: 2}
+"""
+
+
+@pytest.mark.parametrize(("factor", "amount", "want"), [("0.2", "0.0", (0.2, None)), ("0.0", "0.1", (None, 0.1))])
+def test_azure_sdk_bandit_dump_shape_loads(factor, amount, want):
+    """azure-ai-ml writes both slacks, 0.0 for the unused one: YAML reads that zero as unset."""
+    policy = imgtune.loads(_BOTH_SLACKS % (factor, amount)).sweep.early_termination
+    assert (policy.slack_factor, policy.slack_amount) == want
+
+
+def test_a_bandit_policy_built_in_python_takes_exactly_what_it_is_given():
+    with pytest.raises(imgtune.ValidationError, match="exactly one of slack_factor and slack_amount is allowed"):
+        imgtune.BanditPolicy(slack_factor=0.2, slack_amount=0.0, evaluation_interval=2)
+    assert imgtune.BanditPolicy(slack_amount=0.0).slack_amount == 0.0  # a zero slack alone is a real setting
+
+
+def test_limits_built_in_python_keep_their_values_and_compile_caps_them_with_one_warning():
+    limits = imgtune.Limits(max_trials=2, max_concurrent_trials=4)
+    assert limits.max_concurrent_trials == 4
+    job = imgtune.ImageClassificationJob(training_data=imgtune.Input(path="d"), target_column_name="label",
+                                         limits=limits)
+    with pytest.warns(UserWarning, match="capped to 2") as caught:
+        plan = imgtune.compile(job)
+    assert plan.limits.max_concurrent_trials == 2 and len(caught) == 1

@@ -41,6 +41,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -96,7 +97,7 @@ History = Sequence  # (subspace, sampled params, metric | None) per finished tri
 
 def resolve_limits(job: Job) -> ResolvedLimits:
     """The limits with defaults: 1 trial (AutoMode: as given), 1 at a time, 7 days;
-    ``max_concurrent_trials`` capped at ``max_trials``."""
+    ``max_concurrent_trials`` capped at ``max_trials`` (:func:`compile` warns when it caps)."""
     limits = job.limits
     trials = limits.max_trials or 1
     concurrent = min(limits.max_concurrent_trials or 1, trials)
@@ -140,6 +141,10 @@ def compile(job: Job, *, seed: int = 0) -> Plan:  # noqa: A001 - the name users 
     if not (isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**64):
         raise ValidationError([Problem("seed", f"must be an integer in [0, 2**64), got {seed!r}")])
     limits = resolve_limits(job)
+    asked = job.limits.max_concurrent_trials
+    if job.limits.max_trials is not None and asked is not None and asked > limits.max_concurrent_trials:
+        warnings.warn(f"limits.max_concurrent_trials ({asked}) is above max_trials ({job.limits.max_trials}); "
+                      f"capped to {limits.max_concurrent_trials}", UserWarning, stacklevel=2)
     config = _sampler_config(job, limits)
     sampler = make_sampler(config, multilabel=job.multilabel)
     state = sampler.init(_space(job, config), seed)

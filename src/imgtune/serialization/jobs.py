@@ -26,6 +26,7 @@ import attrs
 
 from imgtune.atomic import write_atomic
 from imgtune.errors import Problem, ValidationError
+from imgtune.serialization.azure_quirks import normalize
 from imgtune.serialization.legacy import LegacySchemaWarning, migrate
 from imgtune.serialization.yaml_text import dump_text, parse_with_marks, with_marks
 from imgtune.spec.checks import fmt
@@ -114,6 +115,7 @@ def _loads(source: Any, base_path: Any) -> Job:
     if not isinstance(data, Mapping):
         raise ValidationError([Problem("", f"a job must be a mapping of keys, got {fmt(data)}", 1, 1)])
     data, notes, renames, problems = migrate(data)
+    data = normalize(data)
     try:
         job = _structure_job(data)
     except ValidationError as err:

@@ -19,7 +19,6 @@ Example:
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from typing import Any, ClassVar, Union
 
@@ -151,23 +150,15 @@ class Output(Validated):
 class Limits(Validated):
     """Sweep limits. ``None`` means the default (1 trial, 1 at a time, 7 days).
 
-    A ``max_concurrent_trials`` above ``max_trials`` is capped to it with a
-    warning, as Azure does; ``compile`` caps it against the default
-    ``max_trials`` when only the concurrency is set.
+    The record keeps the values given. A ``max_concurrent_trials`` above
+    ``max_trials`` is capped to it by ``compile`` (with one warning), as Azure's
+    service does; a job file that asks for more is read capped (see
+    :mod:`imgtune.serialization.azure_quirks`).
     """
 
     max_trials: int | None = _spec_field(LIMITS["max_trials"])
     max_concurrent_trials: int | None = _spec_field(LIMITS["max_concurrent_trials"])
     timeout_minutes: int | None = _spec_field(LIMITS["timeout_minutes"])
-
-    def __attrs_post_init__(self) -> None:
-        t, c = self.max_trials, self.max_concurrent_trials
-        if (is_int(t) and is_int(c) and LIMITS["max_trials"].check(t) is None
-                and LIMITS["max_concurrent_trials"].check(c) is None and c > t):
-            warnings.warn(f"limits.max_concurrent_trials ({c}) is above max_trials ({t}); capped to {t}",
-                          UserWarning, stacklevel=4)
-            object.__setattr__(self, "max_concurrent_trials", t)
-        super().__attrs_post_init__()
 
     def _check(self, checker: Checker) -> None:
         _check_specs(checker, self)
@@ -231,9 +222,10 @@ def _policy_field(name: str, default: Any = None) -> Any:
 class BanditPolicy(Validated):
     """Stop trials that fall behind the best one by more than a slack.
 
-    Exactly one of ``slack_factor`` and ``slack_amount``. Azure's SDK writes both,
-    with ``0.0`` for the unused one; a zero beside a non-zero other is therefore
-    read as unset. ``evaluation_interval: 0`` (the SDK's default) acts as 1.
+    Exactly one of ``slack_factor`` and ``slack_amount``: the record takes exactly what
+    it is given. Azure's SDK writes both, with ``0.0`` for the unused one; YAML read by
+    :mod:`imgtune.serialization` drops that zero (:mod:`imgtune.serialization.azure_quirks`).
+    ``evaluation_interval: 0`` (the SDK's default) acts as 1.
     """
 
     type: ClassVar[str] = "bandit"
@@ -241,15 +233,6 @@ class BanditPolicy(Validated):
     slack_amount: float | None = _policy_field("slack_amount")
     evaluation_interval: int = _policy_field("evaluation_interval", 1)
     delay_evaluation: int = _policy_field("delay_evaluation", 0)
-
-    def __attrs_post_init__(self) -> None:
-        f, a = self.slack_factor, self.slack_amount
-        if is_number(f) and is_number(a):
-            if a == 0 and f != 0:
-                object.__setattr__(self, "slack_amount", None)
-            elif f == 0 and a != 0:
-                object.__setattr__(self, "slack_factor", None)
-        super().__attrs_post_init__()
 
     def _check(self, checker: Checker) -> None:
         _check_specs(checker, self)
