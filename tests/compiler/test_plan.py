@@ -178,7 +178,7 @@ def test_policy_record_kept_and_functions_derived():
                                       "sweep: {sampling_algorithm: random, early_termination: "
                                       "{type: bandit, slack_factor: 0.2, evaluation_interval: 0}}")))
     assert isinstance(plan.policy, imgtune.BanditPolicy)
-    policy = make_policy(plan.policy)
+    policy = make_policy(plan.policy, plan.job.primary_metric)
     decisions, _ = policy.decide(policy.init(), {"a": [0.8], "b": [0.6]}, {"a", "b"}, 1)
     assert {d.trial_id: d.stop for d in decisions} == {"a": False, "b": True}
 

@@ -63,6 +63,7 @@ from imgtune.compiler.plan import (
 from imgtune.compiler.samplers import state_from_json, state_to_json
 from imgtune.errors import Problem, ValidationError
 from imgtune.serialization import dumps
+from imgtune.values import finite
 from imgtune.spec.enums import RandomRule
 from imgtune.spec.records import (
     BayesianSampling,
@@ -173,7 +174,10 @@ def extend(plan: Plan, history: History = (), *, count: int = 1) -> Plan:
         return plan
     sampler = make_sampler(plan.sampler, multilabel=plan.job.multilabel)
     state = state_from_json(_space(plan.job, plan.sampler), _state_only(plan.sampler_state))
-    return _propose(plan, sampler, state, history=history, count=min(count, room))
+    metric = plan.job.primary_metric  # the samplers maximise: they see the metric's scores
+    scored = tuple((sub, drawn, None if finite(value) is None else metric.score(value))
+                   for sub, drawn, value in history)
+    return _propose(plan, sampler, state, history=scored, count=min(count, room))
 
 
 def _state_only(data: Any) -> dict:

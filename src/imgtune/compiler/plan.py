@@ -27,7 +27,7 @@ from imgtune.serialization import (
 )
 from imgtune.spec.checks import Checker, Validated, is_int, lenient
 from imgtune.spec.convert import record_converter
-from imgtune.spec.enums import AzureEnum
+from imgtune.spec.enums import AzureEnum, PrimaryMetric
 from imgtune.spec.frozen import FrozenMap, freeze
 from imgtune.spec.records import (
     BanditPolicy,
@@ -190,13 +190,18 @@ def make_sampler(config: SamplerConfig, *, multilabel: bool):
     raise ValidationError([Problem("sampler.type", f"unknown sampler {config.type!r}")])
 
 
-def make_policy(record: Any):
-    """The policy's pure functions, derived from its record (``None``: no policy).
+def make_policy(record: EarlyTerminationPolicy | None, metric: PrimaryMetric | None = None) -> policies.Policy:
+    """The policy's pure functions, derived from its record (``None``: no policy), judging the
+    primary metric's scores (:meth:`~imgtune.spec.enums.PrimaryMetric.score`: higher is better).
 
     ``evaluation_interval: 0`` (Azure SDK's default) acts as 1.
     """
     if record is None:
         return policies.no_policy()
+    return _policy(record) if metric is None else policies.on_scores(_policy(record), metric.score)  # TRANSITION
+
+
+def _policy(record: EarlyTerminationPolicy) -> policies.Policy:
     gating = {"evaluation_interval": max(1, record.evaluation_interval), "delay_evaluation": record.delay_evaluation}
     if isinstance(record, BanditPolicy):
         return policies.bandit_policy(slack_factor=record.slack_factor, slack_amount=record.slack_amount, **gating)

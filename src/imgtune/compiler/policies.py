@@ -59,6 +59,7 @@ from typing import Any, NamedTuple
 import attrs
 
 from imgtune.errors import Problem, ValidationError
+from imgtune.values import finite
 
 __all__ = [
     "Decision",
@@ -69,6 +70,7 @@ __all__ = [
     "chain",
     "median_stopping_policy",
     "no_policy",
+    "on_scores",
     "truncation_selection_policy",
 ]
 
@@ -119,7 +121,7 @@ def _g(x: float) -> str:
 
 
 def _finite(values: Sequence[float]) -> list[float]:
-    return [float(v) for v in values if v is not None and math.isfinite(v)]
+    return [v for v in map(finite, values) if v is not None]
 
 
 def _judged(histories: Histories, running: Collection[Hashable], interval: int) -> list[Hashable]:
@@ -281,3 +283,24 @@ def chain(*policies: Policy) -> Policy:
         return out, tuple(new_state)
 
     return Policy(init, decide)
+
+
+def on_scores(policy: Policy, score: Callable[[Any], float]) -> Policy:
+    """The policy judging ``score(value)`` instead of each reported value (a combinator, as optax's).
+
+    The policies compare values as "higher is better"; the primary metric says what better
+    means (:meth:`imgtune.spec.enums.PrimaryMetric.score`), so the sweep hands its policy
+    ``on_scores(policy, metric.score)``. A score that is not finite counts as missing.
+
+    Example:
+        >>> policy = on_scores(bandit_policy(slack_amount=0.1), lambda v: -v)  # a metric to minimise
+        >>> decisions, _ = policy.decide(policy.init(), {"a": [0.2], "b": [0.5]}, {"a", "b"}, 1)
+        >>> [(d.trial_id, d.stop) for d in decisions]
+        [('a', False), ('b', True)]
+    """
+
+    def decide(state: Any, histories: Histories, running: Collection[Hashable], interval: int):
+        scored = {t: [score(v) for v in values] for t, values in histories.items()}
+        return policy.decide(state, scored, running, interval)
+
+    return Policy(policy.init, decide)

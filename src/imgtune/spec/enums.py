@@ -17,7 +17,11 @@ Example:
 from __future__ import annotations
 
 import enum
+import math
 import re
+from collections.abc import Iterable
+
+from imgtune.values import finite
 
 __all__ = [
     "AzureEnum",
@@ -70,7 +74,22 @@ class TaskType(AzureEnum):
 
 
 class PrimaryMetric(AzureEnum):
-    """Primary metrics; every one is maximised."""
+    """A primary metric, and the one owner of its goal: which of two values is better.
+
+    Every Azure primary metric is maximised (``higher_is_better``). Policies, early
+    stopping, the best checkpoint, the best trial and the Bayesian sampler all ask the
+    metric rather than compare values themselves. Values that are missing or not finite
+    (``None``, NaN) are never better than a finite one.
+
+    Example:
+        >>> m = PrimaryMetric.ACCURACY
+        >>> m.better(0.9, 0.8), m.better(float("nan"), 0.1), m.better(0.1, None)
+        (True, False, True)
+        >>> m.best([0.5, None, 0.7, float("nan"), 0.7])
+        (0.7, 2)
+        >>> m.best([None]), m.score(0.25), m.score(None)
+        ((None, None), 0.25, -inf)
+    """
 
     ACCURACY = "accuracy"
     AUC_WEIGHTED = "auc_weighted"
@@ -78,6 +97,30 @@ class PrimaryMetric(AzureEnum):
     AVERAGE_PRECISION_SCORE_WEIGHTED = "average_precision_score_weighted"
     PRECISION_SCORE_WEIGHTED = "precision_score_weighted"
     IOU = "iou"
+
+    @property
+    def higher_is_better(self) -> bool:
+        """True for every Azure primary metric (``norm_macro_recall`` may be negative, still maximised)."""
+        return True
+
+    def score(self, value: object) -> float:
+        """``value`` on a scale where higher is better; ``-inf`` when missing or not finite."""
+        number = finite(value)
+        if number is None:
+            return -math.inf
+        return number if self.higher_is_better else -number
+
+    def better(self, a: object, b: object) -> bool:
+        """Whether ``a`` is strictly better than ``b``."""
+        return finite(a) is not None and self.score(a) > self.score(b)
+
+    def best(self, values: Iterable[object]) -> tuple[float | None, int | None]:
+        """The best finite value and its (first) index; ``(None, None)`` when there is none."""
+        best, index = None, None
+        for i, value in enumerate(values):
+            if self.better(value, best):
+                best, index = finite(value), i
+        return best, index
 
 
 CLASSIFICATION_METRICS = (
