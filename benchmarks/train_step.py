@@ -141,13 +141,13 @@ import json, resource, tempfile
 from imgtune.datasets import make_digits
 from imgtune.compiler.defaults import resolve
 from imgtune.spec.records import TrainingParameters
-from imgtune.train.trial import load_trial_data, train_trial
+from imgtune.train.trial import TrialSettings, load_trial_data, train_trial
 d = tempfile.mkdtemp()
 data = load_trial_data(make_digits(d, size=32), multilabel=False, seed=0)
 p = resolve(TrainingParameters(model_name="resnet18", number_of_epochs=1, training_batch_size=64,
     validation_batch_size=128, training_crop_size=32, validation_crop_size=32, validation_resize_size=32,
     number_of_workers=2), {}, multilabel=False, seed=0)
-r = train_trial(p, data, d + "/trial", primary_metric="accuracy", multilabel=False, seed=0)
+r = train_trial(TrialSettings(params=p, primary_metric="accuracy", multilabel=False, seed=0), data, d + "/trial")
 print(json.dumps({"status": r.status, "accuracy": r.best_metric,
                   "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
 """

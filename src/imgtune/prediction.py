@@ -51,10 +51,10 @@ from imgtune.train.data import (
     normalize,
     resolve_image_url,
 )
-from imgtune.train.inference import checkpoint_folder, load_model
+from imgtune.train.inference import checkpoint_folder, load_model, logits_to_scores
 from imgtune.train.metrics import THRESHOLD
 
-__all__ = ["Images", "Predictor", "collect_images", "iter_predictions", "load_predictor", "predict", "scores"]
+__all__ = ["Images", "Predictor", "collect_images", "iter_predictions", "load_predictor", "predict"]
 
 Images = Union[str, "os.PathLike[str]", bytes, Iterable[Union[str, "os.PathLike[str]", bytes]]]
 """What :func:`predict` takes: one path or bytes, or an iterable of them."""
@@ -226,7 +226,7 @@ def _jax_predictor(path: Path, batch_size: int) -> Predictor:
     model, info = load_model(folder)
 
     @nnx.jit
-    def forward(m: Any, x: Any) -> Any:
+    def forward(m: Any, x: Any) -> Any:  # logits, as the ONNX graph gives them: scores come from one place
         return m(x, train=False).astype("float32")
 
     def run(pixels: np.ndarray) -> np.ndarray:
@@ -246,23 +246,7 @@ def _jax_predictor(path: Path, batch_size: int) -> Predictor:
                      info["validation_crop_size"], "jax", run)
 
 
-# -- scores ----------------------------------------------------------------------------------
-
-
-def scores(logits: np.ndarray, multilabel: bool) -> np.ndarray:
-    """Probabilities from logits: softmax (multiclass) or per-label sigmoid (multilabel), float64.
-
-    >>> scores(np.array([[0.0, 0.0]]), multilabel=False).tolist()
-    [[0.5, 0.5]]
-    >>> scores(np.array([[0.0, 100.0]]), multilabel=True).round(3).tolist()
-    [[0.5, 1.0]]
-    """
-    z = np.asarray(logits, np.float64)
-    if multilabel:
-        return 0.5 * (1.0 + np.tanh(0.5 * z))  # the sigmoid without overflow
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
+# -- results ----------------------------------------------------------------------------------
 
 
 def _result(name: str, probs: np.ndarray, labels: Sequence[str], multilabel: bool, top_k: int | None) -> dict:
@@ -296,7 +280,8 @@ def iter_predictions(source: str | os.PathLike[str] | Predictor, images: Images,
             batch = items[start:start + batch_size]
             pixels = list(pool.map(lambda it: _pixels(it, predictor), batch))
             ok = [i for i, p in enumerate(pixels) if not isinstance(p, str)]
-            probs = scores(predictor.logits(np.stack([pixels[i] for i in ok])), predictor.multilabel) if ok else []
+            probs = np.asarray(logits_to_scores(predictor.logits(np.stack([pixels[i] for i in ok])),
+                                                 predictor.multilabel)) if ok else []
             by_index = dict(zip(ok, probs))
             for i, item in enumerate(batch):
                 if i in by_index:

@@ -23,12 +23,13 @@ def main(argv: list[str]) -> None:
         jax.distributed.initialize(coordinator_address=f"127.0.0.1:{port}", num_processes=nproc, process_id=pid,
                                    initialization_timeout=120)
     from conftest import tiny_params
-    from imgtune.train.trial import load_trial_data, train_trial
+    from imgtune.train.trial import TrialSettings, load_trial_data, train_trial
 
     data = load_trial_data(data_dir, multilabel=False, seed=0)
     p = tiny_params("vits16r224", number_of_epochs=3, distributed=distributed == "1", early_stopping=False,
                     optimizer="adamw", learning_rate=0.001, random_seed=1)
-    r = train_trial(p, data, workdir, primary_metric="accuracy", multilabel=False, seed=0, model_width=0.25)
+    settings = TrialSettings(params=p, primary_metric="accuracy", multilabel=False, seed=0, model_width=0.25)
+    r = train_trial(settings, data, workdir)
     with open(out, "w") as f:
         json.dump({"devices": jax.device_count(), "local_devices": jax.local_device_count(),
                    "processes": jax.process_count(), "status": r.status, "reason": r.stop_reason,

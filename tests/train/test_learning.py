@@ -14,7 +14,7 @@ import pytest
 
 from imgtune.compiler.defaults import resolve
 from imgtune.spec.records import TrainingParameters
-from imgtune.train.trial import load_trial_data, train_trial
+from imgtune.train.trial import TrialSettings, load_trial_data, train_trial
 
 
 def _params(multilabel: bool) -> TrainingParameters:
@@ -32,8 +32,8 @@ def test_resnet18_learns_digits(tmp_path_factory, multilabel, metric, target):
     folder = make_digits(tmp_path_factory.mktemp("digits32"), size=32, multilabel=multilabel)
     data = load_trial_data(folder, multilabel=multilabel, seed=0)
     assert len(data.train) + len(data.validation) == 1797
-    r = train_trial(_params(multilabel), data, tmp_path_factory.mktemp("trial"), primary_metric=metric,
-                    multilabel=multilabel, seed=0)
+    settings = TrialSettings(params=_params(multilabel), primary_metric=metric, multilabel=multilabel, seed=0)
+    r = train_trial(settings, data, tmp_path_factory.mktemp("trial"))
     assert r.status == "Completed"
     assert r.best_metric >= target, r.history
     assert r.history[-1]["train_loss"] < r.history[0]["train_loss"]

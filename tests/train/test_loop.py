@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import pytest
 
+from imgtune.spec.enums import PrimaryMetric
 from imgtune.train.loop import due, early_stopping_update, itstime
 from imgtune.train.state import EarlyStopping, Progress
+
+ACC = PrimaryMetric.ACCURACY
 
 
 def _stops_at(values, delay, patience):
     es = EarlyStopping()
     for i, v in enumerate(values, start=1):
-        es, stop = early_stopping_update(es, v, delay=delay, patience=patience)
+        es, stop = early_stopping_update(es, v, metric=ACC, delay=delay, patience=patience)
         if stop:
             return i
     return None
@@ -37,11 +40,11 @@ def test_early_stopping_stops_at_the_documented_evaluation(values, delay, patien
 
 
 def test_early_stopping_counters():
-    es, _ = early_stopping_update(EarlyStopping(), 0.3, delay=1, patience=3)
+    es, _ = early_stopping_update(EarlyStopping(), 0.3, metric=ACC, delay=1, patience=3)
     assert es == EarlyStopping(evaluations=1, best=None, since_best=0)
-    es, _ = early_stopping_update(es, 0.2, delay=1, patience=3)
+    es, _ = early_stopping_update(es, 0.2, metric=ACC, delay=1, patience=3)
     assert es == EarlyStopping(evaluations=2, best=0.2, since_best=0)
-    es, _ = early_stopping_update(es, 0.1, delay=1, patience=3)
+    es, _ = early_stopping_update(es, 0.1, metric=ACC, delay=1, patience=3)
     assert es == EarlyStopping(evaluations=3, best=0.2, since_best=1)
 
 

@@ -36,7 +36,7 @@ from imgtune.spec.fields import TRAINING_PARAMETERS
 from imgtune.train import optim
 from imgtune.train import trial as trial_mod
 from imgtune.train.checkpoints import load_weights, read_info
-from imgtune.train.trial import train_trial
+from imgtune.train.trial import TrialSettings, train_trial
 
 from conftest import tiny_params
 
@@ -107,6 +107,10 @@ def test_every_training_parameter_has_an_effect_test():
 # -- tiny trials, run once per module, with spies ------------------------------------------
 
 KW = dict(primary_metric="accuracy", multilabel=False, seed=0, model_width=0.25)
+
+
+def _settings(params, **extra):
+    return TrialSettings(params=params, **{**KW, **extra})
 N_TRAIN, N_VALID, N_CLASSES = 48, 12, 10
 
 
@@ -159,7 +163,7 @@ def _spy_trial(params, data, workdir: Path) -> tuple[Any, dict[str, Any]]:
         mp.setattr(models, "create_model", create_model)
         mp.setattr(dv, "select_devices", select_devices)
         mp.setattr(lp, "make_train_step", make_train_step)
-        r = train_trial(params, data, workdir, **KW)
+        r = train_trial(_settings(params), data, workdir)
     return r, rec
 
 
@@ -239,7 +243,7 @@ def _plateau(digits, folder: Path, **kw):
     """resnet18 with every layer group frozen and learning rate 0: the metric cannot move."""
     p = tiny_params(number_of_epochs=4, learning_rate=0.0, learning_rate_scheduler="none", layers_to_freeze=5,
                     early_stopping_delay=1, early_stopping_patience=1, **kw)
-    return train_trial(p, digits, folder, **KW)
+    return train_trial(_settings(p), digits, folder)
 
 
 @pytest.fixture(scope="module")

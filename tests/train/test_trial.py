@@ -11,11 +11,15 @@ import pytest
 
 from imgtune.train import trial as trial_mod
 from imgtune.train.checkpoints import Checkpoints, load_weights
-from imgtune.train.trial import TrialResult, train_trial
+from imgtune.train.trial import TrialResult, TrialSettings, train_trial
 
 from conftest import tiny_params
 
 KW = dict(primary_metric="accuracy", multilabel=False, seed=0, model_width=0.25)
+
+
+def _settings(params, **extra):
+    return TrialSettings(params=params, **{**KW, **extra})
 STEPS_PER_EPOCH = 6  # 48 training images, batch 8
 
 
@@ -37,7 +41,7 @@ def test_report_stop_cancels_cleanly_and_keeps_only_the_best(digits, tmp_path):
         seen.append(entry)
         return "stop" if entry["epoch"] == 2 else None
 
-    r = train_trial(tiny_params(number_of_epochs=4), digits, tmp_path, report=report, **KW)
+    r = train_trial(_settings(tiny_params(number_of_epochs=4)), digits, tmp_path, report=report)
     assert r.status == "Canceled" and r.stop_reason == "stopped by report"
     assert [h["epoch"] for h in r.history] == [1, 2] == [e["epoch"] for e in seen]
     assert set(seen[0]) >= {"epoch", "accuracy", "auc_weighted", "norm_macro_recall", "loss", "train_loss"}
@@ -47,7 +51,7 @@ def test_report_stop_cancels_cleanly_and_keeps_only_the_best(digits, tmp_path):
     assert len(r.best_evaluation["confusion_matrix"]) == 10
     assert r.steps == 2 * STEPS_PER_EPOCH and r.classes == digits.classes
     # an ended trial is not trained again: its stored result comes back
-    assert train_trial(tiny_params(number_of_epochs=4), digits, tmp_path, **KW) == r
+    assert train_trial(_settings(tiny_params(number_of_epochs=4)), digits, tmp_path) == r
     assert TrialResult.from_json(json.loads((tmp_path / "result.json").read_text())) == r
 
 
@@ -59,7 +63,7 @@ def test_non_finite_loss_fails_the_trial(digits, tmp_path, monkeypatch):
         return x * np.float32("inf") if key[1] == 1 else x  # every image of epoch 2
 
     monkeypatch.setattr(trial_mod, "_train_transform", poisoned)
-    r = train_trial(tiny_params(number_of_epochs=3), digits, tmp_path, **KW)
+    r = train_trial(_settings(tiny_params(number_of_epochs=3)), digits, tmp_path)
     assert r.status == "Failed"
     assert "training loss is nan" in r.stop_reason and "epoch 2" in r.stop_reason
     assert [h["epoch"] for h in r.history] == [1]
@@ -68,10 +72,10 @@ def test_non_finite_loss_fails_the_trial(digits, tmp_path, monkeypatch):
 
 def test_same_random_seed_same_metrics_and_checkpoint_frequency(digits, tmp_path):
     p = tiny_params(number_of_epochs=3, checkpoint_frequency=2, random_seed=5)
-    a = train_trial(p, digits, tmp_path / "a", **KW)
-    b = train_trial(p, digits, tmp_path / "b", **KW)
-    c = train_trial(tiny_params(number_of_epochs=3, checkpoint_frequency=2, random_seed=6), digits, tmp_path / "c",
-                    **KW)
+    a = train_trial(_settings(p), digits, tmp_path / "a")
+    b = train_trial(_settings(p), digits, tmp_path / "b")
+    c = train_trial(_settings(tiny_params(number_of_epochs=3, checkpoint_frequency=2, random_seed=6)), digits,
+                    tmp_path / "c")
     assert a.status == b.status == "Completed"
     assert a.history == b.history and a.best_metric == b.best_metric
     assert a.history != c.history
@@ -88,12 +92,12 @@ def test_resume_is_bitwise_identical(digits, tmp_path):
                     learning_rate=0.003, weight_decay=0.01)
     total = 3 * STEPS_PER_EPOCH
 
-    whole = train_trial(p, digits, tmp_path / "whole", max_steps=total, **KW)
+    whole = train_trial(_settings(p, max_steps=total), digits, tmp_path / "whole")
     assert whole.status == "Canceled" and "max_steps" in whole.stop_reason
 
-    paused = train_trial(p, digits, tmp_path / "paused", max_steps=STEPS_PER_EPOCH + 3, **KW)  # mid-epoch 2
+    paused = train_trial(_settings(p, max_steps=STEPS_PER_EPOCH + 3), digits, tmp_path / "paused")  # mid-epoch 2
     assert paused.steps == STEPS_PER_EPOCH + 3 and paused.history == ()
-    paused = train_trial(p, digits, tmp_path / "paused", max_steps=total, **KW)
+    paused = train_trial(_settings(p, max_steps=total), digits, tmp_path / "paused")
 
     class Crash(Exception):
         pass
@@ -102,8 +106,8 @@ def test_resume_is_bitwise_identical(digits, tmp_path):
         raise Crash
 
     with pytest.raises(Crash):  # dies after epoch 2's checkpoint
-        train_trial(p, digits, tmp_path / "crashed", report=crash, **KW)
-    crashed = train_trial(p, digits, tmp_path / "crashed", max_steps=total, **KW)
+        train_trial(_settings(p), digits, tmp_path / "crashed", report=crash)
+    crashed = train_trial(_settings(p, max_steps=total), digits, tmp_path / "crashed")
 
     assert [h["epoch"] for h in whole.history] == [2, 3]
     assert paused.history == whole.history == crashed.history
@@ -114,15 +118,15 @@ def test_resume_is_bitwise_identical(digits, tmp_path):
         for x, y in zip(got, ref):
             np.testing.assert_array_equal(x, y)
 
-    done = train_trial(p, digits, tmp_path / "whole", **KW)  # nothing left to train: it ends
+    done = train_trial(_settings(p), digits, tmp_path / "whole")  # nothing left to train: it ends
     assert done.status == "Completed" and done.history == whole.history
     assert _listing(tmp_path / "whole") == {"BEST", done.checkpoint.name}
 
 
 def test_checkpoint_run_id_starts_from_an_earlier_trial(digits, tmp_path):
-    first = train_trial(tiny_params(number_of_epochs=1), digits, tmp_path / "first", **KW)
+    first = train_trial(_settings(tiny_params(number_of_epochs=1)), digits, tmp_path / "first")
     p = tiny_params(number_of_epochs=1, learning_rate=0.0, checkpoint_run_id=str(tmp_path / "first"))
-    second = train_trial(p, digits, tmp_path / "second", **KW)
+    second = train_trial(_settings(p), digits, tmp_path / "second")
     before, _ = load_weights(first.checkpoint)
     after, _ = load_weights(second.checkpoint)
     for x, y in zip(jax.tree.leaves(before), jax.tree.leaves(after)):

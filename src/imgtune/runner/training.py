@@ -56,14 +56,15 @@ def train(context: Any) -> dict[str, Any]:
     """Trains ``context.trial`` (the executor's default trial function)."""
     from imgtune.train.data import write_labels
     from imgtune.train.devices import worker_count
-    from imgtune.train.trial import train_trial
+    from imgtune.train.trial import TrialSettings, train_trial
 
     params = context.trial.parameters
     data, _ = job_data(context.job, seed=context.seed, path_map=_path_map(params, context.path_map),
                        workers=worker_count(params.number_of_workers))
     write_labels(context.workdir / "labels.json", data.classes)
-    result = train_trial(params, data, context.workdir / "train", report=context.report,
-                         primary_metric=context.primary_metric, multilabel=context.multilabel, seed=context.seed)
+    settings = TrialSettings(params=params, primary_metric=context.primary_metric, multilabel=context.multilabel,
+                             seed=context.seed)
+    result = train_trial(settings, data, context.workdir / "train", report=context.report)
     return {"status": result.status, "stop_reason": result.stop_reason, "best_metric": result.best_metric,
             "best_epoch": result.best_epoch, "history": [dict(h) for h in result.history],
             "checkpoint": None if result.checkpoint is None else str(result.checkpoint),

@@ -52,12 +52,16 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
 
 from imgtune.atomic import write_atomic
+from imgtune.errors import Problem, ValidationError
 from imgtune.train.devices import to_host
 from imgtune.train.state import Progress, TrainState
 
-__all__ = ["Checkpoints", "load_weights", "read_info"]
+__all__ = ["Checkpoints", "load_into", "load_weights", "read_info"]
 
 _LAST, _BEST = "LAST", "BEST"
 
@@ -206,3 +210,37 @@ def _unwrap(tree: Any) -> Any:
 def read_info(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The ``info.json`` of a checkpoint (``path`` as in :func:`load_weights`)."""
     return json.loads((_checkpoint_folder(path) / "info.json").read_text())
+
+
+def load_into(model: Any, params: Mapping[str, Any], batch_stats: Mapping[str, Any]) -> None:
+    """Copies saved parameters and statistics (:func:`load_weights`) into ``model``; shapes must match.
+
+    Raises:
+        ValidationError: A missing variable or a shape that differs, each under ``checkpoint_run_id``.
+    """
+    problems = []
+    for kind, saved in ((nnx.Param, params), (nnx.BatchStat, batch_stats)):
+        flat_saved = dict(_flatten(saved))
+        updated = []
+        for path, var in nnx.to_flat_state(nnx.state(model, kind)):
+            key = ".".join(map(str, path))
+            value, current = flat_saved.get(key), var.get_value()
+            if value is None:
+                problems.append(Problem(f"checkpoint_run_id.{key}", "missing in the checkpoint"))
+            elif tuple(np.shape(value)) != tuple(current.shape):
+                problems.append(Problem(f"checkpoint_run_id.{key}",
+                                        f"shape {np.shape(value)} in the checkpoint, {current.shape} in the model"))
+            else:
+                updated.append((path, var.replace(jnp.asarray(value, dtype=current.dtype))))
+        if not problems:
+            nnx.update(model, nnx.from_flat_state(updated))
+    if problems:
+        raise ValidationError(problems)
+
+
+def _flatten(tree: Any, prefix: str = "") -> Any:
+    if isinstance(tree, Mapping):
+        for k, v in tree.items():
+            yield from _flatten(v, f"{prefix}{k}.")
+    else:
+        yield prefix[:-1], tree

@@ -7,22 +7,23 @@ model is rebuilt from the folder alone.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
 from imgtune.train import data as d
-from imgtune.train.checkpoints import load_weights, read_info
+from imgtune.train.checkpoints import load_into, load_weights, read_info
 from imgtune.train.metrics import evaluate
 from imgtune.train.models import create_model
-from imgtune.train.trial import load_into
 
-__all__ = ["checkpoint_folder", "load_model", "predict_batches", "score_examples"]
+__all__ = ["checkpoint_folder", "forward_scores", "load_model", "logits_to_scores", "predict_batches", "score_examples"]
 
 
 def checkpoint_folder(path: str | os.PathLike[str]) -> Path:
@@ -46,16 +47,32 @@ def load_model(path: str | os.PathLike[str]) -> tuple[Any, dict[str, Any]]:
     return model, info
 
 
+def logits_to_scores(logits: Any, multilabel: bool) -> jax.Array:
+    """Scores from logits, in float32: the softmax (multiclass) or a per-label sigmoid (multilabel).
+
+    The one place where logits become scores: the trainer's evaluation, the test scoring,
+    ``imgtune evaluate`` and prediction (JAX or ONNX logits) all call it.
+
+    >>> logits_to_scores(np.array([[0.0, 0.0]]), multilabel=False).tolist()
+    [[0.5, 0.5]]
+    >>> np.round(logits_to_scores(np.array([[0.0, 100.0]]), multilabel=True), 3).tolist()
+    [[0.5, 1.0]]
+    """
+    logits = jnp.asarray(logits, jnp.float32)
+    return jax.nn.sigmoid(logits) if multilabel else jax.nn.softmax(logits, axis=-1)
+
+
+@functools.partial(nnx.jit, static_argnames="multilabel")
+def forward_scores(model: Any, images: Any, *, multilabel: bool) -> jax.Array:
+    """The model's scores for a batch of normalised NHWC images (evaluation mode)."""
+    return logits_to_scores(model(images, train=False), multilabel)
+
+
 def predict_batches(model: Any, info: dict[str, Any], batches: Any) -> tuple[np.ndarray, np.ndarray]:
     """Probabilities (softmax, or per-label sigmoid for multilabel) and labels of the masked-in rows."""
-    @nnx.jit
-    def forward(m: Any, x: Any) -> Any:
-        logits = m(x, train=False).astype("float32")
-        return jax.nn.sigmoid(logits) if info["multilabel"] else jax.nn.softmax(logits, axis=-1)
-
     scores, labels = [], []
     for batch in batches:
-        probs = np.asarray(forward(model, batch.images))
+        probs = np.asarray(forward_scores(model, batch.images, multilabel=bool(info["multilabel"])))
         scores.append(probs[batch.mask])
         labels.append(np.asarray(batch.labels)[batch.mask])
     return np.concatenate(scores), np.concatenate(labels)

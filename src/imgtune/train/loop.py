@@ -19,7 +19,7 @@ checkpoint is written after every epoch; a log line is written at every
 evaluation.
 
 **Early stopping** (:func:`early_stopping_update`, a pure function),
-counted in evaluations on the primary metric (higher is better):
+counted in evaluations on the primary metric (which value is better, the metric says):
 the first ``early_stopping_delay`` evaluations are not tracked; the next one
 sets the tracked best; every later one that is not strictly better counts
 one, one that is better resets the count; training stops at the evaluation
@@ -46,7 +46,7 @@ Example:
     >>> es = EarlyStopping()
     >>> stops = []
     >>> for v in [0.1, 0.5, 0.4, 0.3, 0.2]:
-    ...     es, stop = early_stopping_update(es, v, delay=1, patience=3)
+    ...     es, stop = early_stopping_update(es, v, metric=PrimaryMetric.ACCURACY, delay=1, patience=3)
     ...     stops.append(stop)
     >>> stops
     [False, False, False, False, True]
@@ -67,10 +67,14 @@ import numpy as np
 import optax
 from flax import nnx
 
+from imgtune.spec.enums import PrimaryMetric
 from imgtune.train import metrics
 from imgtune.train.devices import put_global, to_host
+from imgtune.train.inference import logits_to_scores
 from imgtune.train.optim import multiclass_loss, multilabel_loss
+from imgtune.train.settings import TrialSettings
 from imgtune.train.state import EarlyStopping, Progress, TrainState
+from imgtune.values import jsonable
 
 __all__ = [
     "Due",
@@ -155,7 +159,7 @@ def make_eval_step(graphdef: Any, rest: Any, *, multilabel: bool, out_sharding: 
     def eval_step(params: Any, batch_stats: Any, images: jax.Array, labels: jax.Array, mask: jax.Array):
         model = nnx.merge(graphdef, params, batch_stats, rest, copy=True)
         logits = model(images, train=False).astype(jnp.float32)
-        scores = jax.nn.sigmoid(logits) if multilabel else jax.nn.softmax(logits, axis=-1)
+        scores = logits_to_scores(logits, multilabel)
         _, per = loss_fn(logits, labels, mask)
         return scores, per
 
@@ -187,12 +191,16 @@ def due(epoch: int, *, num_epochs: int, evaluation_frequency: int, checkpoint_fr
     return Due(evaluate=evaluate, best_candidate=evaluate and ckpt)
 
 
-def early_stopping_update(state: EarlyStopping, value: float, *, delay: int, patience: int) -> tuple[EarlyStopping, bool]:
-    """One evaluation's effect on early stopping: ``(new counters, stop?)`` (see the module doc)."""
+def early_stopping_update(state: EarlyStopping, value: float, *, metric: PrimaryMetric, delay: int,
+                          patience: int) -> tuple[EarlyStopping, bool]:
+    """One evaluation's effect on early stopping: ``(new counters, stop?)`` (see the module doc).
+
+    ``metric`` says which value is better (:meth:`~imgtune.spec.enums.PrimaryMetric.better`).
+    """
     n = state.evaluations + 1
     if n <= delay:
         return EarlyStopping(n, state.best, state.since_best), False
-    if state.best is None or value > state.best:
+    if state.best is None or metric.better(value, state.best):
         return EarlyStopping(n, float(value), 0), False
     since = state.since_best + 1
     return EarlyStopping(n, state.best, since), since >= patience
@@ -241,11 +249,10 @@ class Loop:
         batch_sharding: Where batches go.
         checkpoints: The trial's :class:`~imgtune.train.checkpoints.Checkpoints`.
         info: Written beside every checkpoint.
-        classes, multilabel, primary_metric: The task.
-        num_epochs, evaluation_frequency, checkpoint_frequency: Cadence.
-        early_stopping, early_stopping_delay, early_stopping_patience: As named.
+        classes: The class order.
+        settings: The trial's :class:`~imgtune.train.settings.TrialSettings`: the task, the
+            primary metric, the cadence and early stopping (its ``params``), ``max_steps``.
         report: The callback, or ``None``.
-        max_steps: Pause (resumable) after this many training batches in total.
     """
 
     train_step: Callable
@@ -256,16 +263,8 @@ class Loop:
     checkpoints: Any
     info: Mapping[str, Any]
     classes: tuple[str, ...]
-    multilabel: bool
-    primary_metric: str
-    num_epochs: int
-    evaluation_frequency: int
-    checkpoint_frequency: int | None
-    early_stopping: bool
-    early_stopping_delay: int
-    early_stopping_patience: int
+    settings: TrialSettings
     report: Callable[[Mapping[str, Any]], Any] | None = None
-    max_steps: int | None = None
 
 
 def _report_answer(answer: Any) -> str | None:
@@ -321,7 +320,7 @@ def run(loop: Loop, state: TrainState, progress: Progress) -> Outcome:
             if isinstance(outcome, Outcome):
                 return outcome
             progress = outcome
-        if loop.max_steps is not None and step >= loop.max_steps:
+        if loop.settings.max_steps is not None and step >= loop.settings.max_steps:
             progress = attrs.evolve(progress, epoch_loss_sum=float(to_host(loss_sum)))
             if previous is not None:
                 reason = _finite_or_reason(*previous)
@@ -335,29 +334,29 @@ def run(loop: Loop, state: TrainState, progress: Progress) -> Outcome:
 
 def _end_of_epoch(loop: Loop, state: TrainState, progress: Progress, epoch: int, train_loss: float, step: int,
                   t0: float) -> Progress | Outcome:
-    d = due(epoch, num_epochs=loop.num_epochs, evaluation_frequency=loop.evaluation_frequency,
-            checkpoint_frequency=loop.checkpoint_frequency)
+    params, metric = loop.settings.params, loop.settings.primary_metric
+    d = due(epoch, num_epochs=int(params.number_of_epochs), evaluation_frequency=int(params.evaluation_frequency),
+            checkpoint_frequency=params.checkpoint_frequency)
     if not d.evaluate:
         loop.checkpoints.save(state, progress, info=loop.info, last=True)
         return progress
     ev, val_loss = evaluate(loop.eval_step, state.params, state.batch_stats, loop.eval_batches(),
-                            sharding=loop.batch_sharding, multilabel=loop.multilabel, classes=loop.classes)
+                            sharding=loop.batch_sharding, multilabel=loop.settings.multilabel, classes=loop.classes)
     values = {k: float(v) for k, v in ev.values.items()}
     entry = {"epoch": epoch, **values, "loss": val_loss, "train_loss": train_loss}
-    value = values[loop.primary_metric]
+    value = values[metric.value]
     log.info("epoch %d step %d: %s (%.1f s)", epoch, step,
              " ".join(f"{k}={v:.4g}" for k, v in entry.items() if k != "epoch"), time.perf_counter() - t0)
     best = progress.best
-    is_best = d.best_candidate and (best is None or value > best["metric"] or (
-        math.isnan(best["metric"]) and not math.isnan(value)))
+    is_best = d.best_candidate and (best is None or metric.better(value, best["metric"]))
     if is_best:
         best = {"epoch": epoch, "metric": value, "metrics": values, "loss": val_loss,
-                "confusion_matrix": _jsonable(getattr(ev, "confusion_matrix", None)),
-                "per_label": _jsonable(getattr(ev, "per_label", None))}
+                "confusion_matrix": jsonable(getattr(ev, "confusion_matrix", None)),
+                "per_label": jsonable(getattr(ev, "per_label", None))}
     early, stop = progress.early, False
-    if loop.early_stopping:
-        early, stop = early_stopping_update(early, value, delay=loop.early_stopping_delay,
-                                            patience=loop.early_stopping_patience)
+    if params.early_stopping:
+        early, stop = early_stopping_update(early, value, metric=metric, delay=int(params.early_stopping_delay),
+                                            patience=int(params.early_stopping_patience))
     progress = attrs.evolve(progress, best=best, early=early, history=progress.history + (entry,))
     loop.checkpoints.save(state, progress, info=loop.info, last=True, best=is_best)
     if loop.report is not None:
@@ -365,25 +364,7 @@ def _end_of_epoch(loop: Loop, state: TrainState, progress: Progress, epoch: int,
         if reason is not None:
             return Outcome("Canceled", reason, state, progress)
     if stop:
-        return Outcome("Completed", f"early stopping: {loop.primary_metric} did not improve on "
-                       f"{early.best:.6g} in {loop.early_stopping_patience} evaluations (epoch {epoch})",
+        return Outcome("Completed", f"early stopping: {metric.value} did not improve on "
+                       f"{early.best:.6g} in {params.early_stopping_patience} evaluations (epoch {epoch})",
                        state, progress)
     return progress
-
-
-def _jsonable(x: Any) -> Any:
-    if x is None or isinstance(x, (str, bool, int, float)):
-        return x
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, (np.ndarray, jax.Array)):
-        return np.asarray(x).tolist()
-    if isinstance(x, Mapping):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if attrs.has(type(x)):
-        return _jsonable(attrs.asdict(x, recurse=False))
-    if hasattr(x, "_asdict"):
-        return _jsonable(x._asdict())
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    return str(x)

@@ -3,8 +3,9 @@
 :func:`train_trial` is what the executor calls for each trial of a plan::
 
     data = load_trial_data(job.training_data.path, multilabel=False, seed=plan.seed)
-    result = train_trial(trial.params, data, workdir, primary_metric="accuracy",
-                         multilabel=False, seed=plan.seed, report=policy_callback)
+    settings = TrialSettings(params=trial.parameters, primary_metric=job.primary_metric,
+                             multilabel=job.multilabel, seed=plan.seed)
+    result = train_trial(settings, data, workdir, report=policy_callback)
 
 How each training parameter is honoured (formulas in the modules named):
 
@@ -34,7 +35,7 @@ model_name                                :func:`imgtune.train.models.create_mod
 enable_onnx_normalization                 recorded in ``info.json`` for the exporter
 ========================================  ==================================================
 
-**Seeds.** ``seed`` (the plan's) orders the data: the split and each epoch's
+**Seeds.** ``settings.seed`` (the plan's) orders the data: the split and each epoch's
 shuffle. ``params.random_seed`` initialises the weights and keys dropout and
 augmentation (example ``i`` in epoch ``e`` is augmented with
 ``(random_seed, e, i)``). On CPU two runs with the same seeds are bitwise equal.
@@ -81,13 +82,14 @@ from imgtune.train import data as d
 from imgtune.train import devices as dv
 from imgtune.train import loop as lp
 from imgtune.train import optim
-from imgtune.train.checkpoints import Checkpoints, load_weights
+from imgtune.train.checkpoints import Checkpoints, load_into, load_weights
 from imgtune.train.data.augment import eval_transform, train_transform
 from imgtune.train.data.read import Example
 from imgtune.train.models import create_model, layer_groups, load_pretrained
+from imgtune.train.settings import TrialSettings
 from imgtune.train.state import Progress, TrainState
 
-__all__ = ["TrialData", "TrialResult", "load_into", "load_trial_data", "train_trial"]
+__all__ = ["TrialData", "TrialResult", "TrialSettings", "load_trial_data", "train_trial"]
 
 STATUSES = ("Completed", "Failed", "Canceled")
 
@@ -200,10 +202,6 @@ def load_trial_data(
     return TrialData(train, valid, classes)
 
 
-def _value(x: Any) -> Any:
-    return getattr(x, "value", x)
-
-
 def _train_transform(image: Any, key: Sequence[int], *, random_seed: int, augment: bool, crop: int,
                      resize: int) -> np.ndarray:
     if not augment:
@@ -212,39 +210,28 @@ def _train_transform(image: Any, key: Sequence[int], *, random_seed: int, augmen
 
 
 def train_trial(
-    params: TrainingParameters,
+    settings: TrialSettings,
     data: TrialData,
     workdir: str | os.PathLike[str],
     *,
     report: Callable[[Mapping[str, Any]], bool | str | None] | None = None,
     devices: Sequence[Any] | None = None,
-    primary_metric: Any,
-    multilabel: bool,
-    seed: int,
-    max_steps: int | None = None,
-    model_width: float = 1.0,
 ) -> TrialResult:
     """Trains one trial (see the module doc); resumes it when ``workdir`` holds one.
 
     Args:
-        params: Resolved training parameters (no ``None`` except the
-            ``checkpoint_*`` fields).
+        settings: What configures the trial: its resolved training parameters, primary
+            metric, task, the plan's seed, and optionally ``max_steps`` and ``model_width``.
         data: The trial's examples (:func:`load_trial_data`).
         workdir: The trial's folder (checkpoints and ``result.json``).
         report: Called after every evaluation with its history entry; may stop
             the trial (see :mod:`imgtune.train.loop`).
         devices: The devices to use (default: see :mod:`imgtune.train.devices`).
-        primary_metric: The metric that picks the best checkpoint and drives early stopping.
-        multilabel: The task.
-        seed: The plan's seed (data order).
-        max_steps: Pause after this many training batches in total (status
-            ``Canceled``, resumable: the ``LAST`` checkpoint is kept).
-        model_width: Channel multiplier below 1 for fast tests of the machinery only.
 
     Returns:
         The :class:`TrialResult`.
     """
-
+    params, multilabel, model_width = settings.params, settings.multilabel, settings.model_width
     workdir = Path(workdir)
     result_file = workdir / "result.json"
     if result_file.is_file():
@@ -253,7 +240,6 @@ def train_trial(
                if getattr(params, f.name) is None and f.name not in ("checkpoint_frequency", "checkpoint_run_id")]
     if missing:
         raise ValueError(f"unresolved training parameters: {', '.join(missing)} (use imgtune.compiler.defaults.resolve)")
-    primary = str(_value(primary_metric))
     advanced = json.loads(params.advanced_settings or "{}")
     classes = tuple(data.classes)
 
@@ -277,7 +263,7 @@ def train_trial(
         data.train, classes, multilabel=multilabel,
         transform=functools.partial(_train_transform, random_seed=int(params.random_seed), augment=augment,
                                     crop=crop, resize=resize),
-        batch_size=int(params.training_batch_size), seed=int(seed), shuffle=True, drop_remainder=True,
+        batch_size=int(params.training_batch_size), seed=int(settings.seed), shuffle=True, drop_remainder=True,
         num_epochs=int(params.number_of_epochs), workers=workers)
 
     def eval_batches():
@@ -311,7 +297,7 @@ def train_trial(
         state, progress = ckpts.restore(resume_from, state)
 
     info = {"model_name": params.model_name, "model_width": model_width, "classes": list(classes),
-            "multilabel": multilabel, "primary_metric": primary, "training_crop_size": crop,
+            "multilabel": multilabel, "primary_metric": settings.primary_metric.value, "training_crop_size": crop,
             "validation_crop_size": int(params.validation_crop_size),
             "validation_resize_size": int(params.validation_resize_size),
             "compute_dtype": str(np.dtype(dtype)),
@@ -322,11 +308,7 @@ def train_trial(
                                       state_sharding=rep),
         eval_step=lp.make_eval_step(graphdef, rest, multilabel=multilabel, out_sharding=rep),
         train_batches=train_it, eval_batches=eval_batches, batch_sharding=bsh, checkpoints=ckpts, info=info,
-        classes=classes, multilabel=multilabel, primary_metric=primary,
-        num_epochs=int(params.number_of_epochs), evaluation_frequency=int(params.evaluation_frequency),
-        checkpoint_frequency=params.checkpoint_frequency, early_stopping=bool(params.early_stopping),
-        early_stopping_delay=int(params.early_stopping_delay),
-        early_stopping_patience=int(params.early_stopping_patience), report=report, max_steps=max_steps)
+        classes=classes, settings=settings, report=report)
     try:
         outcome = lp.run(loop, state, progress)
     finally:
@@ -349,34 +331,3 @@ def _result(status: str, reason: str | None, progress: Any, checkpoint: Path | N
                        best_metric=None if best is None else best["metric"],
                        best_epoch=None if best is None else best["epoch"], best_evaluation=best,
                        checkpoint=checkpoint, classes=classes, steps=steps)
-
-
-def load_into(model: Any, params: Mapping[str, Any], batch_stats: Mapping[str, Any]) -> None:
-    """Copies saved parameters and statistics into ``model`` (shapes must match)."""
-
-    problems = []
-    for kind, saved in ((nnx.Param, params), (nnx.BatchStat, batch_stats)):
-        flat_saved = dict(_flatten(saved))
-        updated = []
-        for path, var in nnx.to_flat_state(nnx.state(model, kind)):
-            key = ".".join(map(str, path))
-            value, current = flat_saved.get(key), var.get_value()
-            if value is None:
-                problems.append(Problem(f"checkpoint_run_id.{key}", "missing in the checkpoint"))
-            elif tuple(np.shape(value)) != tuple(current.shape):
-                problems.append(Problem(f"checkpoint_run_id.{key}",
-                                        f"shape {np.shape(value)} in the checkpoint, {current.shape} in the model"))
-            else:
-                updated.append((path, var.replace(jnp.asarray(value, dtype=current.dtype))))
-        if not problems:
-            nnx.update(model, nnx.from_flat_state(updated))
-    if problems:
-        raise ValidationError(problems)
-
-
-def _flatten(tree: Any, prefix: str = "") -> Any:
-    if isinstance(tree, Mapping):
-        for k, v in tree.items():
-            yield from _flatten(v, f"{prefix}{k}.")
-    else:
-        yield prefix[:-1], tree

@@ -22,7 +22,7 @@ Example:
     19
 """
 
-from .zoo import MODEL_NAMES, count_params, create_model, layer_groups
 from .weights import load_pretrained
+from .zoo import MODEL_NAMES, count_params, create_model, layer_groups
 
 __all__ = ["MODEL_NAMES", "count_params", "create_model", "layer_groups", "load_pretrained"]
