@@ -1,8 +1,8 @@
 """The public entry point, :func:`run`: a job, a plan or a job file, run to its result.
 
 It sits above the runner and the layers that watch a run: it checks the arguments, picks the
-executor, subscribes the observers (console progress, the HTML report, MLflow tracking, the
-end-of-run ONNX export) and hands the plan to :func:`imgtune.runner.run_plan`.
+executor, subscribes the observers (console progress, the HTML report, the end-of-run ONNX export,
+MLflow tracking) and hands the plan to :func:`imgtune.runner.run_plan`.
 
 Example (a cheap trial function stands in for training here)::
 
@@ -13,19 +13,67 @@ Example (a cheap trial function stands in for training here)::
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Mapping
-from typing import Any
 
+import attrs
+
+from imgtune.compiler import Plan
 from imgtune.errors import Problem, ValidationError
+from imgtune.report import ReportWriter
 from imgtune.runner import DEFAULT_TRIAL_FN, EXECUTORS, RayOptions, Resources, RunResult, prepare, run_plan
+from imgtune.runner.observers import ProgressCallback, RunObserver
+from imgtune.runner.ray_executor import RayLauncher
+from imgtune.runner.store import RunStore
+from imgtune.spec.records import ImageClassificationJobBase
+from imgtune.tracking import MlflowTracker
 
 __all__ = ["run"]
 
+#: The module that exports a run's best model, run as a process of its own (``python -m``).
+EXPORT_MODULE = "imgtune.export.at_end"
 
-def run(job_or_plan: Any, output_dir: str | os.PathLike[str], *, executor: str = "local", seed: int = 0,
+
+class OnnxExportAtEnd(RunObserver):
+    """Exports ``best/`` to ``best/model.onnx`` when the sweep ends, if the best trial sets
+    ``enable_onnx_normalization``; the result's ``outputs["onnx"]`` is the file.
+
+    The export runs in a process of its own (``python -m imgtune.export.at_end``, which calls
+    :func:`imgtune.export.export_onnx`), as the test scoring does, so the sweep's process never
+    imports JAX. Its output goes to ``run.log``; a failed export is logged and noted in the result's
+    message, and the run still completes.
+    """
+
+    def __init__(self) -> None:
+        self.store: RunStore | None = None
+
+    def started(self, plan: Plan, store: RunStore, result: RunResult) -> None:
+        self.store = store
+
+    def finishing(self, result: RunResult) -> RunResult | None:
+        store = self.store
+        best = result.best_trial
+        if store is None or best is None or not (store.best_dir / "checkpoint").is_dir() \
+                or not best.parameters.enable_onnx_normalization:
+            return None
+        target = store.best_dir / "model.onnx"
+        with open(store.log_path, "a", encoding="utf-8") as log:
+            code = subprocess.run([sys.executable, "-m", EXPORT_MODULE, str(store.root), str(target)],
+                                  stdout=log, stderr=log, stdin=subprocess.DEVNULL, check=False).returncode
+        if code == 0 and target.is_file():
+            store.log(f"best model exported to {target}")
+            return attrs.evolve(result, outputs={**result.outputs, "onnx": str(target)})
+        store.log(f"exporting the best model to ONNX failed (exit {code}); see above")
+        return attrs.evolve(result, message="ONNX export of the best model failed: see run.log")
+
+
+def run(job_or_plan: ImageClassificationJobBase | Plan | str | os.PathLike[str],
+        output_dir: str | os.PathLike[str], *, executor: str = "local", seed: int = 0,
         trial_fn: str | Callable | None = None, retry_failed: bool = False, resources: Resources | None = None,
-        keep_checkpoints: int = 3, progress: Callable[[RunResult], None] | None = None,
+        keep_checkpoints: int = 3, progress: Callable[[RunResult], None] | RunObserver | None = None,
         path_map: Mapping[str, str] | None = None, time_limit_seconds: float | None = None,
         address: str | None = None, ray_options: RayOptions | None = None,
         mlflow_tracking_uri: str | os.PathLike[str] | None = None) -> RunResult:
@@ -46,7 +94,10 @@ def run(job_or_plan: Any, output_dir: str | os.PathLike[str], *, executor: str =
         retry_failed: Rerun trials that failed in an earlier run of this folder.
         resources: CPUs and GPUs to share among trials (default: detected).
         keep_checkpoints: Keep the checkpoints of this many best trials.
-        progress: Called with the current result whenever something changes.
+        progress: Called with the current result whenever something changes (or a
+            :class:`~imgtune.runner.observers.RunObserver`, such as
+            :class:`~imgtune.runner.progress.ConsoleProgress`). One that raises is logged to
+            ``run.log``; the run goes on.
         path_map: URL prefix -> local folder for remote image URLs (adds to the job's own).
         time_limit_seconds: Overrides the job's ``timeout_minutes`` (finer than minutes:
             for tests and CI). Counted over resumes, like the timeout.
@@ -75,12 +126,8 @@ def run(job_or_plan: Any, output_dir: str | os.PathLike[str], *, executor: str =
         raise ValidationError([Problem("keep_checkpoints", f"must be an integer >= 1, got {keep_checkpoints!r}")])
     tracker = None
     if mlflow_tracking_uri is not None:
-        from imgtune.tracking import MlflowTracker
-
         tracker = MlflowTracker(mlflow_tracking_uri)  # says how to install MLflow when it is missing
     if executor == "ray":
-        from imgtune.runner.ray_executor import RayLauncher
-
         if ray_options is not None and not isinstance(ray_options, RayOptions):
             raise ValidationError([Problem("ray_options", f"must be a RayOptions, got {type(ray_options).__name__}")])
         if ray_options is not None and ray_options.problems():
@@ -90,17 +137,22 @@ def run(job_or_plan: Any, output_dir: str | os.PathLike[str], *, executor: str =
                                                         "RayOptions(cpus_per_trial=..., gpus_per_trial=...)")])
         launcher = RayLauncher(address, ray_options)  # says how to install ray when it is missing
     plan, store = prepare(job_or_plan, output_dir, seed=seed)
-    if any(t.parameters.enable_onnx_normalization for t in plan.trials):
-        import importlib.util
-
-        if importlib.util.find_spec("jax2onnx") is None:  # found before training, not after it
-            raise ValidationError([Problem("training_parameters.enable_onnx_normalization",
-                                           "the best model is exported to ONNX at the end, which needs the ONNX "
-                                           "packages: pip install 'imgtune[onnx]'")])
+    exports = any(t.parameters.enable_onnx_normalization for t in plan.trials)
+    if exports and importlib.util.find_spec("jax2onnx") is None:  # found before training, not after it
+        raise ValidationError([Problem("training_parameters.enable_onnx_normalization",
+                                       "the best model is exported to ONNX at the end, which needs the ONNX "
+                                       "packages: pip install 'imgtune[onnx]'")])
     fn = trial_fn or DEFAULT_TRIAL_FN
     if callable(fn):
         fn = f"{fn.__module__}:{fn.__qualname__}"
+    observers: list[RunObserver] = []
+    if progress is not None:
+        observers.append(progress if isinstance(progress, RunObserver) else ProgressCallback(progress))
+    observers.append(ReportWriter())
+    if exports or plan.sampler.sequential:  # a Bayesian sweep proposes its later trials as it goes
+        observers.append(OnnxExportAtEnd())  # before MLflow: the logged model is a copy of best/
+    if tracker is not None:
+        observers.append(tracker)
     return run_plan(plan, store, trial_fn=fn, retry_failed=retry_failed, resources=resources,
-                    keep_checkpoints=keep_checkpoints, progress=progress, path_map=path_map,
-                    time_limit_seconds=time_limit_seconds, launcher=launcher, tracker=tracker)
-
+                    keep_checkpoints=keep_checkpoints, path_map=path_map, time_limit_seconds=time_limit_seconds,
+                    launcher=launcher, observers=observers)

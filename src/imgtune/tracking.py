@@ -25,7 +25,8 @@ the MLflow store at ``URI``: a local ``sqlite:///mlflow.db`` or a folder (a plai
   runs, so running the folder again reuses them and logs nothing twice (a resumed trial's run gets
   only its new evaluations). Trials that finished before tracking was enabled are logged then.
 * **Never fails the sweep**: an MLflow error while logging is written to ``run.log`` and the run
-  goes on, like the report. MLflow's own messages go to ``run.log`` too. Telemetry is off
+  goes on, like the report. :class:`MlflowTracker` is a run observer
+  (:class:`~imgtune.runner.observers.RunObserver`) that :func:`imgtune.run` subscribes. MLflow's own messages go to ``run.log`` too. Telemetry is off
   (``MLFLOW_DISABLE_TELEMETRY``) unless set otherwise.
 
 In a sqlite store, the experiments imgtune creates keep their artifacts beside the database
@@ -50,7 +51,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+import attrs
+
+from imgtune.atomic import write_atomic
+from imgtune.compiler import Plan
 from imgtune.errors import Problem, ValidationError
+from imgtune.runner.observers import RunObserver
+from imgtune.runner.results import RunResult, TrialRecord
+from imgtune.runner.store import RunStore
+from imgtune.serialization import unstructure
+from imgtune.version import __version__
 
 __all__ = ["BEST_CHILD_TAG", "DEFAULT_EXPERIMENT", "ImgtuneModel", "MAPPING_FILE", "MODEL_NAME", "MlflowTracker",
            "images_of", "model_class", "normalize_uri", "pip_requirements", "require_mlflow", "run_status"]
@@ -134,15 +144,13 @@ def pip_requirements() -> list[str]:
     it infers nothing)."""
     from importlib.metadata import PackageNotFoundError, version
 
-    import imgtune
-
     out = []
     for name in ("imgtune", "mlflow", "cloudpickle"):
         try:
             out.append(f"{name}=={version(name)}")
         except PackageNotFoundError:
             if name == "imgtune":
-                out.append(f"imgtune=={imgtune.__version__}")
+                out.append(f"imgtune=={__version__}")
     return out
 
 
@@ -168,10 +176,8 @@ def _param_value(value: Any) -> str:
     return text if len(text) <= _MAX_PARAM_VALUE else text[:_MAX_PARAM_VALUE - 3] + "..."
 
 
-def trial_params(record: Any) -> dict[str, str]:
+def trial_params(record: TrialRecord) -> dict[str, str]:
     """A trial's params: every resolved training parameter that is set, then the searched values."""
-    from imgtune.serialization import unstructure
-
     params = {k: _param_value(v) for k, v in unstructure(record.parameters).items() if v is not None}
     params.update({k: _param_value(v) for k, v in record.sampled.items() if v is not None})
     return params
@@ -181,10 +187,11 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "experiment"
 
 
-class MlflowTracker:
-    """Logs a sweep to an MLflow store (see the module doc). The sweep (:mod:`imgtune.runner.local`)
-    calls :meth:`start`, :meth:`trial_ended`, :meth:`finalize` and :meth:`finish`; none of them
-    raises: an MLflow failure is written to ``run.log``.
+class MlflowTracker(RunObserver):
+    """Logs a sweep to an MLflow store (see the module doc), as a run observer: its hooks call
+    :meth:`start` (when the sweep starts), :meth:`trial_ended`, :meth:`finalize` (when it finishes)
+    and :meth:`finish` (when it has ended); none of them raises: an MLflow failure is written to
+    ``run.log``.
 
     Args:
         tracking_uri: The MLflow store (``sqlite:///...``, a folder, ``file://...``, ...).
@@ -201,8 +208,8 @@ class MlflowTracker:
         if self.uri.startswith("file:"):
             os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3.7+ refuses folder stores otherwise
         self.mlflow = require_mlflow()
-        self.store: Any = None
-        self.plan: Any = None
+        self.store: RunStore | None = None
+        self.plan: Plan | None = None
         self.state: dict[str, Any] = {}
         self.started_at: float | None = None
         self._checked: str | None = None
@@ -218,33 +225,42 @@ class MlflowTracker:
             raise ValidationError([Problem("mlflow_tracking_uri", f"cannot open the MLflow store {self.uri}: "
                                                                   f"{type(exc).__name__}: {exc}")]) from None
 
-    # -- the sweep's hooks ------------------------------------------------------------------
-    def start(self, plan: Any, store: Any, records: Iterable[Any], *, started_at: float | None = None) -> None:
+    # -- the observer's hooks -----------------------------------------------------------------
+    def started(self, plan: Plan, store: RunStore, result: RunResult) -> None:
+        self.start(plan, store, result.trials, started_at=result.started_at)
+
+    def finishing(self, result: RunResult) -> RunResult:
+        return self.finalize(result)
+
+    def finished(self, result: RunResult) -> None:
+        self.finish(result)
+
+    # -- the work, step by step -------------------------------------------------------------
+    def start(self, plan: Plan, store: RunStore, records: Iterable[TrialRecord], *,
+              started_at: float | None = None) -> None:
         """Creates the parent run, or reuses the one in ``mlflow.json`` (a resume), and logs the
         finished trials that have no run yet."""
         self.plan, self.store, self.started_at = plan, store, started_at
         self._guarded("starting", self._start, list(records))
 
-    def trial_ended(self, record: Any) -> None:
+    def trial_ended(self, record: TrialRecord) -> None:
         """Logs a trial that ended (creating its run, or adding to it after a resume)."""
         self._guarded(f"logging trial {record.id}", self._log_trial, record)
 
-    def finalize(self, result: Any) -> Any:
+    def finalize(self, result: RunResult) -> RunResult:
         """Logs the best model in the best trial's run, and the best trial's metrics on the parent;
         returns ``result`` with ``outputs["mlflow_model"]`` (the model's URI) when it was logged."""
         uri = self._guarded("logging the best model", self._finalize, result)
         if not uri:
             return result
-        import attrs
-
         return attrs.evolve(result, outputs={**result.outputs, "mlflow_model": uri})
 
-    def finish(self, result: Any) -> None:
+    def finish(self, result: RunResult) -> None:
         """Ends the parent run with the job's status."""
         self._guarded("ending the parent run", self._finish, result)
 
     # -- the work ---------------------------------------------------------------------------
-    def _start(self, records: list[Any]) -> None:
+    def _start(self, records: list[TrialRecord]) -> None:
         self._parent()
         for record in records:
             if record.finished and record.id not in self.state.get("trials", {}):
@@ -266,8 +282,6 @@ class MlflowTracker:
         self.state, self._loaded = state, True
 
     def _save_state(self) -> None:
-        from imgtune.atomic import write_atomic
-
         write_atomic(self.store.root / MAPPING_FILE, json.dumps(self.state, indent=1, sort_keys=True) + "\n")
 
     def _alive(self, run_id: str | None) -> Any:
@@ -325,7 +339,7 @@ class MlflowTracker:
         self._checked = run_id  # checked (and set running) once per process
         return run_id
 
-    def _log_trial(self, record: Any) -> str:
+    def _log_trial(self, record: TrialRecord) -> str:
         parent = self._parent()
         trials = self.state.setdefault("trials", {})
         run = self._alive(trials.get(record.id))
@@ -367,7 +381,7 @@ class MlflowTracker:
         self.client.set_terminated(run_id, status=run_status(record.status), end_time=_ms(record.ended_at))
         return run_id
 
-    def _finalize(self, result: Any) -> str | None:
+    def _finalize(self, result: RunResult) -> str | None:
         best = result.best_trial
         if best is None:
             return None
@@ -412,7 +426,7 @@ class MlflowTracker:
         self.client.set_terminated(run_id, status=status, end_time=end_time)  # start_run made it FINISHED
         return info.model_uri or f"runs:/{run_id}/{MODEL_NAME}"
 
-    def _finish(self, result: Any) -> None:
+    def _finish(self, result: RunResult) -> None:
         parent = self.state.get("parent_run_id")
         if not parent:
             return
@@ -464,7 +478,7 @@ class MlflowTracker:
 
 
 class _RunLogHandler(logging.Handler):
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: RunStore | None) -> None:
         super().__init__(logging.WARNING)
         self.store = store
 
@@ -582,7 +596,7 @@ def _unbase64(value: str | bytes) -> bytes | None:
 
 def _load_context(self: Any, context: Any) -> None:
     """Loads the model from the logged copy of ``best/`` (``context.artifacts["best"]``)."""
-    from imgtune.prediction import load_predictor
+    from imgtune.prediction import load_predictor  # loads JAX: only where the logged model is used
 
     self.best = context.artifacts["best"]
     self.predictor = load_predictor(self.best)
@@ -599,7 +613,7 @@ def _predict(self: Any, context: Any, model_input: Any, params: dict[str, Any] |
         most probable first (0, the default: all, in class order). (No return hint: MLflow would
         try to infer an output schema from it.)
     """
-    from imgtune.prediction import predict
+    from imgtune.prediction import predict  # loads JAX: only where the logged model is used
 
     predictor = getattr(self, "predictor", None)
     if predictor is None:  # used without load_context

@@ -10,7 +10,11 @@ It opens offline: no network fetch, charts as inline SVG drawn by
 :mod:`imgtune.report.svg` (our own few hundred lines rather than matplotlib: no new
 dependency, small deterministic output, and every mark carries its exact number).
 ``RunResult.studio_url`` is its ``file://`` URL, the local counterpart of Azure's
-studio link.
+studio link. Every run writes it as it goes: :func:`imgtune.run` subscribes a
+:class:`ReportWriter` (:mod:`imgtune.report.writer`) to the run.
+
+The report reads the run through its store (:mod:`imgtune.runner.store`): the result,
+the plan and the job as records, and the files of ``best/``.
 
 Example::
 
@@ -19,5 +23,6 @@ Example::
 """
 
 from imgtune.report.html import REPORT_NAME, render_report, report_path, write_report
+from imgtune.report.writer import ReportWriter
 
-__all__ = ["REPORT_NAME", "render_report", "report_path", "write_report"]
+__all__ = ["REPORT_NAME", "ReportWriter", "render_report", "report_path", "write_report"]

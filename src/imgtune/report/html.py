@@ -9,6 +9,10 @@ table sortable (then sets ``document.body.dataset.rendered = "ok"``).
 Each number shown carries its exact value in ``data-value`` (``repr`` of the
 float, as ``summary.csv`` writes it), so the report can be checked against
 ``summary.csv`` and the metrics files.
+
+The run is read through its store (:class:`~imgtune.runner.store.RunStore`): the result
+(``run.json``), the plan and its job as records (``plan.yaml``) and the files of ``best/``.
+The job's YAML is shown as the text of ``job.resolved.yaml``.
 """
 
 from __future__ import annotations
@@ -20,13 +24,20 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from imgtune.atomic import write_atomic
 from imgtune.report import svg
 from imgtune.report.svg import e, fmt, num
-from imgtune.runner.results import finite
+from imgtune.runner.results import RunResult, TrialRecord, finite
+from imgtune.runner.store import RunStore, load_result
+from imgtune.version import __version__
+
+if TYPE_CHECKING:
+    from imgtune.compiler import Plan
+    from imgtune.spec.records import ImageClassificationJobBase
 
 __all__ = ["REPORT_NAME", "render_report", "write_report", "report_path"]
 
@@ -58,10 +69,8 @@ def write_report(output_dir: str | os.PathLike[str], *, now: float | None = None
         The report's path (its ``file://`` URL is ``path.as_uri()``).
 
     Raises:
-        ValidationError: The folder holds no run.
+        ValidationError: The folder holds no run, or an unreadable one.
     """
-    from imgtune.atomic import write_atomic
-
     path = report_path(output_dir)
     write_atomic(path, render_report(output_dir, now=now))
     return path
@@ -78,7 +87,7 @@ def render_report(output_dir: str | os.PathLike[str], *, now: float | None = Non
         The HTML text.
 
     Raises:
-        ValidationError: The folder holds no run.
+        ValidationError: The folder holds no run, or an unreadable one.
     """
     run = _read(Path(output_dir), time.time() if now is None else now)
     sections = [_header(run), _timeline(run), _trials(run), _metric_chart(run), _hyperparameters(run),
@@ -90,13 +99,17 @@ def render_report(output_dir: str | os.PathLike[str], *, now: float | None = Non
 @attrs.frozen
 class _Run:
     root: Path
-    result: Any  # RunResult
+    result: RunResult
+    plan: Plan
     now: float
     job_text: str
     job_file: str
-    job: Mapping[str, Any]
     best_id: str | None
     best_files: Mapping[str, Any]  # name -> parsed JSON, of the files in best/ for best_id
+
+    @property
+    def job(self) -> ImageClassificationJobBase:
+        return self.plan.job
 
     @property
     def metric(self) -> str:
@@ -107,49 +120,30 @@ class _Run:
         return not self.result.status.is_terminal
 
     @property
-    def limits(self) -> Mapping[str, Any]:
-        return self.job.get("limits") or {}
+    def title(self) -> str | None:
+        return self.job.display_name or self.job.name
 
 
 def _read(root: Path, now: float) -> _Run:
-    from imgtune.runner.store import load_result
-
-    result = load_result(root)
-    root = Path(result.output_dir)
-    job_file = next((n for n in ("job.resolved.yaml", "job.yaml") if (root / n).is_file()), "")
-    job_text = (root / job_file).read_text(encoding="utf-8") if job_file else ""
-    job: Any = {}
-    try:
-        import yaml
-
-        job = yaml.safe_load(job_text) if job_text else {}
-        if (root / "job.yaml").is_file():  # the name and description as given
-            job = {**(yaml.safe_load((root / "job.yaml").read_text(encoding="utf-8")) or {}), **(job or {})}
-    except Exception:  # noqa: BLE001 - the page still shows the text
-        pass
-    best_dir = root / "best"
-    marker = _read_json(best_dir / "trial.json")
+    result = load_result(root)  # a folder without a run is refused here
+    store = RunStore(result.output_dir)
+    plan = store.load_plan()  # written before run.json, so there whenever run.json is
+    job_file = next((n for n in ("job.resolved.yaml", "job.yaml") if (store.root / n).is_file()), "")
+    job_text = (store.root / job_file).read_text(encoding="utf-8") if job_file else ""
     best_files: dict[str, Any] = {}
-    if isinstance(marker, Mapping) and marker.get("trial"):
-        best_id = str(marker["trial"])
+    best_id = store.best_trial_id()
+    if best_id is not None:
         for name in ("metrics.json", "confusion_matrix.json", "per_label.json", "test_metrics.json"):
-            content = _read_json(best_dir / name)
+            content = store.read_best(name)
             if content is not None:
                 best_files[name] = content
-    else:
+    else:  # best/ is written when the sweep ends
         best = result.best_trial
         best_id = best.id if best is not None else None
-    return _Run(root, result, now, job_text, job_file, job if isinstance(job, Mapping) else {}, best_id, best_files)
+    return _Run(store.root, result, plan, now, job_text, job_file, best_id, best_files)
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def _state(trial: Any) -> str:
+def _state(trial: TrialRecord) -> str:
     """``Completed``, ``early-stopped``, ``interrupted``, ``Failed``, ``Running``, ``NotStarted``..."""
     status = trial.status.value
     if status == "Canceled":
@@ -190,25 +184,24 @@ def _section(anchor: str, title: str, body: str, note: str = "") -> str:
 def _header(run: _Run) -> str:
     r = run.result
     job = run.job
-    title = job.get("display_name") or job.get("name") or job.get("experiment_name") or run.root.name
+    limits = run.plan.limits
+    title = run.title or job.experiment_name or run.root.name
     counts = ", ".join(f"{n} {e(s)}" for s, n in sorted(r.counts().items()))
     best = next((t for t in r.trials if t.id == run.best_id), None)
-    sampling = (job.get("sweep") or {}).get("sampling_algorithm")
-    sampling = sampling.get("type") if isinstance(sampling, Mapping) else sampling
-    policy = (job.get("sweep") or {}).get("early_termination")
-    policy = policy.get("type") if isinstance(policy, Mapping) else policy
+    sampling = job.sweep.sampling_algorithm if job.sweep is not None else None
+    policy = job.sweep.early_termination if job.sweep is not None else None
     facts = [("status", f'<span class="status s-{e(r.status.value)}">{e(r.status.value)}</span>'
               + (f" — {e(r.message)}" if r.message else "")),
-             ("task", e(job.get("task", ""))),
+             ("task", e(job.task_type.value)),
              ("primary metric", e(run.metric) + " (maximised)"),
              ("trials", f"{len(r.trials)}: {counts}" if r.trials else "none yet"),
              ("best trial", (f'<a href="#best">{e(best.id)}</a>: {e(run.metric)} '
                              f'<span class="num"{_data_value(best.best_metric)}>{e(fmt(best.best_metric))}</span> '
                              f"at epoch {e(best.best_epoch)} ({e(best.parameters.model_name)})")
               if best is not None and best.best_metric is not None else "none yet"),
-             ("sweep", f"{e(sampling or 'single trial')}, early termination: {e(policy or 'none')}, "
-                       f"up to {e(run.limits.get('max_concurrent_trials', 1))} at a time, "
-                       f"max {e(run.limits.get('max_trials', len(r.trials)))} trials"),
+             ("sweep", f"{e(sampling.type if sampling is not None else 'single trial')}, early termination: "
+                       f"{e(policy.type if policy is not None else 'none')}, "
+                       f"up to {e(limits.max_concurrent_trials)} at a time, max {e(limits.max_trials)} trials"),
              ("started", e(_when(r.started_at))),
              ("ended", e(_when(r.ended_at)) if r.ended_at else "—"),
              ("time running", e(_duration(r.elapsed_seconds)) + (" so far" if run.running else "")),
@@ -218,7 +211,7 @@ def _header(run: _Run) -> str:
     if run.running:
         banner = (f'<p class="banner">The run is {e(r.status.value)}: this is a snapshot taken at '
                   f"{e(_when(run.now))}. <code>imgtune report {e(r.output_dir)}</code> takes a new one.</p>")
-    description = f'<p class="description">{e(job["description"])}</p>' if job.get("description") else ""
+    description = f'<p class="description">{e(job.description)}</p>' if job.description else ""
     nav = " · ".join(f'<a href="#{a}">{t}</a>' for a, t in (
         ("timeline", "timeline"), ("trials", "trials"), ("metric", run.metric), ("hyperparameters", "hyperparameters"),
         ("best", "best trial"), ("job", "job")))
@@ -248,8 +241,8 @@ def _timeline(run: _Run) -> str:
             "(dashed: <code>max_concurrent_trials</code>).")
     if waiting:
         note += f" {waiting} trial(s) not started yet."
-    return _section("timeline", "Timeline", legend + svg.timeline_chart(bars, limit=run.limits.get(
-        "max_concurrent_trials")), note)
+    return _section("timeline", "Timeline", legend + svg.timeline_chart(
+        bars, limit=run.plan.limits.max_concurrent_trials), note)
 
 
 def _legend(states: Sequence[str]) -> str:
@@ -306,7 +299,7 @@ def _trials(run: _Run) -> str:
     return _section("trials", f"Trials ({len(r.trials)})", "".join(out), note)
 
 
-def _history_points(trial: Any, metric: str) -> list[tuple[float, float]]:
+def _history_points(trial: TrialRecord, metric: str) -> list[tuple[float, float]]:
     points = []
     for k, h in enumerate(trial.history):
         y = finite(h.get(metric))
@@ -349,12 +342,8 @@ def _hyperparameters(run: _Run) -> str:
     keys = sorted({k for t in r.trials for k in t.sampled})
     if not keys:
         return _section("hyperparameters", "Hyperparameters", "<p>Nothing was searched (a single trial).</p>")
-    log_keys = set()
-    spaces = run.job.get("search_space") or []
-    for space in spaces if isinstance(spaces, list) else []:
-        for k, dist in (space or {}).items():
-            if isinstance(dist, Mapping) and str(dist.get("type", "")).lower() in _LOG_DISTRIBUTIONS:
-                log_keys.add(k)
+    log_keys = {k for space in run.job.search_space for k, dist in space.distributions().items()
+                if dist.type in _LOG_DISTRIBUTIONS}
     charts = []
     for k in keys:
         points = []
@@ -530,12 +519,10 @@ _JS = """
 
 
 def _page(run: _Run, body: str) -> str:
-    from imgtune import __version__
-
     digest = base64.b64encode(hashlib.sha256(_JS.encode("utf-8")).digest()).decode("ascii")
     csp = (f"default-src 'none'; script-src 'sha256-{digest}'; style-src 'unsafe-inline'; img-src data:; "
            "base-uri 'none'; form-action 'none'")
-    title = run.job.get("display_name") or run.job.get("name") or run.root.name
+    title = run.title or run.root.name
     footer = (f"<footer>imgtune {e(__version__)} · report taken {e(_when(run.now))} from "
               f"<code>{e(run.root)}</code> · <code>imgtune report DIR</code> rewrites it</footer>")
     return ("<!DOCTYPE html>\n"

@@ -1,5 +1,9 @@
 """Run: execute a plan end to end, and read a run back.
 
+What watches a run (console progress, the report, MLflow, the end-of-run export) is no part of it: it
+subscribes as a :class:`RunObserver` (:mod:`imgtune.runner.observers`); :func:`imgtune.run` (in
+:mod:`imgtune.launch`) subscribes them and calls :func:`run_plan`.
+
 Example (a cheap trial function stands in for training here)::
 
     result = imgtune.run("job.yaml" or job or plan, "runs/digits")
@@ -10,36 +14,36 @@ Example (a cheap trial function stands in for training here)::
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
-from typing import Any
 
 import attrs
 
+from imgtune.atomic import write_atomic
+from imgtune.compiler import Plan, compile, extend, resolve_limits
 from imgtune.errors import Problem, ValidationError
 from imgtune.runner.local import Resources, run_plan
+from imgtune.runner.observers import RunObserver
 from imgtune.runner.ray_executor import RayOptions
 from imgtune.runner.results import RunResult, TrialRecord
 from imgtune.runner.store import RunStore, job_difference, load_result
+from imgtune.serialization import dumps, load
+from imgtune.spec.records import ImageClassificationJobBase
 
-__all__ = ["DEFAULT_TRIAL_FN", "EXECUTORS", "RayOptions", "Resources", "RunResult", "TrialRecord", "load_result",
-           "prepare", "run_plan"]
+__all__ = ["DEFAULT_TRIAL_FN", "EXECUTORS", "RayOptions", "Resources", "RunObserver", "RunResult", "TrialRecord",
+           "load_result", "prepare", "run_plan"]
 
 #: What each trial runs by default: real training of the trial's model on the job's data.
 DEFAULT_TRIAL_FN = "imgtune.runner.training:train"
 EXECUTORS = ("local", "ray")
 
 
-def prepare(job_or_plan: Any, output_dir: str | os.PathLike[str], *, seed: int = 0) -> tuple[Any, RunStore]:
+def prepare(job_or_plan: ImageClassificationJobBase | Plan | str | os.PathLike[str],
+            output_dir: str | os.PathLike[str], *, seed: int = 0) -> tuple[Plan, RunStore]:
     """The plan to run in ``output_dir``: a new one, the one found there (resume), or the
     one found there extended to the job's new limits.
 
     Raises:
         ValidationError: The folder holds a run of a job that differs in more than its limits.
     """
-    from imgtune.compiler import Plan, compile, extend, resolve_limits
-    from imgtune.spec.records import ImageClassificationJobBase
-    from imgtune.serialization import load
-
     if isinstance(job_or_plan, (str, os.PathLike)):
         job_or_plan = load(job_or_plan)
     if isinstance(job_or_plan, Plan):
@@ -66,9 +70,6 @@ def prepare(job_or_plan: Any, output_dir: str | os.PathLike[str], *, seed: int =
     grown = attrs.evolve(old, job=plan.job, limits=resolve_limits(plan.job))
     if not grown.sampler.sequential and len(grown.trials) < grown.limits.max_trials:
         grown = extend(grown, (), count=grown.limits.max_trials - len(grown.trials))
-    from imgtune.serialization import dumps
-    from imgtune.atomic import write_atomic
-
     write_atomic(store.root / "job.yaml", dumps(plan.job))
     store.save_plan(grown)
     store.log(f"limits changed: the sweep now allows {grown.limits.max_trials} trials, "

@@ -13,6 +13,9 @@
   a trial it stops is ``Canceled`` with the policy's reason.
 * Bayesian sampling gets the finished history before each proposal.
 * Statuses (the job's and each trial's) are written to ``run.json`` as they change.
+* What watches the run (console progress, the report, MLflow, the end-of-run export) subscribes as
+  an observer (:mod:`imgtune.runner.observers`): the sweep calls each one at fixed moments, and one
+  that fails is logged to ``run.log``; the run goes on.
 * Resume: running again on the same folder keeps finished trials, continues
   interrupted ones from their last checkpoint (the trial function's job) and,
   with ``retry_failed``, reruns failed ones.
@@ -30,18 +33,22 @@ import subprocess
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from multiprocessing.connection import Connection, wait
+from pathlib import Path
 from typing import Any
 
 import attrs
 
-from imgtune.runner.results import RunResult, TrialRecord, best_of_history, best_trial_of, finite
-from imgtune.runner.store import RunStore
 from imgtune.atomic import write_atomic
+from imgtune.compiler import Plan, Trial, extend, make_policy
+from imgtune.runner.observers import Observers, RunObserver, with_additions
+from imgtune.runner.results import RunResult, TrialRecord, best_of_history, best_trial_of, finite
+from imgtune.runner.store import RunStore, load_result
+from imgtune.serialization import dumps, unstructure
 from imgtune.spec.enums import JobStatus
 
-__all__ = ["LocalLauncher", "Resources", "run_plan"]
+__all__ = ["LocalLauncher", "Resources", "process_exit_reason", "run_plan"]
 
 #: How long a stopped or timed-out trial gets to end on its own before it is terminated.
 GRACE_SECONDS = 10.0
@@ -110,7 +117,7 @@ class LocalLauncher:
     def where(self, cpus: tuple[int, ...], gpus: tuple[str, ...]) -> str:
         return f"on cpus {list(cpus)}{' gpus ' + ','.join(gpus) if gpus else ''}"
 
-    def start(self, trial_id: str, payload: Mapping[str, Any], workdir: Any,
+    def start(self, trial_id: str, payload: Mapping[str, Any], workdir: Path,
               log: Callable[[str], None]) -> tuple[Any, Any]:
         parent, child = socket.socketpair()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))}
@@ -127,7 +134,7 @@ class LocalLauncher:
 
     def exit_reason(self, process: Any, code: int | None) -> str:
         """Why a trial that ended without a result failed."""
-        return _exit_reason(code)
+        return process_exit_reason(code)
 
 
 @attrs.define
@@ -142,15 +149,12 @@ class _Running:
 
 
 class _Sweep:
-    def __init__(self, plan: Any, store: RunStore, *, trial_fn: str, retry_failed: bool, resources: Resources,
-                 keep_checkpoints: int, progress: Callable[[RunResult], None] | None,
-                 path_map: Mapping[str, str] | None, time_limit_seconds: float | None = None,
-                 launcher: Any = None, tracker: Any = None) -> None:
-        from imgtune.compiler import make_policy
-
+    def __init__(self, plan: Plan, store: RunStore, *, trial_fn: str, retry_failed: bool, resources: Resources,
+                 keep_checkpoints: int, path_map: Mapping[str, str] | None, time_limit_seconds: float | None = None,
+                 launcher: LocalLauncher | None = None, observers: Sequence[RunObserver] = ()) -> None:
         self.plan, self.store, self.trial_fn = plan, store, trial_fn
         self.keep_checkpoints = keep_checkpoints
-        self.progress = progress
+        self.observers = Observers(observers, store.log)
         self.path_map = dict(path_map or {})
         self.policy = make_policy(plan.policy)
         self.policy_state = self.policy.init()
@@ -173,9 +177,6 @@ class _Sweep:
         self.segment_start = time.time()
         self.time_limit = (time_limit_seconds if time_limit_seconds is not None
                            else plan.limits.timeout_minutes * 60.0)
-        self.tracker = tracker  # an imgtune.tracking.MlflowTracker (never raises), or None
-        if tracker is not None:
-            tracker.start(self.plan, store, list(self.records.values()), started_at=self.result.started_at)
 
     # -- bookkeeping -----------------------------------------------------------
     def elapsed(self) -> float:
@@ -184,24 +185,10 @@ class _Sweep:
     def set_status(self, status: JobStatus, message: str | None = None) -> None:
         self.result = attrs.evolve(self.result, status=status, message=message or self.result.message)
         self.save()
-        self.write_report()
-
-    def write_report(self) -> None:
-        """Writes ``report.html`` from the folder as it is on disk, and records its ``file://`` URL
-        as ``studio_url``. A report that cannot be written is logged; it never fails the run."""
-        from imgtune.report import write_report
-
-        try:
-            url = write_report(self.store.root).as_uri()
-        except Exception as exc:  # noqa: BLE001 - the report is a view of the run, not part of it
-            self.store.log(f"report.html not written: {type(exc).__name__}: {exc}")
-            return
-        if self.result.studio_url != url:
-            self.result = attrs.evolve(self.result, studio_url=url,
-                                       outputs={**self.result.outputs, "report": url})
-            self.store.save_result(attrs.evolve(self.result, elapsed_seconds=self.elapsed()))
 
     def save(self) -> None:
+        """Writes ``run.json`` and ``summary.csv``, then tells the observers; what they add to the
+        result (the report's ``studio_url``, ...) is saved to ``run.json`` at once."""
         trials = tuple(self.records[t.id] for t in self.plan.trials)
         self.result = attrs.evolve(self.result, trials=trials,
                                    log_files={"run": str(self.store.log_path),
@@ -210,8 +197,11 @@ class _Sweep:
         snapshot = attrs.evolve(self.result, elapsed_seconds=self.elapsed())
         self.store.save_result(snapshot)
         self.store.write_summary(snapshot)
-        if self.progress is not None:
-            self.progress(snapshot)
+        added = self.observers.changed(snapshot)
+        if (added.outputs, added.studio_url, added.message) != (snapshot.outputs, snapshot.studio_url,
+                                                                 snapshot.message):
+            self.result = with_additions(self.result, added)
+            self.store.save_result(attrs.evolve(self.result, elapsed_seconds=self.elapsed()))
 
     def update(self, trial_id: str, **changes: Any) -> TrialRecord:
         record = attrs.evolve(self.records[trial_id], **changes)
@@ -223,6 +213,8 @@ class _Sweep:
         store = self.store
         if self.result.started_at is None:
             self.result = attrs.evolve(self.result, started_at=time.time())
+        self.observers.started(self.plan, store, attrs.evolve(
+            self.result, trials=tuple(self.records[t.id] for t in self.plan.trials)))
         self.set_status(JobStatus.STARTING)
         store.log(f"sweep started: {len(self.plan.trials)} trials planned, {len(self.pending)} to run, "
                   f"up to {self.plan.limits.max_concurrent_trials} at a time")
@@ -264,9 +256,7 @@ class _Sweep:
         self.set_status(JobStatus.FINALIZING)
         self.assemble_best()
         self.score_test()
-        self.export_best()
-        if self.tracker is not None:
-            self.result = self.tracker.finalize(self.result)  # the best model as an MLflow model
+        self.result = with_additions(self.result, self.observers.finishing(self.result))
         statuses = [r.status for r in self.records.values()]
         final = JobStatus.FAILED if statuses and all(s is JobStatus.FAILED for s in statuses) else JobStatus.COMPLETED
         return self.finish(final)
@@ -275,15 +265,11 @@ class _Sweep:
         self.result = attrs.evolve(self.result, ended_at=time.time())
         self.set_status(status)
         self.store.log(f"sweep ended: {status.value} {dict(self.result.counts())}")
-        if self.tracker is not None:
-            self.tracker.finish(self.result)
-        from imgtune.runner.store import load_result
-
-        return load_result(self.store.root)  # exactly what is on disk
+        result = load_result(self.store.root)  # exactly what is on disk
+        self.observers.finished(result)
+        return result
 
     def fill(self) -> None:
-        from imgtune.compiler import extend
-
         while self.free_slots:
             if not self.pending and self.plan.sampler.sequential and not self.plan.exhausted \
                     and len(self.plan.trials) < self.plan.limits.max_trials:
@@ -300,12 +286,10 @@ class _Sweep:
                 return
             self.launch(self.pending.popleft())
 
-    def trial_of(self, trial_id: str) -> Any:
+    def trial_of(self, trial_id: str) -> Trial:
         return next(t for t in self.plan.trials if t.id == trial_id)
 
     def launch(self, trial_id: str) -> None:
-        from imgtune.serialization import dumps, unstructure
-
         slot = self.free_slots.pop(0)
         cpus, gpus = self.slots[slot]
         trial = self.trial_of(trial_id)
@@ -404,11 +388,9 @@ class _Sweep:
             record = self.update(r.record_id, best_metric=outcome["best_metric"], best_epoch=outcome.get("best_epoch"))
         self.store.write_trial(record)
         self.store.log(f"trial {r.record_id} {status.value}" + (f": {reason}" if reason else ""))
-        if self.tracker is not None:
-            self.tracker.trial_ended(record)
+        self.observers.trial_ended(record)
         self.prune_checkpoints()
         self.save()
-        self.write_report()
 
     def terminate_all(self, reason: str) -> None:
         for r in list(self.running.values()):
@@ -464,28 +446,6 @@ class _Sweep:
             self.store.log(f"scoring the best model on the test data failed (exit {code}); see above")
             self.result = attrs.evolve(self.result, message="scoring on the test data failed: see run.log")
 
-    def export_best(self) -> None:
-        """Exports ``best/`` to ``best/model.onnx`` when the best trial sets ``enable_onnx_normalization``.
-
-        In its own process (as the test scoring), so the sweep never imports JAX. A failed export is
-        logged and noted in the result's message; the run still completes.
-        """
-        best = best_trial_of(self.records.values())
-        if best is None or not (self.store.best_dir / "checkpoint").is_dir() \
-                or not self.trial_of(best.id).parameters.enable_onnx_normalization:
-            return
-        target = self.store.best_dir / "model.onnx"
-        with open(self.store.log_path, "a", encoding="utf-8") as log:
-            code = subprocess.run([sys.executable, "-m", "imgtune", "export", str(self.store.root), "--onnx",
-                                   "--output", str(target), "--force"],
-                                  stdout=log, stderr=log, stdin=subprocess.DEVNULL).returncode
-        if code == 0 and target.is_file():
-            self.result = attrs.evolve(self.result, outputs={**self.result.outputs, "onnx": str(target)})
-            self.store.log(f"best model exported to {target}")
-        else:
-            self.store.log(f"exporting the best model to ONNX failed (exit {code}); see above")
-            self.result = attrs.evolve(self.result, message="ONNX export of the best model failed: see run.log")
-
     def prune_checkpoints(self) -> None:
         """Keeps the checkpoints of the best ``keep_checkpoints`` finished trials only."""
         kept = [r for r in self.records.values() if r.checkpoint and r.finished]
@@ -497,7 +457,8 @@ class _Sweep:
             self.update(r.id, checkpoint=None)
 
 
-def _exit_reason(code: int | None) -> str:
+def process_exit_reason(code: int | None) -> str:
+    """Why a trial process that ended without a result failed, from its exit code (``None``: it did not exit)."""
     if code is None:
         return "the trial process did not exit"
     if code < 0:
@@ -510,31 +471,41 @@ def _exit_reason(code: int | None) -> str:
     return f"the trial process exited with code {code} without a result"
 
 
-def _new_record(trial: Any) -> TrialRecord:
+def _new_record(trial: Trial) -> TrialRecord:
     return TrialRecord(id=trial.id, index=trial.index, parameters=trial.parameters, sampled=trial.sampled)
 
 
 def _load(store: RunStore) -> RunResult | None:
-    from imgtune.runner.store import load_result
-
     return load_result(store.root) if store.exists() else None
 
 
-def run_plan(plan: Any, store: RunStore, *, trial_fn: str, retry_failed: bool = False,
+def run_plan(plan: Plan, store: RunStore, *, trial_fn: str, retry_failed: bool = False,
              resources: Resources | None = None, keep_checkpoints: int = 3,
-             progress: Callable[[RunResult], None] | None = None,
              path_map: Mapping[str, str] | None = None, time_limit_seconds: float | None = None,
-             launcher: Any = None, tracker: Any = None) -> RunResult:
+             launcher: LocalLauncher | None = None, observers: Sequence[RunObserver] = ()) -> RunResult:
     """Runs (or resumes) ``plan`` in ``store``'s folder: with the local executor, or where
     ``launcher`` starts the trials (the scheduling, policies, statuses and resume are the same).
-    ``tracker`` (an :class:`imgtune.tracking.MlflowTracker`) logs the trials and the best model to MLflow."""
+
+    Args:
+        plan: The plan (from :func:`imgtune.runner.prepare`).
+        store: Its output folder.
+        trial_fn: What each trial runs, ``"module:function"`` (see :mod:`imgtune.runner.worker`).
+        retry_failed: Rerun trials that failed in an earlier run of this folder.
+        resources: CPUs and GPUs to share among trials (default: detected).
+        keep_checkpoints: Keep the checkpoints of this many best trials.
+        path_map: URL prefix -> local folder for remote image URLs.
+        time_limit_seconds: Overrides the plan's ``timeout_minutes``.
+        launcher: Where trials run (default: a :class:`LocalLauncher`).
+        observers: What watches the run (:class:`~imgtune.runner.observers.RunObserver` s), called in
+            this order; one that raises is logged to ``run.log`` and never fails the run.
+    """
     launcher = launcher or LocalLauncher()
     launcher.open(plan.limits.max_concurrent_trials)
     try:
         sweep = _Sweep(plan, store, trial_fn=trial_fn, retry_failed=retry_failed,
-                       resources=resources or Resources(), keep_checkpoints=keep_checkpoints, progress=progress,
+                       resources=resources or Resources(), keep_checkpoints=keep_checkpoints,
                        path_map=path_map, time_limit_seconds=time_limit_seconds, launcher=launcher,
-                       tracker=tracker)
+                       observers=observers)
         return sweep.run()
     finally:
         launcher.close()

@@ -1,6 +1,7 @@
 """Progress of a run, for people: trials done / total, what is running, the best so far.
 
-:class:`ConsoleProgress` is a ``progress`` callback for :func:`imgtune.run`. It
+:class:`ConsoleProgress` is a run observer (:class:`~imgtune.runner.observers.RunObserver`), given to
+:func:`imgtune.run` as its ``progress`` (it is also a plain ``progress`` callable). It
 compares each snapshot with the previous one and writes what changed: plain
 lines when the output is not a terminal (logs, CI), plus a live status line on
 a terminal. ``log_verbosity`` sets how much: ``warning`` and above print only
@@ -11,8 +12,9 @@ end and new bests, ``debug`` also every evaluation.
 from __future__ import annotations
 
 import sys
-from typing import Any, TextIO
+from typing import TextIO
 
+from imgtune.runner.observers import RunObserver
 from imgtune.runner.results import RunResult, TrialRecord, finite
 from imgtune.spec.enums import JobStatus, LogVerbosity
 
@@ -26,10 +28,10 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
-class ConsoleProgress:
-    """Writes a run's progress to ``stream`` (default: stderr)."""
+class ConsoleProgress(RunObserver):
+    """Writes a run's progress to ``stream`` (default: stderr), at each change of the run."""
 
-    def __init__(self, stream: TextIO | None = None, verbosity: Any = LogVerbosity.INFO,
+    def __init__(self, stream: TextIO | None = None, verbosity: LogVerbosity | str = LogVerbosity.INFO,
                  live: bool | None = None) -> None:
         self.stream = stream or sys.stderr
         self.level = _LEVEL.get(LogVerbosity.parse(verbosity) or LogVerbosity.INFO, 1)
@@ -38,6 +40,9 @@ class ConsoleProgress:
         self.best: tuple[str, float] | None = None
         self.status: JobStatus | None = None
         self._live_shown = False
+
+    def changed(self, result: RunResult) -> None:
+        self(result)
 
     def __call__(self, result: RunResult) -> None:
         lines: list[str] = []

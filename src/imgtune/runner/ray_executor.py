@@ -1,6 +1,6 @@
 """The Ray executor: the local executor's sweep, with each trial on a Ray cluster.
 
-Only *where* a trial runs changes. The sweep (:class:`imgtune.runner.local._Sweep`: the plan, limits,
+Only *where* a trial runs changes. The sweep (:mod:`imgtune.runner.local`: the plan, limits,
 concurrency, early-termination policies, statuses, ``run.json``, resume) runs in this process, the
 driver, exactly as with the local executor; :class:`RayLauncher` starts each trial as a Ray actor that
 reserves the trial's CPUs and GPUs on some node and runs the same trial process there
@@ -21,8 +21,10 @@ then ``done``) through Ray.
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -32,8 +34,9 @@ from typing import Any
 
 import attrs
 
+from imgtune.atomic import write_atomic
 from imgtune.errors import Problem, ValidationError
-from imgtune.runner.local import LocalLauncher, Resources, _exit_reason
+from imgtune.runner.local import LocalLauncher, Resources, process_exit_reason
 
 __all__ = ["RayLauncher", "RayOptions"]
 
@@ -134,7 +137,7 @@ class RayLauncher(LocalLauncher):
     def where(self, cpus: tuple[int, ...], gpus: tuple[str, ...]) -> str:
         return f"on Ray ({_count(self.cpus, 'CPU')}{', ' + _count(self.gpus, 'GPU') if self.gpus else ''})"
 
-    def start(self, trial_id: str, payload: Mapping[str, Any], workdir: Any,
+    def start(self, trial_id: str, payload: Mapping[str, Any], workdir: Path,
               log: Callable[[str], None]) -> tuple[Any, Any]:
         trial = _RayTrial(self, trial_id, dict(payload), log)
         return trial, trial
@@ -150,7 +153,7 @@ class RayLauncher(LocalLauncher):
         return [refs[ref] for ref in done if refs[ref].fetch()]
 
     def exit_reason(self, process: Any, code: int | None) -> str:
-        reason = process.reason or _exit_reason(code)
+        reason = process.reason or process_exit_reason(code)
         return reason + (f" (after {process.retried} retries)" if process.retried else "")
 
     def actor(self, payload: Mapping[str, Any]) -> Any:
@@ -198,7 +201,7 @@ class _RayTrial:
         self.pending = None
         if message[0] in ("lost", "exit") and not self.stopping and self.retried < self.launcher.options.max_retries:
             self.retried += 1
-            why = message[1] if message[0] == "lost" else _exit_reason(message[1])
+            why = message[1] if message[0] == "lost" else process_exit_reason(message[1])
             self.log(f"trial {self.trial_id}: {why}; retrying from its last checkpoint "
                      f"({self.retried} of {self.launcher.options.max_retries})")
             self.release()
@@ -287,9 +290,7 @@ class _TrialActor:
     """
 
     def __init__(self, payload: dict[str, Any], paths: list[str], threads: int) -> None:
-        import socket
-
-        import ray
+        import ray  # optional (imgtune[ray]); this runs in a Ray worker, where it is loaded
 
         self.process: Any = None
         self.conn: Any = None
@@ -307,10 +308,6 @@ class _TrialActor:
             for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
                 os.environ[var] = str(threads)
             payload = {**payload, "cpus": [], "gpus": [str(g) for g in ray.get_gpu_ids()]}
-            import json
-
-            from imgtune.atomic import write_atomic
-
             write_atomic(workdir / "payload.json", json.dumps(payload))
             with open(workdir / "log.txt", "a", encoding="utf-8") as fh:
                 fh.write(f"--- {time.strftime('%Y-%m-%dT%H:%M:%S')} on the Ray node {node}, actor pid {os.getpid()}, "

@@ -7,7 +7,7 @@ so :func:`imgtune.load_result` reads a run back, also while it is going on.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -34,13 +34,13 @@ def finite(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def best_of_history(history: Any, metric: str) -> tuple[float | None, int | None]:
+def best_of_history(history: Iterable[Mapping[str, Any]], metric: str) -> tuple[float | None, int | None]:
     """The best (highest) finite ``metric`` in a trial's evaluations, and its epoch."""
     scored = [(v, h.get("epoch")) for h in history if (v := finite(h.get(metric))) is not None]
     return max(scored, key=lambda p: p[0]) if scored else (None, None)
 
 
-def best_trial_of(trials: Any) -> TrialRecord | None:
+def best_trial_of(trials: Iterable[TrialRecord]) -> TrialRecord | None:
     """The trial with the highest best metric (ties: the earlier trial); failed trials never count.
 
     This one rule picks ``RunResult.best_trial`` and the model copied into ``best/``.

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 
 from imgtune.atomic import write_atomic
+from imgtune.runner.training import job_data
+from imgtune.serialization import loads
 
 __all__ = ["main"]
 
@@ -20,9 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     root = Path(args[0])
     spec = json.loads(args[1])
-    from imgtune.runner.training import job_data
-    from imgtune.train.inference import score_examples
-    from imgtune.serialization import loads
+    from imgtune.train.inference import score_examples  # loads JAX: in this process of its own, never the sweep's
 
     job = loads((root / "job.yaml").read_text(encoding="utf-8"), base_path=spec.get("base_path"))
     _, test = job_data(job, seed=spec["seed"], path_map=spec.get("path_map") or {}, validate=False)

@@ -28,10 +28,14 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import yaml as pyyaml
 
 from imgtune.atomic import write_atomic
+from imgtune.compiler import Plan, dumps_plan, loads_plan, render
 from imgtune.errors import Problem, ValidationError
 from imgtune.runner.results import RunResult, TrialRecord
+from imgtune.serialization import Dumper, dumps, structure, to_dict, unstructure
+from imgtune.spec.records import ImageClassificationJobBase
 
 __all__ = ["RunStore", "load_result", "job_difference"]
 
@@ -67,36 +71,51 @@ class RunStore:
         return self.run_json.exists()
 
     # -- writing ---------------------------------------------------------------
-    def start(self, job: Any, plan: Any) -> None:
+    def start(self, job: ImageClassificationJobBase, plan: Plan) -> None:
         """Creates the folder and writes the job and the plan."""
-        from imgtune.compiler import render
-        from imgtune.serialization import dumps
-
         self.root.mkdir(parents=True, exist_ok=True)
         write_atomic(self.root / "job.yaml", dumps(job))
         write_atomic(self.root / "job.resolved.yaml", render(job))
         self.save_plan(plan)
 
-    def save_plan(self, plan: Any) -> None:
-        from imgtune.compiler import dumps_plan
-
+    def save_plan(self, plan: Plan) -> None:
         write_atomic(self.plan_yaml, dumps_plan(plan))
 
-    def load_plan(self) -> Any:
-        from imgtune.compiler import loads_plan
+    def load_plan(self) -> Plan:
+        """The plan (``plan.yaml``; its job has no ``base_path``).
 
+        Raises:
+            ValidationError: ``plan.yaml`` is not a valid plan.
+        """
         return loads_plan(self.plan_yaml.read_text(encoding="utf-8"))
 
-    def save_result(self, result: RunResult) -> None:
-        from imgtune.serialization import unstructure
+    # -- reading best/ -------------------------------------------------------------
+    def read_best(self, name: str) -> Any:
+        """A JSON file of ``best/`` (``trial.json``, ``metrics.json``, ...), parsed; ``None`` when
+        ``best/`` has no such file: the sweep writes ``best/`` when it ends (a run in progress, or
+        one whose trials all failed, has none), and some files are only there for one task.
 
+        Raises:
+            ValueError: The file is not JSON (every file of ``best/`` is written whole, so never
+                half-written).
+        """
+        try:
+            text = (self.best_dir / name).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        return json.loads(text)
+
+    def best_trial_id(self) -> str | None:
+        """The trial whose model ``best/`` holds (``best/trial.json``), or ``None`` before the
+        sweep has written ``best/``."""
+        marker = self.read_best("trial.json")
+        return None if marker is None else str(marker["trial"])
+
+    def save_result(self, result: RunResult) -> None:
         write_atomic(self.run_json, json.dumps(unstructure(result), indent=1, default=str) + "\n")
 
     def write_trial(self, record: TrialRecord) -> None:
         """Writes a trial's parameters and its metrics (one JSON line per evaluation)."""
-        from imgtune.serialization import Dumper, unstructure
-        import yaml as pyyaml
-
         folder = self.trial_dir(record.id)
         folder.mkdir(parents=True, exist_ok=True)
         params = folder / "parameters.yaml"
@@ -136,8 +155,6 @@ def load_result(output_dir: str | os.PathLike[str]) -> RunResult:
     store = RunStore(output_dir)
     if not store.exists():
         raise ValidationError([Problem("", f"{store.root} holds no imgtune run (no run.json)")])
-    from imgtune.serialization import structure
-
     try:
         data = json.loads(store.run_json.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
@@ -146,10 +163,8 @@ def load_result(output_dir: str | os.PathLike[str]) -> RunResult:
     return attrs.evolve(result, output_dir=str(store.root))
 
 
-def job_difference(old: Any, new: Any) -> list[str]:
+def job_difference(old: ImageClassificationJobBase, new: ImageClassificationJobBase) -> list[str]:
     """The top-level keys in which two jobs differ, limits excepted."""
-    from imgtune.serialization import to_dict
-
     a, b = to_dict(old), to_dict(new)
     keys = sorted((set(a) | set(b)) - {"limits"})
     return [k for k in keys if a.get(k) != b.get(k)]

@@ -8,18 +8,28 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from imgtune.atomic import write_atomic
+from imgtune.spec.records import ImageClassificationJobBase, TrainingParameters
+from imgtune.train import data as d
+from imgtune.train.data.augment import IMAGENET_MEAN, IMAGENET_STD
+
+if TYPE_CHECKING:
+    from imgtune.runner.worker import TrialContext
+    from imgtune.train.trial import TrialData, TrialResult
 
 __all__ = ["job_data", "train"]
 
 
-def _path_map(params: Any, extra: Mapping[str, str] | None) -> dict[str, str]:
+def _path_map(params: TrainingParameters, extra: Mapping[str, str] | None) -> dict[str, str]:
     settings = json.loads(params.advanced_settings or "{}")
     return {**settings.get("path_map", {}), **(extra or {})}
 
 
-def job_data(job: Any, *, seed: int, path_map: Mapping[str, str] | None = None, workers: int = 0,
-             validate: bool = True) -> tuple[Any, tuple]:
+def job_data(job: ImageClassificationJobBase, *, seed: int, path_map: Mapping[str, str] | None = None,
+             workers: int = 0, validate: bool = True) -> tuple[TrialData, tuple]:
     """The examples every trial of a job sees, and the test examples.
 
     The splits are keyed by the plan's ``seed`` (never the searchable
@@ -30,8 +40,7 @@ def job_data(job: Any, *, seed: int, path_map: Mapping[str, str] | None = None, 
     Returns:
         ``(TrialData, test_examples)``.
     """
-    from imgtune.train import data as d
-    from imgtune.train.trial import TrialData
+    from imgtune.train.trial import TrialData  # loads JAX: only in a trial's (or the test scoring's) process
 
     common = dict(base_path=job.base_path, target_column_name=job.target_column_name, multilabel=job.multilabel,
                   path_map=dict(path_map or {}))
@@ -52,16 +61,16 @@ def job_data(job: Any, *, seed: int, path_map: Mapping[str, str] | None = None, 
     return TrialData(train, valid, classes), tuple(test)
 
 
-def train(context: Any) -> dict[str, Any]:
+def train(context: TrialContext) -> dict[str, Any]:
     """Trains ``context.trial`` (the executor's default trial function)."""
-    from imgtune.train.data import write_labels
-    from imgtune.train.devices import worker_count
-    from imgtune.train.trial import TrialSettings, train_trial
+    # Both load JAX: here, in the trial's own process, after the worker pinned it to its CPUs and GPUs.
+    from imgtune.train.devices import worker_count  # loads JAX (see above)
+    from imgtune.train.trial import TrialSettings, train_trial  # loads JAX (see above)
 
     params = context.trial.parameters
     data, _ = job_data(context.job, seed=context.seed, path_map=_path_map(params, context.path_map),
                        workers=worker_count(params.number_of_workers))
-    write_labels(context.workdir / "labels.json", data.classes)
+    d.write_labels(context.workdir / "labels.json", data.classes)
     settings = TrialSettings(params=params, primary_metric=context.primary_metric, multilabel=context.multilabel,
                              seed=context.seed)
     result = train_trial(settings, data, context.workdir / "train", report=context.report)
@@ -71,7 +80,8 @@ def train(context: Any) -> dict[str, Any]:
             "artifacts": write_artifacts(context.workdir, params, result, multilabel=context.multilabel)}
 
 
-def write_artifacts(workdir: Any, params: Any, result: Any, *, multilabel: bool) -> dict[str, str]:
+def write_artifacts(workdir: Path, params: TrainingParameters, result: TrialResult, *,
+                    multilabel: bool) -> dict[str, str]:
     """Writes what ``best/`` holds besides the checkpoint; returns name -> path.
 
     * ``labels.json``: the class order (index ``i`` of the model's output is ``labels[i]``).
@@ -81,9 +91,6 @@ def write_artifacts(workdir: Any, params: Any, result: Any, *, multilabel: bool)
     * ``metrics.json``: the best evaluation's metrics and epoch.
     * ``confusion_matrix.json`` (multiclass) or ``per_label.json`` (multilabel).
     """
-    from imgtune.atomic import write_atomic
-    from imgtune.train.data.augment import IMAGENET_MEAN, IMAGENET_STD
-
     out: dict[str, str] = {"labels.json": str(workdir / "labels.json")}
     pre = {"model_name": params.model_name, "num_classes": len(result.classes), "multilabel": multilabel,
            "valid_resize_size": params.validation_resize_size, "valid_crop_size": params.validation_crop_size,

@@ -30,7 +30,13 @@ import time
 import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from imgtune.compiler.plan import Trial
+from imgtune.serialization import loads, structure
+
+if TYPE_CHECKING:
+    from imgtune.spec.records import ImageClassificationJobBase
 
 __all__ = ["TrialContext", "resolve_trial_fn", "worker_main", "main"]
 
@@ -52,7 +58,7 @@ class TrialContext:
         path_map: URL prefix -> local folder for remote image URLs.
     """
 
-    def __init__(self, *, trial: Any, job: Any, seed: int, workdir: Path, primary_metric: str, multilabel: bool,
+    def __init__(self, *, trial: Trial, job: ImageClassificationJobBase, seed: int, workdir: Path, primary_metric: str, multilabel: bool,
                  cpus: tuple[int, ...], gpus: tuple[str, ...], path_map: Mapping[str, str],
                  report: Callable[[Mapping[str, Any]], str | None]) -> None:
         self.trial, self.job, self.seed, self.workdir = trial, job, seed, workdir
@@ -133,9 +139,6 @@ def worker_main(conn: Any, payload: Mapping[str, Any]) -> None:
         return reason if kind == "stop" else None
 
     try:
-        from imgtune.compiler.plan import Trial
-        from imgtune.serialization import loads, structure
-
         job = loads(payload["job"], base_path=payload.get("base_path"))
         trial = structure(payload["trial"], Trial)
         context = TrialContext(trial=trial, job=job, seed=payload["seed"], workdir=workdir,
