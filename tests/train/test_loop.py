@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from imgtune.spec.convert import structure, unstructure
 from imgtune.spec.enums import PrimaryMetric
 from imgtune.train.loop import due, early_stopping_update, itstime
 from imgtune.train.state import EarlyStopping, Progress
@@ -65,4 +68,4 @@ def test_cadence():
 def test_progress_round_trips_through_json():
     p = Progress(data={"epoch": 2, "position": 3}, epochs_done=2, epoch_loss_sum=1.25,
                  early=EarlyStopping(4, 0.5, 1), best={"epoch": 1, "metric": 0.5}, history=({"epoch": 1, "x": 0.5},))
-    assert Progress.from_json(p.to_json()) == p
+    assert structure(json.loads(json.dumps(unstructure(p))), Progress) == p

@@ -9,11 +9,11 @@ import jax
 import numpy as np
 import pytest
 
+from conftest import tiny_params
+from imgtune.spec.convert import structure
 from imgtune.train import trial as trial_mod
 from imgtune.train.checkpoints import Checkpoints, load_weights
 from imgtune.train.trial import TrialResult, TrialSettings, train_trial
-
-from conftest import tiny_params
 
 KW = dict(primary_metric="accuracy", multilabel=False, seed=0, model_width=0.25)
 
@@ -52,7 +52,7 @@ def test_report_stop_cancels_cleanly_and_keeps_only_the_best(digits, tmp_path):
     assert r.steps == 2 * STEPS_PER_EPOCH and r.classes == digits.classes
     # an ended trial is not trained again: its stored result comes back
     assert train_trial(_settings(tiny_params(number_of_epochs=4)), digits, tmp_path) == r
-    assert TrialResult.from_json(json.loads((tmp_path / "result.json").read_text())) == r
+    assert structure(json.loads((tmp_path / "result.json").read_text()), TrialResult) == r
 
 
 def test_non_finite_loss_fails_the_trial(digits, tmp_path, monkeypatch):

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from pathlib import PurePath
 from typing import Any, Union
 
 import attrs
@@ -61,6 +62,7 @@ def _make_converter() -> cattrs.Converter:
     conv.register_unstructure_hook(tuple, _unstructure_free)
     conv.register_unstructure_hook_func(lambda t: isinstance(t, type) and issubclass(t, AzureEnum),
                                         lambda e: e.value)
+    conv.register_unstructure_hook_func(lambda t: isinstance(t, type) and issubclass(t, PurePath), str)
     return conv
 
 

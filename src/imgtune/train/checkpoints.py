@@ -58,6 +58,7 @@ from flax import nnx
 
 from imgtune.atomic import write_atomic
 from imgtune.errors import Problem, ValidationError
+from imgtune.spec.convert import structure, unstructure
 from imgtune.train.devices import to_host
 from imgtune.train.state import Progress, TrainState
 
@@ -119,7 +120,7 @@ class Checkpoints:
         self._ck.save((tmp / "state").absolute(), state._asdict(), force=True)
         self._ck.wait_until_finished()
         if self.primary:
-            write_atomic(tmp / "progress.json", json.dumps(progress.to_json(), indent=1))
+            write_atomic(tmp / "progress.json", json.dumps(unstructure(progress), indent=1))
             write_atomic(tmp / "info.json", json.dumps(dict(info), indent=1, default=str))
             if final.exists():  # a stale folder of the same step that no pointer names
                 if self._pointer(_LAST) == final or self._pointer(_BEST) == final:
@@ -133,7 +134,7 @@ class Checkpoints:
             if best:
                 write_atomic(self.directory / _BEST, name)
                 if final.exists():  # refresh its progress (the same step saved earlier as LAST)
-                    write_atomic(final / "progress.json", json.dumps(progress.to_json(), indent=1))
+                    write_atomic(final / "progress.json", json.dumps(unstructure(progress), indent=1))
             self._prune()
         return final
 
@@ -170,7 +171,7 @@ class Checkpoints:
         if self._ck is None:
             self._ck = _checkpointer()
         arrays = self._ck.restore((path / "state").absolute(), abstract)
-        progress = Progress.from_json(json.loads((path / "progress.json").read_text()))
+        progress = structure(json.loads((path / "progress.json").read_text()), Progress)
         return TrainState(**arrays), progress
 
 

@@ -20,9 +20,12 @@ hold everything its future depends on:
     running training-loss sum of the current epoch, the early-stopping
     counters, the best evaluation so far and the history of evaluations.
 
+The host half is read and written by the one converter (:mod:`imgtune.spec.convert`).
+
 Example:
-    >>> p = Progress()
-    >>> Progress.from_json(p.to_json()) == p
+    >>> from imgtune.spec.convert import structure, unstructure
+    >>> p = Progress(epochs_done=2, early=EarlyStopping(3, 0.5, 1), history=({"epoch": 2, "accuracy": 0.5},))
+    >>> structure(unstructure(p), Progress) == p
     True
 """
 
@@ -34,6 +37,8 @@ from typing import Any, NamedTuple
 import attrs
 import jax
 import optax
+
+from imgtune.spec.convert import record_converter
 
 __all__ = ["EarlyStopping", "Progress", "TrainState"]
 
@@ -77,32 +82,10 @@ class Progress:
             (validation) and ``train_loss``.
     """
 
-    data: Mapping[str, int] = attrs.field(factory=lambda: {"epoch": 0, "position": 0})
-    epochs_done: int = 0
-    epoch_loss_sum: float = 0.0
-    early: EarlyStopping = attrs.field(factory=EarlyStopping)
+    data: Mapping[str, int] = attrs.field(factory=lambda: {"epoch": 0, "position": 0},
+                                          converter=lambda d: {k: int(v) for k, v in d.items()})
+    epochs_done: int = attrs.field(default=0, converter=int)
+    epoch_loss_sum: float = attrs.field(default=0.0, converter=float)
+    early: EarlyStopping = attrs.field(factory=EarlyStopping, converter=record_converter(EarlyStopping))
     best: Mapping[str, Any] | None = None
-    history: tuple[Mapping[str, Any], ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return {
-            "data": dict(self.data),
-            "epochs_done": self.epochs_done,
-            "epoch_loss_sum": self.epoch_loss_sum,
-            "early": attrs.asdict(self.early),
-            "best": None if self.best is None else dict(self.best),
-            "history": [dict(h) for h in self.history],
-        }
-
-    @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> Progress:
-        """Inverse of :meth:`to_json`."""
-        return cls(
-            data={k: int(v) for k, v in d["data"].items()},
-            epochs_done=int(d["epochs_done"]),
-            epoch_loss_sum=float(d["epoch_loss_sum"]),
-            early=EarlyStopping(**d["early"]),
-            best=d.get("best"),
-            history=tuple(d.get("history", ())),
-        )
+    history: tuple[Mapping[str, Any], ...] = attrs.field(default=(), converter=tuple)

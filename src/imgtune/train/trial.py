@@ -77,6 +77,7 @@ from flax import nnx
 
 from imgtune.atomic import write_atomic
 from imgtune.errors import Problem, ValidationError
+from imgtune.spec.convert import structure, unstructure
 from imgtune.spec.records import TrainingParameters
 from imgtune.train import data as d
 from imgtune.train import devices as dv
@@ -130,29 +131,14 @@ class TrialResult:
     """
 
     status: str = attrs.field(validator=attrs.validators.in_(STATUSES))
-    stop_reason: str | None
-    history: tuple[Mapping[str, Any], ...] = attrs.field(converter=tuple)
-    best_metric: float | None
-    best_epoch: int | None
-    best_evaluation: Mapping[str, Any] | None
-    checkpoint: Path | None
-    classes: tuple[str, ...] = attrs.field(converter=tuple)
+    stop_reason: str | None = None
+    history: tuple[Mapping[str, Any], ...] = attrs.field(default=(), converter=tuple)
+    best_metric: float | None = None
+    best_epoch: int | None = None
+    best_evaluation: Mapping[str, Any] | None = None
+    checkpoint: Path | None = attrs.field(default=None, converter=attrs.converters.optional(Path))
+    classes: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     steps: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict (``checkpoint`` as a string)."""
-        d = attrs.asdict(self, recurse=False)
-        d["history"] = [dict(h) for h in self.history]
-        d["checkpoint"] = None if self.checkpoint is None else str(self.checkpoint)
-        d["classes"] = list(self.classes)
-        return d
-
-    @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> TrialResult:
-        """Inverse of :meth:`to_json`."""
-        d = dict(d)
-        d["checkpoint"] = None if d.get("checkpoint") is None else Path(d["checkpoint"])
-        return cls(**d)
 
 
 def load_trial_data(
@@ -235,7 +221,7 @@ def train_trial(
     workdir = Path(workdir)
     result_file = workdir / "result.json"
     if result_file.is_file():
-        return TrialResult.from_json(json.loads(result_file.read_text()))
+        return structure(json.loads(result_file.read_text()), TrialResult)
     missing = [f.name for f in attrs.fields(TrainingParameters)
                if getattr(params, f.name) is None and f.name not in ("checkpoint_frequency", "checkpoint_run_id")]
     if missing:
@@ -320,7 +306,7 @@ def train_trial(
     checkpoint = ckpts.finish()
     result = _result(outcome.status, outcome.reason, outcome.progress, checkpoint if best else None, classes, steps)
     if ckpts.primary:
-        write_atomic(result_file, json.dumps(result.to_json(), indent=1))
+        write_atomic(result_file, json.dumps(unstructure(result), indent=1))
     return result
 
 
