@@ -41,7 +41,6 @@ import binascii
 import contextlib
 import json
 import logging
-import math
 import os
 import re
 import time
@@ -60,6 +59,7 @@ from imgtune.runner.observers import RunObserver
 from imgtune.runner.results import RunResult, TrialRecord
 from imgtune.runner.store import RunStore
 from imgtune.serialization import unstructure
+from imgtune.values import finite
 from imgtune.version import __version__
 
 __all__ = ["BEST_CHILD_TAG", "DEFAULT_EXPERIMENT", "ImgtuneModel", "MAPPING_FILE", "MODEL_NAME", "MlflowTracker",
@@ -156,16 +156,6 @@ def pip_requirements() -> list[str]:
 
 def _ms(seconds: float | None) -> int:
     return int((seconds if seconds is not None else time.time()) * 1000)
-
-
-def _finite(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
 
 
 def _param_value(value: Any) -> str:
@@ -370,9 +360,9 @@ class MlflowTracker(RunObserver):
         metrics = []
         for position, evaluation in enumerate(record.history):
             step = evaluation.get("epoch")
-            step = int(step) if _finite(step) is not None else position + 1
+            step = int(step) if finite(step) is not None else position + 1
             for key, value in evaluation.items():
-                value = _finite(value)
+                value = finite(value)
                 if key == "epoch" or value is None or not _METRIC_KEY.match(str(key)) \
                         or (key, step, value) in logged:
                     continue
@@ -397,7 +387,7 @@ class MlflowTracker(RunObserver):
         values.update({f"test_{k}": v for k, v in (result.test_metrics or {}).items()})
         latest = self.client.get_run(parent).data.metrics
         metrics = [Metric(key=str(k), value=f, timestamp=_ms(None), step=0) for k, v in values.items()
-                   if (f := _finite(v)) is not None and _METRIC_KEY.match(str(k)) and latest.get(k) != f]
+                   if (f := finite(v)) is not None and _METRIC_KEY.match(str(k)) and latest.get(k) != f]
         self._log_batch(parent, metrics=metrics, tags={BEST_CHILD_TAG: child, "imgtune.best_trial_id": best.id})
         best_dir = Path(result.outputs.get("best") or self.store.best_dir)
         if not (best_dir / "checkpoint").is_dir():

@@ -190,7 +190,7 @@ def make_sampler(config: SamplerConfig, *, multilabel: bool):
     raise ValidationError([Problem("sampler.type", f"unknown sampler {config.type!r}")])
 
 
-def make_policy(record: EarlyTerminationPolicy | None, metric: PrimaryMetric | None = None) -> policies.Policy:
+def make_policy(record: EarlyTerminationPolicy | None, metric: PrimaryMetric) -> policies.Policy:
     """The policy's pure functions, derived from its record (``None``: no policy), judging the
     primary metric's scores (:meth:`~imgtune.spec.enums.PrimaryMetric.score`: higher is better).
 
@@ -198,7 +198,7 @@ def make_policy(record: EarlyTerminationPolicy | None, metric: PrimaryMetric | N
     """
     if record is None:
         return policies.no_policy()
-    return _policy(record) if metric is None else policies.on_scores(_policy(record), metric.score)  # TRANSITION
+    return policies.on_scores(_policy(record), metric.score)
 
 
 def _policy(record: EarlyTerminationPolicy) -> policies.Policy:

@@ -31,8 +31,9 @@ import attrs
 from imgtune.atomic import write_atomic
 from imgtune.report import svg
 from imgtune.report.svg import e, fmt, num
-from imgtune.runner.results import RunResult, TrialRecord, finite
+from imgtune.runner.results import RunResult, TrialRecord
 from imgtune.runner.store import RunStore, load_result
+from imgtune.values import finite
 from imgtune.version import __version__
 
 if TYPE_CHECKING:
@@ -113,7 +114,7 @@ class _Run:
 
     @property
     def metric(self) -> str:
-        return self.result.primary_metric
+        return self.result.primary_metric.value
 
     @property
     def running(self) -> bool:

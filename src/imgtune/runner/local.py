@@ -43,10 +43,11 @@ import attrs
 from imgtune.atomic import write_atomic
 from imgtune.compiler import Plan, Trial, extend, make_policy
 from imgtune.runner.observers import Observers, RunObserver, with_additions
-from imgtune.runner.results import RunResult, TrialRecord, best_of_history, best_trial_of, finite
+from imgtune.runner.results import RunResult, TrialRecord, best_of_history, best_trial_of
 from imgtune.runner.store import RunStore, load_result
 from imgtune.serialization import dumps, unstructure
 from imgtune.spec.enums import JobStatus
+from imgtune.values import finite
 
 __all__ = ["LocalLauncher", "Resources", "process_exit_reason", "run_plan"]
 
@@ -156,13 +157,13 @@ class _Sweep:
         self.keep_checkpoints = keep_checkpoints
         self.observers = Observers(observers, store.log)
         self.path_map = dict(path_map or {})
-        self.policy = make_policy(plan.policy)
+        self.policy = make_policy(plan.policy, plan.job.primary_metric)
         self.policy_state = self.policy.init()
         self.launcher = launcher or LocalLauncher()
         self.slots = self.launcher.slots(resources, plan.limits.max_concurrent_trials)
         self.free_slots = list(range(len(self.slots)))
         self.running: dict[str, _Running] = {}
-        self.metric = plan.job.primary_metric.value
+        self.metric = plan.job.primary_metric
         previous = _load(store)
         earlier = {t.id: t for t in previous.trials} if previous else {}
         self.records: dict[str, TrialRecord] = {t.id: earlier.get(t.id) or _new_record(t) for t in plan.trials}
@@ -296,7 +297,7 @@ class _Sweep:
         workdir = self.store.trial_dir(trial_id)
         workdir.mkdir(parents=True, exist_ok=True)
         payload = {"trial": unstructure(trial), "job": dumps(self.plan.job), "base_path": self.plan.job.base_path,
-                   "seed": self.plan.seed, "workdir": str(workdir), "primary_metric": self.metric,
+                   "seed": self.plan.seed, "workdir": str(workdir), "primary_metric": self.metric.value,
                    "cpus": list(cpus), "gpus": list(gpus), "trial_fn": self.trial_fn, "path_map": self.path_map,
                    "gpu_share": sum(1 for _, g in self.slots if gpus and g == gpus)}
         write_atomic(workdir / "payload.json", json.dumps(payload))
@@ -348,7 +349,7 @@ class _Sweep:
         if r.stop_reason is not None:
             self.save()
             return r.stop_reason
-        histories = {tid: [v for v in (finite(h.get(self.metric)) for h in rec.history) if v is not None]
+        histories = {tid: [v for v in (finite(h.get(self.metric.value)) for h in rec.history) if v is not None]
                      for tid, rec in self.records.items() if rec.history}
         decisions, self.policy_state = self.policy.decide(self.policy_state, histories, set(self.running),
                                                           len(histories.get(r.record_id, [])))
@@ -401,7 +402,7 @@ class _Sweep:
 
     def assemble_best(self) -> None:
         """Copies the best trial's checkpoint and artifacts into ``best/`` (replaced whole, atomically)."""
-        best = best_trial_of(self.records.values())
+        best = best_trial_of(self.records.values(), self.metric)
         if best is None or not (best.checkpoint or best.artifacts):
             return
         root = self.store.root
@@ -415,7 +416,7 @@ class _Sweep:
                 shutil.copy2(path, tmp / name)
         write_atomic(tmp / "trial.json", json.dumps({"trial": best.id, "best_metric": best.best_metric,
                                                      "best_epoch": best.best_epoch,
-                                                     "primary_metric": self.metric}, indent=1))
+                                                     "primary_metric": self.metric.value}, indent=1))
         old = root / ".best.old"
         shutil.rmtree(old, ignore_errors=True)
         if self.store.best_dir.exists():
@@ -432,7 +433,7 @@ class _Sweep:
         if (job.test_data is None and not job.test_data_size) or not (self.store.best_dir / "checkpoint").is_dir():
             return
         spec = {"base_path": job.base_path, "seed": self.plan.seed, "path_map": self.path_map,
-                "batch_size": self.trial_of(best_trial_of(self.records.values()).id).parameters.validation_batch_size}
+                "batch_size": self.trial_of(best_trial_of(self.records.values(), self.metric).id).parameters.validation_batch_size}
         with open(self.store.log_path, "a", encoding="utf-8") as log:
             code = subprocess.run([sys.executable, "-m", "imgtune.runner.scoring", str(self.store.root),
                                    json.dumps(spec)], stdout=log, stderr=log, stdin=subprocess.DEVNULL).returncode
@@ -441,7 +442,7 @@ class _Sweep:
             metrics = json.loads(path.read_text(encoding="utf-8"))
             self.result = attrs.evolve(self.result, test_metrics=metrics,
                                        outputs={**self.result.outputs, "test_metrics": str(path)})
-            self.store.log(f"test data: {self.metric} {metrics.get(self.metric)} on {metrics.get('examples')} images")
+            self.store.log(f"test data: {self.metric} {metrics.get(self.metric.value)} on {metrics.get('examples')} images")
         else:
             self.store.log(f"scoring the best model on the test data failed (exit {code}); see above")
             self.result = attrs.evolve(self.result, message="scoring on the test data failed: see run.log")

@@ -15,8 +15,9 @@ import sys
 from typing import TextIO
 
 from imgtune.runner.observers import RunObserver
-from imgtune.runner.results import RunResult, TrialRecord, finite
+from imgtune.runner.results import RunResult, TrialRecord
 from imgtune.spec.enums import JobStatus, LogVerbosity
+from imgtune.values import finite
 
 __all__ = ["ConsoleProgress"]
 

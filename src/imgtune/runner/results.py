@@ -6,47 +6,41 @@ so :func:`imgtune.load_result` reads a run back, also while it is going on.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 
-from imgtune.spec.enums import JobStatus
+from imgtune.spec.enums import JobStatus, PrimaryMetric
 from imgtune.spec.frozen import FrozenMap, freeze
 from imgtune.spec.records import TrainingParameters, record_converter
 
-__all__ = ["RUN_VERSION", "RunResult", "TrialRecord", "best_of_history", "best_trial_of", "finite"]
+__all__ = ["RUN_VERSION", "RunResult", "TrialRecord", "best_of_history", "best_trial_of"]
 
 RUN_VERSION = 1
 
 
-def finite(value: Any) -> float | None:
-    """``value`` as a finite float, or ``None`` (missing, not a number, NaN, infinite).
-
-    >>> finite("0.5"), finite(float("nan")), finite(None)
-    (0.5, None, None)
-    """
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
+def best_of_history(history: Iterable[Mapping[str, Any]], metric: PrimaryMetric) -> tuple[float | None, int | None]:
+    """The best finite ``metric`` in a trial's evaluations (the metric says which is best), and its epoch."""
+    history = list(history)
+    best, index = metric.best(h.get(metric.value) for h in history)
+    return (best, history[index].get("epoch")) if index is not None else (None, None)
 
 
-def best_of_history(history: Iterable[Mapping[str, Any]], metric: str) -> tuple[float | None, int | None]:
-    """The best (highest) finite ``metric`` in a trial's evaluations, and its epoch."""
-    scored = [(v, h.get("epoch")) for h in history if (v := finite(h.get(metric))) is not None]
-    return max(scored, key=lambda p: p[0]) if scored else (None, None)
-
-
-def best_trial_of(trials: Iterable[TrialRecord]) -> TrialRecord | None:
-    """The trial with the highest best metric (ties: the earlier trial); failed trials never count.
+def best_trial_of(trials: Iterable[TrialRecord], metric: PrimaryMetric) -> TrialRecord | None:
+    """The trial with the best ``best_metric`` (ties: the earlier trial); failed trials never count.
 
     This one rule picks ``RunResult.best_trial`` and the model copied into ``best/``.
     """
-    scored = [t for t in trials if finite(t.best_metric) is not None and t.status is not JobStatus.FAILED]
-    return max(scored, key=lambda t: (t.best_metric, -t.index)) if scored else None
+    best = None
+    for t in sorted(trials, key=lambda t: t.index):
+        if t.status is not JobStatus.FAILED and metric.better(t.best_metric, None if best is None else best.best_metric):
+            best = t
+    return best
+
+
+def _metric(value: Any) -> PrimaryMetric:
+    return PrimaryMetric.parse(value) or value
 
 
 def _status(value: Any) -> JobStatus:
@@ -111,7 +105,7 @@ class RunResult:
     Attributes:
         status: The job's status.
         trials: Every trial of the plan, in order.
-        primary_metric: The metric trials are ranked by (maximised).
+        primary_metric: The metric trials are ranked by (it says which value is better); required.
         output_dir: Where everything is.
         log_files: Name -> path of the logs (the run's and each trial's).
         outputs: Name -> path of the outputs (``best`` model folder, ``summary``, ...).
@@ -126,7 +120,7 @@ class RunResult:
     status: JobStatus = attrs.field(default=JobStatus.NOT_STARTED, converter=_status)
     trials: tuple[TrialRecord, ...] = attrs.field(default=(), converter=lambda v: tuple(
         t if isinstance(t, TrialRecord) else record_converter(TrialRecord)(t) for t in v))
-    primary_metric: str = "accuracy"
+    primary_metric: PrimaryMetric = attrs.field(converter=_metric)
     output_dir: str = ""
     log_files: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze)
     outputs: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze)
@@ -139,8 +133,8 @@ class RunResult:
 
     @property
     def best_trial(self) -> TrialRecord | None:
-        """The trial with the highest primary metric (ties: the earlier trial; failed trials never count)."""
-        return best_trial_of(self.trials)
+        """The trial with the best primary metric (ties: the earlier trial; failed trials never count)."""
+        return best_trial_of(self.trials, self.primary_metric)
 
     def trial(self, trial_id: str) -> TrialRecord:
         """The trial with this id."""

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from imgtune.compiler.plan import Trial
 from imgtune.serialization import loads, structure
+from imgtune.spec.enums import PrimaryMetric
 
 if TYPE_CHECKING:
     from imgtune.spec.records import ImageClassificationJobBase
@@ -51,14 +52,15 @@ class TrialContext:
         job: The job (data inputs, task, primary metric; ``base_path`` set).
         seed: The plan's seed (data order and splits; ``parameters.random_seed`` seeds the model).
         workdir: The trial's folder; a trial that finds its own checkpoint there resumes from it.
-        primary_metric: The metric reports are judged on (maximised).
+        primary_metric: The metric reports are judged on (it says which value is better).
         multilabel: The task.
         cpus: The CPU cores this trial is pinned to.
         gpus: The GPUs visible to it (``CUDA_VISIBLE_DEVICES``), empty on CPU.
         path_map: URL prefix -> local folder for remote image URLs.
     """
 
-    def __init__(self, *, trial: Trial, job: ImageClassificationJobBase, seed: int, workdir: Path, primary_metric: str, multilabel: bool,
+    def __init__(self, *, trial: Trial, job: ImageClassificationJobBase, seed: int, workdir: Path,
+                 primary_metric: PrimaryMetric, multilabel: bool,
                  cpus: tuple[int, ...], gpus: tuple[str, ...], path_map: Mapping[str, str],
                  report: Callable[[Mapping[str, Any]], str | None]) -> None:
         self.trial, self.job, self.seed, self.workdir = trial, job, seed, workdir
@@ -142,7 +144,7 @@ def worker_main(conn: Any, payload: Mapping[str, Any]) -> None:
         job = loads(payload["job"], base_path=payload.get("base_path"))
         trial = structure(payload["trial"], Trial)
         context = TrialContext(trial=trial, job=job, seed=payload["seed"], workdir=workdir,
-                               primary_metric=payload["primary_metric"], multilabel=job.multilabel,
+                               primary_metric=job.primary_metric, multilabel=job.multilabel,
                                cpus=tuple(payload["cpus"]), gpus=tuple(payload["gpus"]),
                                path_map=payload.get("path_map") or {}, report=report)
         result = dict(resolve_trial_fn(payload["trial_fn"])(context) or {})
