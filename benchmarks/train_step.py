@@ -141,7 +141,8 @@ import json, resource, tempfile
 from imgtune.datasets import make_digits
 from imgtune.compiler.defaults import resolve
 from imgtune.spec.records import TrainingParameters
-from imgtune.train.trial import TrialSettings, load_trial_data, train_trial
+from imgtune.train.data.trial_data import load_trial_data
+from imgtune.train.trial import TrialSettings, train_trial
 d = tempfile.mkdtemp()
 data = load_trial_data(make_digits(d, size=32), multilabel=False, seed=0)
 p = resolve(TrainingParameters(model_name="resnet18", number_of_epochs=1, training_batch_size=64,

@@ -29,7 +29,7 @@ def digits_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def digits(digits_dir):
-    """The :class:`~imgtune.train.trial.TrialData` of :func:`digits_dir` (48 train, 12 validation)."""
-    from imgtune.train.trial import load_trial_data
+    """The :class:`~imgtune.train.data.trial_data.TrialData` of :func:`digits_dir` (48 train, 12 validation)."""
+    from imgtune.train.data.trial_data import load_trial_data
 
     return load_trial_data(digits_dir, multilabel=False, seed=0)

@@ -23,7 +23,8 @@ def main(argv: list[str]) -> None:
         jax.distributed.initialize(coordinator_address=f"127.0.0.1:{port}", num_processes=nproc, process_id=pid,
                                    initialization_timeout=120)
     from conftest import tiny_params
-    from imgtune.train.trial import TrialSettings, load_trial_data, train_trial
+    from imgtune.train.data.trial_data import load_trial_data
+    from imgtune.train.trial import TrialSettings, train_trial
 
     data = load_trial_data(data_dir, multilabel=False, seed=0)
     p = tiny_params("vits16r224", number_of_epochs=3, distributed=distributed == "1", early_stopping=False,

@@ -14,7 +14,8 @@ import pytest
 
 from imgtune.compiler.defaults import resolve
 from imgtune.spec.records import TrainingParameters
-from imgtune.train.trial import TrialSettings, load_trial_data, train_trial
+from imgtune.train.data.trial_data import load_trial_data
+from imgtune.train.trial import TrialSettings, train_trial
 
 
 def _params(multilabel: bool) -> TrainingParameters:

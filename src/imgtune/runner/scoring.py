@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from imgtune.atomic import write_atomic
-from imgtune.runner.training import job_data
 from imgtune.serialization import loads
+from imgtune.train.data.trial_data import job_data
 
 __all__ = ["main"]
 
@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     from imgtune.train.inference import score_examples  # loads JAX: in this process of its own, never the sweep's
 
     job = loads((root / "job.yaml").read_text(encoding="utf-8"), base_path=spec.get("base_path"))
-    _, test = job_data(job, seed=spec["seed"], path_map=spec.get("path_map") or {}, validate=False)
+    test = job_data(job, seed=spec["seed"], path_map=spec.get("path_map") or {}, validate=False).test
     evaluation = score_examples(root / "best", test, batch_size=spec.get("batch_size", 64))
     content = {"examples": len(test), **evaluation.values}
     if evaluation.confusion_matrix is not None:

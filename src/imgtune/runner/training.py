@@ -12,53 +12,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from imgtune.atomic import write_atomic
-from imgtune.spec.records import ImageClassificationJobBase, TrainingParameters
+from imgtune.spec.records import TrainingParameters
 from imgtune.train import data as d
 from imgtune.train.data.augment import IMAGENET_MEAN, IMAGENET_STD
+from imgtune.train.data.trial_data import job_data
 
 if TYPE_CHECKING:
     from imgtune.runner.worker import TrialContext
-    from imgtune.train.trial import TrialData, TrialResult
+    from imgtune.train.trial import TrialResult
 
-__all__ = ["job_data", "train"]
+__all__ = ["train", "write_artifacts"]
 
 
 def _path_map(params: TrainingParameters, extra: Mapping[str, str] | None) -> dict[str, str]:
     settings = json.loads(params.advanced_settings or "{}")
     return {**settings.get("path_map", {}), **(extra or {})}
-
-
-def job_data(job: ImageClassificationJobBase, *, seed: int, path_map: Mapping[str, str] | None = None,
-             workers: int = 0, validate: bool = True) -> tuple[TrialData, tuple]:
-    """The examples every trial of a job sees, and the test examples.
-
-    The splits are keyed by the plan's ``seed`` (never the searchable
-    ``random_seed``), so all trials see the same images: the test split first
-    (``test_data_size``), then the validation split (``validation_data_size``,
-    default 0.2), stratified for multiclass.
-
-    Returns:
-        ``(TrialData, test_examples)``.
-    """
-    from imgtune.train.trial import TrialData  # loads JAX: only in a trial's (or the test scoring's) process
-
-    common = dict(base_path=job.base_path, target_column_name=job.target_column_name, multilabel=job.multilabel,
-                  path_map=dict(path_map or {}))
-    train = d.read_examples(job.training_data.path, job.training_data.type, **common)
-    classes = d.class_names(train)
-    split = d.split_examples(train, seed=seed, multilabel=job.multilabel,
-                             validation_size=0.0 if job.validation_data else (job.validation_data_size or 0.2),
-                             test_size=0.0 if job.test_data else (job.test_data_size or 0.0))
-    train, valid, test = split.train, split.validation, split.test
-    if job.validation_data is not None:
-        valid = d.read_examples(job.validation_data.path, job.validation_data.type, field="validation_data", **common)
-        d.check_labels(valid, classes, "validation_data")
-    if job.test_data is not None:
-        test = d.read_examples(job.test_data.path, job.test_data.type, field="test_data", **common)
-        d.check_labels(test, classes, "test_data")
-    if validate:
-        d.validate_images(tuple(train) + tuple(valid) + tuple(test), workers=workers)
-    return TrialData(train, valid, classes), tuple(test)
 
 
 def train(context: TrialContext) -> dict[str, Any]:
@@ -68,7 +36,7 @@ def train(context: TrialContext) -> dict[str, Any]:
     from imgtune.train.trial import TrialSettings, train_trial  # loads JAX (see above)
 
     params = context.trial.parameters
-    data, _ = job_data(context.job, seed=context.seed, path_map=_path_map(params, context.path_map),
+    data = job_data(context.job, seed=context.seed, path_map=_path_map(params, context.path_map),
                        workers=worker_count(params.number_of_workers))
     d.write_labels(context.workdir / "labels.json", data.classes)
     settings = TrialSettings(params=params, primary_metric=context.primary_metric, multilabel=context.multilabel,

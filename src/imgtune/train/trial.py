@@ -2,7 +2,7 @@
 
 :func:`train_trial` is what the executor calls for each trial of a plan::
 
-    data = load_trial_data(job.training_data.path, multilabel=False, seed=plan.seed)
+    data = job_data(job, seed=plan.seed)             # imgtune.train.data.trial_data
     settings = TrialSettings(params=trial.parameters, primary_metric=job.primary_metric,
                              multilabel=job.multilabel, seed=plan.seed)
     result = train_trial(settings, data, workdir, report=policy_callback)
@@ -30,7 +30,7 @@ distributed                               :mod:`imgtune.train.devices` (data par
 checkpoint_run_id                         start from that checkpoint's weights (below)
 advanced_settings                         ``pretrained_weights``, ``compute_dtype``,
                                           ``apply_automl_train_augmentations`` (below);
-                                          ``path_map`` is for :func:`load_trial_data`
+                                          ``path_map`` is for the data loader
 model_name                                :func:`imgtune.train.models.create_model`
 enable_onnx_normalization                 recorded in ``info.json`` for the exporter
 ========================================  ==================================================
@@ -85,29 +85,14 @@ from imgtune.train import loop as lp
 from imgtune.train import optim
 from imgtune.train.checkpoints import Checkpoints, load_into, load_weights
 from imgtune.train.data.augment import eval_transform, train_transform
-from imgtune.train.data.read import Example
+from imgtune.train.data.trial_data import TrialData
 from imgtune.train.models import create_model, layer_groups, load_pretrained
 from imgtune.train.settings import TrialSettings
 from imgtune.train.state import Progress, TrainState
 
-__all__ = ["TrialData", "TrialResult", "TrialSettings", "load_trial_data", "train_trial"]
+__all__ = ["TrialResult", "TrialSettings", "train_trial"]
 
 STATUSES = ("Completed", "Failed", "Canceled")
-
-
-@attrs.frozen
-class TrialData:
-    """The examples of one trial.
-
-    Attributes:
-        train: Training examples.
-        validation: Validation examples.
-        classes: The class order (from the training data).
-    """
-
-    train: tuple[Example, ...] = attrs.field(converter=tuple)
-    validation: tuple[Example, ...] = attrs.field(converter=tuple)
-    classes: tuple[str, ...] = attrs.field(converter=tuple)
 
 
 @attrs.frozen
@@ -141,53 +126,6 @@ class TrialResult:
     steps: int = 0
 
 
-def load_trial_data(
-    training_data: str | os.PathLike[str],
-    *,
-    multilabel: bool,
-    seed: int,
-    input_type: str = "mltable",
-    validation_data: str | os.PathLike[str] | None = None,
-    validation_type: str | None = None,
-    validation_size: float = 0.2,
-    target_column_name: str = "label",
-    path_map: Mapping[str, str] | None = None,
-    base_path: str | os.PathLike[str] | None = None,
-    workers: int = 0,
-    validate: bool = True,
-) -> TrialData:
-    """Reads, splits (when there is no validation data) and checks a job's images.
-
-    Args:
-        training_data: The training input's path.
-        multilabel: The task.
-        seed: The plan's seed (keys the split).
-        input_type: ``mltable``, ``uri_file`` or ``uri_folder``.
-        validation_data: The validation input's path, or ``None`` to split.
-        validation_type: Its type (default ``input_type``).
-        validation_size: Fraction held out when splitting.
-        target_column_name: The label column.
-        path_map: Remote-URL prefixes to local folders.
-        base_path: Relative paths resolve against it.
-        workers: Threads for the image check.
-        validate: Open every image once (raises one error listing all bad ones).
-    """
-    train = d.read_examples(training_data, input_type, base_path=base_path, target_column_name=target_column_name,
-                            multilabel=multilabel, path_map=path_map)
-    classes = d.class_names(train)
-    if validation_data is None:
-        split = d.split_examples(train, seed=seed, multilabel=multilabel, validation_size=validation_size)
-        train, valid = split.train, split.validation
-    else:
-        valid = d.read_examples(validation_data, validation_type or input_type, base_path=base_path,
-                                target_column_name=target_column_name, multilabel=multilabel,
-                                path_map=path_map, field="validation_data")
-        d.check_labels(valid, classes, "validation_data")
-    if validate:
-        d.validate_images(tuple(train) + tuple(valid), workers=workers)
-    return TrialData(train, valid, classes)
-
-
 def _train_transform(image: Any, key: Sequence[int], *, random_seed: int, augment: bool, crop: int,
                      resize: int) -> np.ndarray:
     if not augment:
@@ -208,7 +146,7 @@ def train_trial(
     Args:
         settings: What configures the trial: its resolved training parameters, primary
             metric, task, the plan's seed, and optionally ``max_steps`` and ``model_width``.
-        data: The trial's examples (:func:`load_trial_data`).
+        data: The trial's examples (:func:`imgtune.train.data.trial_data.load_trial_data`).
         workdir: The trial's folder (checkpoints and ``result.json``).
         report: Called after every evaluation with its history entry; may stop
             the trial (see :mod:`imgtune.train.loop`).
