@@ -67,13 +67,13 @@ import numpy as np
 import optax
 from flax import nnx
 
-from imgtune.spec.enums import PrimaryMetric
+from imgtune.spec.enums import JobStatus, PrimaryMetric
 from imgtune.train import metrics
 from imgtune.train.devices import put_global, to_host
 from imgtune.train.inference import logits_to_scores
 from imgtune.train.optim import multiclass_loss, multilabel_loss
-from imgtune.train.settings import TrialSettings
 from imgtune.train.state import EarlyStopping, Progress, TrainState
+from imgtune.train.trial_types import TrialSettings
 from imgtune.values import jsonable
 
 __all__ = [
@@ -230,12 +230,14 @@ def evaluate(eval_step: Callable, params: Any, batch_stats: Any, batches: Any, *
 
 @attrs.frozen
 class Outcome:
-    """How :func:`run` ended: ``status`` Completed/Failed/Canceled, or ``Paused`` (resumable)."""
+    """How :func:`run` ended: ``status`` Completed, Failed or Canceled; ``paused`` when it stopped at
+    ``max_steps`` (then Canceled, and resumable)."""
 
-    status: str
+    status: JobStatus
     reason: str | None
     state: TrainState
     progress: Progress
+    paused: bool = False
 
 
 @attrs.define
@@ -250,7 +252,7 @@ class Loop:
         checkpoints: The trial's :class:`~imgtune.train.checkpoints.Checkpoints`.
         info: Written beside every checkpoint.
         classes: The class order.
-        settings: The trial's :class:`~imgtune.train.settings.TrialSettings`: the task, the
+        settings: The trial's :class:`~imgtune.train.trial_types.TrialSettings`: the task, the
             primary metric, the cadence and early stopping (its ``params``), ``max_steps``.
         report: The callback, or ``None``.
     """
@@ -301,7 +303,7 @@ def run(loop: Loop, state: TrainState, progress: Progress) -> Outcome:
         if previous is not None:
             reason = _finite_or_reason(*previous)
             if reason is not None:
-                return Outcome("Failed", reason, state, progress)
+                return Outcome(JobStatus.FAILED, reason, state, progress)
         previous = (loss, step, batch.epoch)
         loss_sum = loss_sum + loss
         step += 1
@@ -310,7 +312,7 @@ def run(loop: Loop, state: TrainState, progress: Progress) -> Outcome:
             reason = _finite_or_reason(*previous)
             previous = None
             if reason is not None:
-                return Outcome("Failed", reason, state, progress)
+                return Outcome(JobStatus.FAILED, reason, state, progress)
             epoch = batch.epoch + 1
             train_loss = float(to_host(loss_sum)) / spe
             loss_sum = jnp.float32(0.0)
@@ -325,11 +327,12 @@ def run(loop: Loop, state: TrainState, progress: Progress) -> Outcome:
             if previous is not None:
                 reason = _finite_or_reason(*previous)
                 if reason is not None:
-                    return Outcome("Failed", reason, state, progress)
+                    return Outcome(JobStatus.FAILED, reason, state, progress)
             if saved_at != step:
                 loop.checkpoints.save(state, progress, info=loop.info, last=True)
-            return Outcome("Paused", f"paused after {step} steps (max_steps); call again to resume", state, progress)
-    return Outcome("Completed", None, state, progress)
+            return Outcome(JobStatus.CANCELED, f"paused after {step} steps (max_steps); call again to resume", state,
+                           progress, paused=True)
+    return Outcome(JobStatus.COMPLETED, None, state, progress)
 
 
 def _end_of_epoch(loop: Loop, state: TrainState, progress: Progress, epoch: int, train_loss: float, step: int,
@@ -362,9 +365,9 @@ def _end_of_epoch(loop: Loop, state: TrainState, progress: Progress, epoch: int,
     if loop.report is not None:
         reason = _report_answer(loop.report(dict(entry)))
         if reason is not None:
-            return Outcome("Canceled", reason, state, progress)
+            return Outcome(JobStatus.CANCELED, reason, state, progress)
     if stop:
-        return Outcome("Completed", f"early stopping: {metric.value} did not improve on "
+        return Outcome(JobStatus.COMPLETED, f"early stopping: {metric.value} did not improve on "
                        f"{early.best:.6g} in {params.early_stopping_patience} evaluations (epoch {epoch})",
                        state, progress)
     return progress

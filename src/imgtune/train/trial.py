@@ -87,44 +87,10 @@ from imgtune.train.checkpoints import Checkpoints, load_into, load_weights
 from imgtune.train.data.augment import eval_transform, train_transform
 from imgtune.train.data.trial_data import TrialData
 from imgtune.train.models import create_model, layer_groups, load_pretrained
-from imgtune.train.settings import TrialSettings
 from imgtune.train.state import Progress, TrainState
+from imgtune.train.trial_types import TrialResult, TrialSettings
 
 __all__ = ["TrialResult", "TrialSettings", "train_trial"]
-
-STATUSES = ("Completed", "Failed", "Canceled")
-
-
-@attrs.frozen
-class TrialResult:
-    """How a trial ended.
-
-    Attributes:
-        status: ``Completed`` (all epochs, or early stopping), ``Failed``
-            (e.g. a non-finite loss) or ``Canceled`` (stopped by ``report``, or
-            paused by ``max_steps`` -- then resumable).
-        stop_reason: Why it ended early, or ``None``.
-        history: One mapping per evaluation: ``epoch``, every metric, ``loss``
-            (validation) and ``train_loss``.
-        best_metric: The primary metric of the best checkpoint (``None`` if none).
-        best_epoch: Its epoch.
-        best_evaluation: ``{"epoch", "metric", "metrics", "loss",
-            "confusion_matrix", "per_label"}`` of the best checkpoint.
-        checkpoint: The best checkpoint's folder, or ``None``.
-        classes: The class order.
-        steps: Training batches done.
-    """
-
-    status: str = attrs.field(validator=attrs.validators.in_(STATUSES))
-    stop_reason: str | None = None
-    history: tuple[Mapping[str, Any], ...] = attrs.field(default=(), converter=tuple)
-    best_metric: float | None = None
-    best_epoch: int | None = None
-    best_evaluation: Mapping[str, Any] | None = None
-    checkpoint: Path | None = attrs.field(default=None, converter=attrs.converters.optional(Path))
-    classes: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    steps: int = 0
-
 
 def _train_transform(image: Any, key: Sequence[int], *, random_seed: int, augment: bool, crop: int,
                      resize: int) -> np.ndarray:
@@ -239,19 +205,19 @@ def train_trial(
         train_it.close()
     steps = int(dv.to_host(outcome.state.step))
     best = outcome.progress.best
-    if outcome.status == "Paused":
-        return _result("Canceled", outcome.reason, outcome.progress, ckpts.best(), classes, steps)
+    if outcome.paused:
+        return _result(outcome, ckpts.best(), classes, steps)
     checkpoint = ckpts.finish()
-    result = _result(outcome.status, outcome.reason, outcome.progress, checkpoint if best else None, classes, steps)
+    result = _result(outcome, checkpoint if best else None, classes, steps)
     if ckpts.primary:
         write_atomic(result_file, json.dumps(unstructure(result), indent=1))
     return result
 
 
-def _result(status: str, reason: str | None, progress: Any, checkpoint: Path | None, classes: tuple[str, ...],
-            steps: int) -> TrialResult:
+def _result(outcome: lp.Outcome, checkpoint: Path | None, classes: tuple[str, ...], steps: int) -> TrialResult:
+    status, reason, progress = outcome.status, outcome.reason, outcome.progress
     best = progress.best
-    return TrialResult(status=status, stop_reason=reason, history=progress.history,
+    return TrialResult(status=status, resumable=outcome.paused, stop_reason=reason, history=progress.history,
                        best_metric=None if best is None else best["metric"],
                        best_epoch=None if best is None else best["epoch"], best_evaluation=best,
                        checkpoint=checkpoint, classes=classes, steps=steps)
