@@ -35,7 +35,7 @@ from flax import nnx
 from imgtune.spec.fields import TRAINING_PARAMETERS
 from imgtune.train import optim
 from imgtune.train import trial as trial_mod
-from imgtune.train.checkpoints import load_weights, read_info
+from imgtune.train.checkpoints import flatten_weights, load_weights, read_info
 from imgtune.train.trial import TrialSettings, train_trial
 
 from conftest import tiny_params
@@ -168,7 +168,7 @@ def _spy_trial(params, data, workdir: Path) -> tuple[Any, dict[str, Any]]:
 
 
 def _flat(tree) -> dict[str, np.ndarray]:
-    return {k: np.asarray(v) for k, v in trial_mod._flatten(tree)}
+    return {k: np.asarray(v) for k, v in flatten_weights(tree)}
 
 
 def _model_state(model, kind=nnx.Param) -> dict[str, np.ndarray]:

@@ -62,7 +62,7 @@ from imgtune.spec.convert import structure, unstructure
 from imgtune.train.devices import to_host
 from imgtune.train.state import Progress, TrainState
 
-__all__ = ["Checkpoints", "load_into", "load_weights", "read_info"]
+__all__ = ["Checkpoints", "flatten_weights", "load_into", "load_weights", "read_info"]
 
 _LAST, _BEST = "LAST", "BEST"
 
@@ -221,7 +221,7 @@ def load_into(model: Any, params: Mapping[str, Any], batch_stats: Mapping[str, A
     """
     problems = []
     for kind, saved in ((nnx.Param, params), (nnx.BatchStat, batch_stats)):
-        flat_saved = dict(_flatten(saved))
+        flat_saved = dict(flatten_weights(saved))
         updated = []
         for path, var in nnx.to_flat_state(nnx.state(model, kind)):
             key = ".".join(map(str, path))
@@ -239,9 +239,10 @@ def load_into(model: Any, params: Mapping[str, Any], batch_stats: Mapping[str, A
         raise ValidationError(problems)
 
 
-def _flatten(tree: Any, prefix: str = "") -> Any:
+def flatten_weights(tree: Any, prefix: str = "") -> Any:
+    """``(dotted path, array)`` for every leaf of nested weights (as :func:`load_weights` gives them)."""
     if isinstance(tree, Mapping):
         for k, v in tree.items():
-            yield from _flatten(v, f"{prefix}{k}.")
+            yield from flatten_weights(v, f"{prefix}{k}.")
     else:
         yield prefix[:-1], tree
