@@ -56,10 +56,10 @@ class OnnxExportAtEnd(RunObserver):
     def finishing(self, result: RunResult) -> RunResult | None:
         store = self.store
         best = result.best_trial
-        if store is None or best is None or not (store.best_dir / "checkpoint").is_dir() \
+        if store is None or best is None or not store.layout.best.checkpoint.is_dir() \
                 or not best.parameters.enable_onnx_normalization:
             return None
-        target = store.best_dir / "model.onnx"
+        target = store.layout.best.model_onnx
         with open(store.log_path, "a", encoding="utf-8") as log:
             code = subprocess.run([sys.executable, "-m", EXPORT_MODULE, str(store.root), str(target)],
                                   stdout=log, stderr=log, stdin=subprocess.DEVNULL, check=False).returncode

@@ -44,6 +44,7 @@ from imgtune.export.onnx import (
     read_metadata,
     temporary_export,
 )
+from imgtune.runner.store import BestLayout, RunLayout, model_folder
 from imgtune.train.data import (
     IMAGE_EXTENSIONS,
     eval_crop,
@@ -193,7 +194,7 @@ def load_predictor(source: str | os.PathLike[str], *, onnx: bool = False, batch_
 def _onnx_predictor(path: Path) -> Predictor:
     temporary = None
     if path.suffix.lower() != ".onnx":
-        existing = [p for p in (path / "best" / "model.onnx", path / "model.onnx") if p.is_file()]
+        existing = [p for p in (RunLayout(path).best.model_onnx, BestLayout(path).model_onnx) if p.is_file()]
         if existing:
             path = existing[0]
         else:
@@ -219,10 +220,10 @@ def _onnx_predictor(path: Path) -> Predictor:
 def _jax_predictor(path: Path, batch_size: int) -> Predictor:
 
     try:
-        folder = checkpoint_folder(path)
-    except FileNotFoundError as e:
-        raise ValidationError([Problem("model", f"{e} (expected a run folder, best/, a trial or a checkpoint "
-                                                f"folder, or a .onnx file)")]) from None
+        folder = checkpoint_folder(model_folder(path))
+    except FileNotFoundError:
+        raise ValidationError([Problem("model", f"no checkpoint at {path} (expected a run folder, best/, a trial or "
+                                                f"a checkpoint folder, or a .onnx file)")]) from None
     model, info = load_model(folder)
 
     @nnx.jit

@@ -57,7 +57,7 @@ from imgtune.compiler import Plan
 from imgtune.errors import Problem, ValidationError
 from imgtune.runner.observers import RunObserver
 from imgtune.runner.results import RunResult, TrialRecord
-from imgtune.runner.store import RunStore
+from imgtune.runner.store import BestLayout, RunLayout, RunStore
 from imgtune.serialization import unstructure
 from imgtune.values import finite
 from imgtune.version import __version__
@@ -72,7 +72,7 @@ DEFAULT_EXPERIMENT = "imgtune"
 #: Azure's tag on the parent run naming the best child run.
 BEST_CHILD_TAG = "automl_best_child_run_id"
 #: The file in the output folder that maps the job and its trials to MLflow runs.
-MAPPING_FILE = "mlflow.json"
+MAPPING_FILE = RunLayout.MLFLOW
 INSTALL_HINT = "needs MLflow: pip install 'imgtune[mlflow]'"
 
 _RUN_STATUS = {"Completed": "FINISHED", "Failed": "FAILED", "Canceled": "KILLED"}
@@ -257,7 +257,7 @@ class MlflowTracker(RunObserver):
                 self._log_trial(record)
 
     def _load_state(self) -> None:
-        path = self.store.root / MAPPING_FILE
+        path = self.store.layout.mlflow
         state: dict[str, Any] = {}
         if path.exists():
             try:
@@ -272,7 +272,7 @@ class MlflowTracker(RunObserver):
         self.state, self._loaded = state, True
 
     def _save_state(self) -> None:
-        write_atomic(self.store.root / MAPPING_FILE, json.dumps(self.state, indent=1, sort_keys=True) + "\n")
+        write_atomic(self.store.layout.mlflow, json.dumps(self.state, indent=1, sort_keys=True) + "\n")
 
     def _alive(self, run_id: str | None) -> Any:
         """The run, when it exists and is not deleted."""
@@ -390,7 +390,7 @@ class MlflowTracker(RunObserver):
                    if (f := finite(v)) is not None and _METRIC_KEY.match(str(k)) and latest.get(k) != f]
         self._log_batch(parent, metrics=metrics, tags={BEST_CHILD_TAG: child, "imgtune.best_trial_id": best.id})
         best_dir = Path(result.outputs.get("best") or self.store.best_dir)
-        if not (best_dir / "checkpoint").is_dir():
+        if not BestLayout(best_dir).checkpoint.is_dir():
             return None
         key = f"{best.id}:{best.best_epoch}:{best.best_metric!r}"
         logged = self.state.get("model") or {}

@@ -25,6 +25,7 @@ from imgtune.cli.tables import status_text
 from imgtune.launch import run
 from imgtune.runner import RayOptions, load_result
 from imgtune.runner.progress import ConsoleProgress
+from imgtune.runner.store import RunLayout, model_folder
 from imgtune.train.data import read_examples
 
 __all__ = ["evaluate_command", "guess_input_type", "run_command", "status_command"]
@@ -117,11 +118,11 @@ def evaluate_command(args: argparse.Namespace) -> int:
     from imgtune.train.inference import score_examples  # loads JAX: the best model's forward pass, only here
 
     result = load_result(args.dir)
-    job = serialization.load(Path(args.dir) / "job.yaml")
+    job = serialization.load(RunLayout(args.dir).job)
     examples = read_examples(args.data, args.type or guess_input_type(args.data), base_path=Path.cwd(),
                              target_column_name=job.target_column_name, multilabel=job.multilabel,
                              path_map=path_map(args.path_map), field="data")
-    evaluation = score_examples(Path(result.output_dir) / "best", examples)
+    evaluation = score_examples(model_folder(RunLayout(result.output_dir).best.root), examples)
     if args.json:
         print_out(json.dumps({"examples": len(examples), **evaluation.values}, indent=1))
     else:

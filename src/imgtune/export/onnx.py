@@ -46,6 +46,7 @@ from typing import Any
 
 from imgtune.atomic import write_atomic
 from imgtune.errors import Problem, ValidationError
+from imgtune.runner.store import BestLayout, default_onnx_path, model_folder
 from imgtune.train.data import IMAGENET_MEAN, IMAGENET_STD
 from imgtune.train.inference import checkpoint_folder, load_model
 from imgtune.train.models.layers import portable_ops
@@ -145,11 +146,11 @@ def export_onnx(source: str | os.PathLike[str], dest: str | os.PathLike[str] | N
     """
     _require_jax2onnx()
     try:
-        folder = checkpoint_folder(source)
-    except FileNotFoundError as e:
-        raise ValidationError([Problem("source", f"{e} (expected a run folder, best/, a trial or a "
-                                                 f"checkpoint folder)")]) from None
-    target = Path(dest) if dest is not None else _default_dest(Path(source), folder)
+        folder = checkpoint_folder(model_folder(source))
+    except FileNotFoundError:
+        raise ValidationError([Problem("source", f"no checkpoint at {Path(source)} (expected a run folder, best/, "
+                                                 f"a trial or a checkpoint folder)")]) from None
+    target = Path(dest) if dest is not None else default_onnx_path(source)
     if target.exists() and not overwrite:
         raise FileExistsError(f"{target} exists; pass overwrite=True (--force) to replace it")
     model, info = load_model(folder)
@@ -157,14 +158,6 @@ def export_onnx(source: str | os.PathLike[str], dest: str | os.PathLike[str] | N
                           if normalize is None else normalize)
     write_atomic(target, proto.SerializeToString(), overwrite=overwrite)
     return target
-
-
-def _default_dest(source: Path, folder: Path) -> Path:
-    if (source / "best" / "checkpoint").is_dir():
-        return source / "best" / "model.onnx"
-    if folder.name == "checkpoint" and (folder.parent / "labels.json").exists():
-        return folder.parent / "model.onnx"
-    return folder / "model.onnx"
 
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -199,4 +192,4 @@ def onnx_session(path: str | os.PathLike[str]) -> Any:
 def temporary_export(source: str | os.PathLike[str]) -> Path:
     """Exports ``source`` into a fresh temporary folder (for ``predict --onnx`` on a run without one)."""
     folder = Path(tempfile.mkdtemp(prefix="imgtune-onnx-"))
-    return export_onnx(source, folder / "model.onnx")
+    return export_onnx(source, folder / BestLayout.MODEL_ONNX)

@@ -32,7 +32,7 @@ from imgtune.atomic import write_atomic
 from imgtune.report import svg
 from imgtune.report.svg import e, fmt, num
 from imgtune.runner.results import RunResult, TrialRecord
-from imgtune.runner.store import RunStore, load_result
+from imgtune.runner.store import BestLayout, RunLayout, RunStore, load_result
 from imgtune.values import finite
 from imgtune.version import __version__
 
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 __all__ = ["REPORT_NAME", "render_report", "write_report", "report_path"]
 
 #: The report's file name in the output folder.
-REPORT_NAME = "report.html"
+REPORT_NAME = RunLayout.REPORT
 
 #: Search-space distributions whose values are best seen on a log axis.
 _LOG_DISTRIBUTIONS = {"loguniform", "qloguniform", "lognormal", "qlognormal"}
@@ -54,7 +54,7 @@ def report_path(output_dir: str | os.PathLike[str]) -> Path:
 
     Its ``file://`` URL, ``report_path(out).as_uri()``, is ``RunResult.studio_url``.
     """
-    return Path(output_dir).resolve() / REPORT_NAME
+    return RunLayout(Path(output_dir).resolve()).report
 
 
 def write_report(output_dir: str | os.PathLike[str], *, now: float | None = None) -> Path:
@@ -129,12 +129,13 @@ def _read(root: Path, now: float) -> _Run:
     result = load_result(root)  # a folder without a run is refused here
     store = RunStore(result.output_dir)
     plan = store.load_plan()  # written before run.json, so there whenever run.json is
-    job_file = next((n for n in ("job.resolved.yaml", "job.yaml") if (store.root / n).is_file()), "")
-    job_text = (store.root / job_file).read_text(encoding="utf-8") if job_file else ""
+    job_path = next((p for p in (store.layout.job_resolved, store.layout.job) if p.is_file()), None)
+    job_file = job_path.name if job_path is not None else ""
+    job_text = job_path.read_text(encoding="utf-8") if job_path is not None else ""
     best_files: dict[str, Any] = {}
     best_id = store.best_trial_id()
     if best_id is not None:
-        for name in ("metrics.json", "confusion_matrix.json", "per_label.json", "test_metrics.json"):
+        for name in (BestLayout.METRICS, BestLayout.CONFUSION_MATRIX, BestLayout.PER_LABEL, BestLayout.TEST_METRICS):
             content = store.read_best(name)
             if content is not None:
                 best_files[name] = content
@@ -374,12 +375,12 @@ def _best(run: _Run) -> str:
     if trial is None:
         return _section("best", "Best trial", "<p>No trial has a score yet.</p>")
     files = run.best_files
-    metrics = files.get("metrics.json")
+    metrics = files.get(BestLayout.METRICS)
     source = "best/metrics.json"
     if not isinstance(metrics, Mapping):
         entry = next((h for h in trial.history if h.get("epoch") == trial.best_epoch), None)
         metrics, source = (dict(entry) if entry else {}), "run.json (best/ is written when the sweep ends)"
-    test = files.get("test_metrics.json") if isinstance(files.get("test_metrics.json"), Mapping) else {}
+    test = files.get(BestLayout.TEST_METRICS) if isinstance(files.get(BestLayout.TEST_METRICS), Mapping) else {}
     names = sorted((k for k in metrics if k != "epoch" and finite(metrics[k]) is not None),
                    key=lambda k: k != run.metric)  # the primary metric first, then the file's order
     names += [k for k in test if k not in names and k != "examples" and finite(test[k]) is not None]
@@ -398,12 +399,12 @@ def _best(run: _Run) -> str:
              f"{e(run.metric)} <span class=\"num\"{_data_value(trial.best_metric)}>{e(fmt(trial.best_metric))}"
              f"</span> at epoch {e(epoch)}. Metrics from <code>{e(source)}</code>.</p>")
     parts = [intro, table]
-    cm = files.get("confusion_matrix.json")
+    cm = files.get(BestLayout.CONFUSION_MATRIX)
     if isinstance(cm, Mapping) and cm.get("matrix"):
         parts.append('<h3>Confusion matrix (validation)</h3><p class="note">Rows: true class; columns: predicted; '
                      "shade: share of the row.</p>" + svg.heatmap([str(x) for x in cm.get("labels", [])],
                                                                    cm["matrix"]))
-    per_label = files.get("per_label.json")
+    per_label = files.get(BestLayout.PER_LABEL)
     if isinstance(per_label, Mapping) and per_label:
         parts.append("<h3>Per-label scores (validation)</h3>" + _per_label(per_label))
     params = attrs.asdict(trial.parameters)

@@ -70,7 +70,7 @@ def prepare(job_or_plan: ImageClassificationJobBase | Plan | str | os.PathLike[s
     grown = attrs.evolve(old, job=plan.job, limits=resolve_limits(plan.job))
     if not grown.sampler.sequential and len(grown.trials) < grown.limits.max_trials:
         grown = extend(grown, (), count=grown.limits.max_trials - len(grown.trials))
-    write_atomic(store.root / "job.yaml", dumps(plan.job))
+    write_atomic(store.layout.job, dumps(plan.job))
     store.save_plan(grown)
     store.log(f"limits changed: the sweep now allows {grown.limits.max_trials} trials, "
               f"{grown.limits.timeout_minutes} minutes")

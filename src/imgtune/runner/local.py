@@ -44,7 +44,7 @@ from imgtune.atomic import write_atomic
 from imgtune.compiler import Plan, Trial, extend, make_policy
 from imgtune.runner.observers import Observers, RunObserver, with_additions
 from imgtune.runner.results import RunResult, TrialRecord, best_of_history, best_trial_of
-from imgtune.runner.store import RunStore, load_result
+from imgtune.runner.store import BestLayout, RunLayout, RunStore, TrialLayout, load_result
 from imgtune.serialization import dumps, unstructure
 from imgtune.spec.enums import JobStatus
 from imgtune.values import finite
@@ -122,9 +122,9 @@ class LocalLauncher:
               log: Callable[[str], None]) -> tuple[Any, Any]:
         parent, child = socket.socketpair()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))}
-        with open(workdir / "log.txt", "a", encoding="utf-8") as err:
+        with open(workdir / TrialLayout.LOG, "a", encoding="utf-8") as err:
             process = subprocess.Popen([sys.executable, "-m", "imgtune.runner.worker", str(child.fileno()),
-                                        str(workdir / "payload.json")], pass_fds=(child.fileno(),), env=env,
+                                        str(workdir / TrialLayout.PAYLOAD)], pass_fds=(child.fileno(),), env=env,
                                        stdin=subprocess.DEVNULL, stdout=err, stderr=err)
         child.close()
         return process, Connection(parent.detach())
@@ -193,7 +193,7 @@ class _Sweep:
         trials = tuple(self.records[t.id] for t in self.plan.trials)
         self.result = attrs.evolve(self.result, trials=trials,
                                    log_files={"run": str(self.store.log_path),
-                                              **{t: str(self.store.trial_dir(t) / "log.txt") for t in self.records
+                                              **{t: str(self.store.trial_dir(t) / TrialLayout.LOG) for t in self.records
                                                  if self.records[t].attempts}})
         snapshot = attrs.evolve(self.result, elapsed_seconds=self.elapsed())
         self.store.save_result(snapshot)
@@ -300,7 +300,7 @@ class _Sweep:
                    "seed": self.plan.seed, "workdir": str(workdir), "primary_metric": self.metric.value,
                    "cpus": list(cpus), "gpus": list(gpus), "trial_fn": self.trial_fn, "path_map": self.path_map,
                    "gpu_share": sum(1 for _, g in self.slots if gpus and g == gpus)}
-        write_atomic(workdir / "payload.json", json.dumps(payload))
+        write_atomic(workdir / TrialLayout.PAYLOAD, json.dumps(payload))
         process, conn = self.launcher.start(trial_id, payload, workdir, self.store.log)
         self.running[trial_id] = _Running(trial_id, process, conn, slot)
         record = self.records[trial_id]
@@ -406,38 +406,38 @@ class _Sweep:
         if best is None or not (best.checkpoint or best.artifacts):
             return
         root = self.store.root
-        tmp = root / ".best.tmp"
+        tmp = root / RunLayout.BEST_TMP
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         if best.checkpoint and os.path.isdir(best.checkpoint):
-            shutil.copytree(best.checkpoint, tmp / "checkpoint")
+            shutil.copytree(best.checkpoint, tmp / BestLayout.CHECKPOINT)
         for name, path in best.artifacts.items():
             if os.path.isfile(path):
                 shutil.copy2(path, tmp / name)
-        write_atomic(tmp / "trial.json", json.dumps({"trial": best.id, "best_metric": best.best_metric,
+        write_atomic(tmp / BestLayout.TRIAL, json.dumps({"trial": best.id, "best_metric": best.best_metric,
                                                      "best_epoch": best.best_epoch,
                                                      "primary_metric": self.metric.value}, indent=1))
-        old = root / ".best.old"
+        old = root / RunLayout.BEST_OLD
         shutil.rmtree(old, ignore_errors=True)
         if self.store.best_dir.exists():
             os.replace(self.store.best_dir, old)
         os.replace(tmp, self.store.best_dir)
         shutil.rmtree(old, ignore_errors=True)
         self.result = attrs.evolve(self.result, outputs={**self.result.outputs, "best": str(self.store.best_dir),
-                                                         "summary": str(root / "summary.csv")})
+                                                         "summary": str(root / RunLayout.SUMMARY)})
         self.store.log(f"best model: trial {best.id} -> {self.store.best_dir}")
 
     def score_test(self) -> None:
         """Scores ``best/`` on the test data (``test_data`` or ``test_data_size``), kept apart."""
         job = self.plan.job
-        if (job.test_data is None and not job.test_data_size) or not (self.store.best_dir / "checkpoint").is_dir():
+        if (job.test_data is None and not job.test_data_size) or not (self.store.best_dir / BestLayout.CHECKPOINT).is_dir():
             return
         spec = {"base_path": job.base_path, "seed": self.plan.seed, "path_map": self.path_map,
                 "batch_size": self.trial_of(best_trial_of(self.records.values(), self.metric).id).parameters.validation_batch_size}
         with open(self.store.log_path, "a", encoding="utf-8") as log:
             code = subprocess.run([sys.executable, "-m", "imgtune.runner.scoring", str(self.store.root),
                                    json.dumps(spec)], stdout=log, stderr=log, stdin=subprocess.DEVNULL).returncode
-        path = self.store.best_dir / "test_metrics.json"
+        path = self.store.best_dir / BestLayout.TEST_METRICS
         if code == 0 and path.exists():
             metrics = json.loads(path.read_text(encoding="utf-8"))
             self.result = attrs.evolve(self.result, test_metrics=metrics,

@@ -37,6 +37,7 @@ import attrs
 from imgtune.atomic import write_atomic
 from imgtune.errors import Problem, ValidationError
 from imgtune.runner.local import LocalLauncher, Resources, process_exit_reason
+from imgtune.runner.store import RunLayout, TrialLayout
 
 __all__ = ["RayLauncher", "RayOptions"]
 
@@ -299,7 +300,7 @@ class _TrialActor:
         root = workdir.parent.parent
         node = f"{socket.gethostname()} ({ray.util.get_node_ip_address()})"
         try:
-            if not (root / "plan.yaml").is_file():
+            if not RunLayout(root).plan.is_file():
                 raise RuntimeError(f"the output folder {root} is not on the Ray node {node}: on a cluster it must "
                                    f"be on storage every node mounts at the same path")
             for p in reversed(paths):  # the driver's import path, where it exists here
@@ -308,8 +309,8 @@ class _TrialActor:
             for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
                 os.environ[var] = str(threads)
             payload = {**payload, "cpus": [], "gpus": [str(g) for g in ray.get_gpu_ids()]}
-            write_atomic(workdir / "payload.json", json.dumps(payload))
-            with open(workdir / "log.txt", "a", encoding="utf-8") as fh:
+            write_atomic(TrialLayout(workdir).payload, json.dumps(payload))
+            with open(TrialLayout(workdir).log, "a", encoding="utf-8") as fh:
                 fh.write(f"--- {time.strftime('%Y-%m-%dT%H:%M:%S')} on the Ray node {node}, actor pid {os.getpid()}, "
                          f"gpus {payload['gpus']}\n")
             self.process, self.conn = LocalLauncher().start(payload["trial"]["id"], payload, workdir, print)

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from imgtune.atomic import write_atomic
+from imgtune.runner.store import RunLayout, model_folder
 from imgtune.serialization import loads
 from imgtune.train.data.trial_data import job_data
 
@@ -20,19 +21,19 @@ __all__ = ["main"]
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    root = Path(args[0])
+    run = RunLayout(Path(args[0]))
     spec = json.loads(args[1])
     from imgtune.train.inference import score_examples  # loads JAX: in this process of its own, never the sweep's
 
-    job = loads((root / "job.yaml").read_text(encoding="utf-8"), base_path=spec.get("base_path"))
+    job = loads(run.job.read_text(encoding="utf-8"), base_path=spec.get("base_path"))
     test = job_data(job, seed=spec["seed"], path_map=spec.get("path_map") or {}, validate=False).test
-    evaluation = score_examples(root / "best", test, batch_size=spec.get("batch_size", 64))
+    evaluation = score_examples(model_folder(run.best.root), test, batch_size=spec.get("batch_size", 64))
     content = {"examples": len(test), **evaluation.values}
     if evaluation.confusion_matrix is not None:
         content["confusion_matrix"] = evaluation.confusion_matrix
     if evaluation.per_label is not None:
         content["per_label"] = evaluation.per_label
-    write_atomic(root / "best" / "test_metrics.json", json.dumps(content, indent=1) + "\n")
+    write_atomic(run.best.test_metrics, json.dumps(content, indent=1) + "\n")
     return 0
 
 

@@ -9,9 +9,22 @@
       run.json              the RunResult: job and trial statuses, histories (rewritten on every change)
       run.log               the run's log
       summary.csv           one row per trial
-      trials/<id>/          each trial's folder: parameters.yaml, metrics.jsonl, log.txt, checkpoints
-      best/                 the best model: its checkpoint, labels.json, preprocessing.json, metrics.json,
-                            and confusion_matrix.json (multiclass) or per_label.json (multilabel)
+      report.html           the report (imgtune.report)
+      mlflow.json           the MLflow runs of the job and its trials (imgtune.tracking)
+      trials/<id>/          each trial's folder: parameters.yaml, metrics.jsonl, log.txt, payload.json,
+                            the model's files (labels.json, preprocessing.json, metrics.json, ...) and
+                            train/, the trial's training workdir (its checkpoints, in the format of
+                            imgtune.train.checkpoints)
+      best/                 the best model: checkpoint/, labels.json, preprocessing.json, metrics.json,
+                            confusion_matrix.json (multiclass) or per_label.json (multilabel),
+                            trial.json, test_metrics.json (with test data), model.onnx (when exported)
+
+This module is the one place that names them: :class:`RunLayout` (the folder),
+:class:`TrialLayout` (a trial's folder) and :class:`BestLayout` (``best/``) give
+each file's path, and their upper-case names are the bare names (for a file a
+module writes into a folder of its own, e.g. a trial's artifacts). Every other
+module asks them; :func:`model_folder` turns any folder a user may name (a run,
+``best/``, a trial) into the folder that holds its trained model.
 
 A kill at any moment leaves a folder that resumes: every file is replaced
 whole (temporary file, fsync, rename), never appended to in place.
@@ -25,7 +38,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 import yaml as pyyaml
@@ -37,34 +50,265 @@ from imgtune.runner.results import RunResult, TrialRecord
 from imgtune.serialization import Dumper, dumps, structure, to_dict, unstructure
 from imgtune.spec.records import ImageClassificationJobBase
 
-__all__ = ["RunStore", "load_result", "job_difference"]
+__all__ = ["BestLayout", "ModelFiles", "RunLayout", "RunStore", "TrialLayout", "default_onnx_path", "job_difference",
+           "load_result", "model_folder"]
+
+
+class ModelFiles:
+    """The names of the files that describe a trained model: a trial writes them into its folder
+    (a trial's ``artifacts``: name -> path), the sweep copies the best trial's into ``best/``."""
+
+    LABELS: ClassVar[str] = "labels.json"  #: the class order
+    PREPROCESSING: ClassVar[str] = "preprocessing.json"  #: how to prepare an image for the model
+    METRICS: ClassVar[str] = "metrics.json"  #: the best evaluation's metrics and epoch
+    CONFUSION_MATRIX: ClassVar[str] = "confusion_matrix.json"  #: multiclass
+    PER_LABEL: ClassVar[str] = "per_label.json"  #: multilabel
+
+    root: Path
+
+    @property
+    def labels(self) -> Path:
+        return self.root / self.LABELS
+
+    @property
+    def preprocessing(self) -> Path:
+        return self.root / self.PREPROCESSING
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / self.METRICS
+
+    @property
+    def confusion_matrix(self) -> Path:
+        return self.root / self.CONFUSION_MATRIX
+
+    @property
+    def per_label(self) -> Path:
+        return self.root / self.PER_LABEL
+
+
+@attrs.frozen
+class BestLayout(ModelFiles):
+    """``best/``: the best trial's model (see the module doc).
+
+    >>> best = BestLayout("out/best")
+    >>> best.checkpoint.as_posix(), best.model_onnx.name, BestLayout.TEST_METRICS
+    ('out/best/checkpoint', 'model.onnx', 'test_metrics.json')
+    """
+
+    CHECKPOINT: ClassVar[str] = "checkpoint"  #: the best trial's best checkpoint (a copy)
+    TRIAL: ClassVar[str] = "trial.json"  #: which trial, its best metric and epoch
+    TEST_METRICS: ClassVar[str] = "test_metrics.json"  #: the scores on the job's test data
+    MODEL_ONNX: ClassVar[str] = "model.onnx"  #: the ONNX export
+
+    root: Path = attrs.field(converter=Path)
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.root / self.CHECKPOINT
+
+    @property
+    def trial(self) -> Path:
+        return self.root / self.TRIAL
+
+    @property
+    def test_metrics(self) -> Path:
+        return self.root / self.TEST_METRICS
+
+    @property
+    def model_onnx(self) -> Path:
+        return self.root / self.MODEL_ONNX
+
+
+@attrs.frozen
+class TrialLayout(ModelFiles):
+    """``trials/<id>/``: one trial's folder (see the module doc).
+
+    >>> trial = TrialLayout("out/trials/0003")
+    >>> trial.log.as_posix(), trial.history.name, trial.train.name, TrialLayout.LABELS
+    ('out/trials/0003/log.txt', 'metrics.jsonl', 'train', 'labels.json')
+    """
+
+    PARAMETERS: ClassVar[str] = "parameters.yaml"  #: the trial's parameters
+    HISTORY: ClassVar[str] = "metrics.jsonl"  #: one JSON line per evaluation
+    LOG: ClassVar[str] = "log.txt"  #: the trial process's output
+    PAYLOAD: ClassVar[str] = "payload.json"  #: what the trial process is started with
+    LOCK: ClassVar[str] = ".lock"  #: held by the trial's process
+    TRAIN: ClassVar[str] = "train"  #: the training workdir (imgtune.train's checkpoints)
+
+    root: Path = attrs.field(converter=Path)
+
+    @property
+    def parameters(self) -> Path:
+        return self.root / self.PARAMETERS
+
+    @property
+    def history(self) -> Path:
+        return self.root / self.HISTORY
+
+    @property
+    def log(self) -> Path:
+        return self.root / self.LOG
+
+    @property
+    def payload(self) -> Path:
+        return self.root / self.PAYLOAD
+
+    @property
+    def lock(self) -> Path:
+        return self.root / self.LOCK
+
+    @property
+    def train(self) -> Path:
+        return self.root / self.TRAIN
+
+
+@attrs.frozen
+class RunLayout:
+    """A run's output folder (see the module doc): a path per file, no I/O.
+
+    >>> run = RunLayout("out")
+    >>> run.run.as_posix(), run.trial("0003").root.as_posix(), run.best.labels.as_posix()
+    ('out/run.json', 'out/trials/0003', 'out/best/labels.json')
+    """
+
+    JOB: ClassVar[str] = "job.yaml"
+    JOB_RESOLVED: ClassVar[str] = "job.resolved.yaml"
+    PLAN: ClassVar[str] = "plan.yaml"
+    RUN: ClassVar[str] = "run.json"
+    LOG: ClassVar[str] = "run.log"
+    SUMMARY: ClassVar[str] = "summary.csv"
+    REPORT: ClassVar[str] = "report.html"
+    MLFLOW: ClassVar[str] = "mlflow.json"
+    TRIALS: ClassVar[str] = "trials"
+    BEST: ClassVar[str] = "best"
+    BEST_TMP: ClassVar[str] = ".best.tmp"  #: the next best/, while it is assembled
+    BEST_OLD: ClassVar[str] = ".best.old"  #: the previous best/, while it is replaced
+
+    root: Path = attrs.field(converter=Path)
+
+    @property
+    def job(self) -> Path:
+        return self.root / self.JOB
+
+    @property
+    def job_resolved(self) -> Path:
+        return self.root / self.JOB_RESOLVED
+
+    @property
+    def plan(self) -> Path:
+        return self.root / self.PLAN
+
+    @property
+    def run(self) -> Path:
+        return self.root / self.RUN
+
+    @property
+    def log(self) -> Path:
+        return self.root / self.LOG
+
+    @property
+    def summary(self) -> Path:
+        return self.root / self.SUMMARY
+
+    @property
+    def report(self) -> Path:
+        return self.root / self.REPORT
+
+    @property
+    def mlflow(self) -> Path:
+        return self.root / self.MLFLOW
+
+    @property
+    def trials(self) -> Path:
+        return self.root / self.TRIALS
+
+    def trial(self, trial_id: str) -> TrialLayout:
+        return TrialLayout(self.trials / trial_id)
+
+    @property
+    def best(self) -> BestLayout:
+        return BestLayout(self.root / self.BEST)
+
+    @property
+    def best_tmp(self) -> Path:
+        return self.root / self.BEST_TMP
+
+    @property
+    def best_old(self) -> Path:
+        return self.root / self.BEST_OLD
+
+
+def model_folder(path: str | os.PathLike[str]) -> Path:
+    """The folder holding the trained model of ``path``, for :func:`imgtune.train.inference.load_model`:
+    a run's folder -> ``best/checkpoint``, ``best/`` (or a copy of it) -> its ``checkpoint``, a
+    trial's folder -> its training workdir ``train``; anything else (a checkpoint folder, a
+    training workdir) as it is. Only folders are looked at: whether a checkpoint is there is
+    for the loader to say.
+
+    >>> import tempfile
+    >>> out = Path(tempfile.mkdtemp())
+    >>> for folder in (out / "best" / "checkpoint", out / "trials" / "0000" / "train"):
+    ...     folder.mkdir(parents=True)
+    >>> [model_folder(p).relative_to(out).as_posix()
+    ...  for p in (out, out / "best", out / "trials" / "0000", out / "best" / "checkpoint")]
+    ['best/checkpoint', 'best/checkpoint', 'trials/0000/train', 'best/checkpoint']
+    """
+    p = Path(path)
+    for folder in (RunLayout(p).best.checkpoint, BestLayout(p).checkpoint, TrialLayout(p).train):
+        if folder.is_dir():
+            return folder
+    return p
+
+
+def default_onnx_path(source: str | os.PathLike[str]) -> Path:
+    """Where the ONNX export of ``source`` (as for :func:`model_folder`) goes by default: ``model.onnx``
+    in the run's ``best/`` for a run, ``best/`` or ``best/checkpoint``, else beside the model's folder.
+
+    >>> import tempfile
+    >>> out = Path(tempfile.mkdtemp())
+    >>> (out / "best" / "checkpoint").mkdir(parents=True)
+    >>> _ = (out / "best" / "labels.json").write_text("[]")
+    >>> [default_onnx_path(p).relative_to(out).as_posix() for p in (out, out / "best", out / "elsewhere")]
+    ['best/model.onnx', 'best/model.onnx', 'elsewhere/model.onnx']
+    """
+    p = Path(source)
+    run = RunLayout(p)
+    if run.best.checkpoint.is_dir():
+        return run.best.model_onnx
+    folder = model_folder(p)
+    best = BestLayout(folder.parent)
+    if folder.name == BestLayout.CHECKPOINT and best.labels.exists():
+        return best.model_onnx
+    return folder / BestLayout.MODEL_ONNX
 
 
 class RunStore:
-    """Reads and writes one run's output folder."""
+    """Reads and writes one run's output folder (its paths: :attr:`layout`)."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).resolve()
+        self.layout = RunLayout(self.root)
 
     # -- paths ---------------------------------------------------------------
     @property
     def run_json(self) -> Path:
-        return self.root / "run.json"
+        return self.layout.run
 
     @property
     def plan_yaml(self) -> Path:
-        return self.root / "plan.yaml"
+        return self.layout.plan
 
     @property
     def log_path(self) -> Path:
-        return self.root / "run.log"
+        return self.layout.log
 
     @property
     def best_dir(self) -> Path:
-        return self.root / "best"
+        return self.layout.best.root
 
     def trial_dir(self, trial_id: str) -> Path:
-        return self.root / "trials" / trial_id
+        return self.layout.trial(trial_id).root
 
     def exists(self) -> bool:
         """Whether a run was started in this folder."""
@@ -74,8 +318,8 @@ class RunStore:
     def start(self, job: ImageClassificationJobBase, plan: Plan) -> None:
         """Creates the folder and writes the job and the plan."""
         self.root.mkdir(parents=True, exist_ok=True)
-        write_atomic(self.root / "job.yaml", dumps(job))
-        write_atomic(self.root / "job.resolved.yaml", render(job))
+        write_atomic(self.layout.job, dumps(job))
+        write_atomic(self.layout.job_resolved, render(job))
         self.save_plan(plan)
 
     def save_plan(self, plan: Plan) -> None:
@@ -100,7 +344,7 @@ class RunStore:
                 half-written).
         """
         try:
-            text = (self.best_dir / name).read_text(encoding="utf-8")
+            text = (self.layout.best.root / name).read_text(encoding="utf-8")
         except FileNotFoundError:
             return None
         return json.loads(text)
@@ -108,7 +352,7 @@ class RunStore:
     def best_trial_id(self) -> str | None:
         """The trial whose model ``best/`` holds (``best/trial.json``), or ``None`` before the
         sweep has written ``best/``."""
-        marker = self.read_best("trial.json")
+        marker = self.read_best(BestLayout.TRIAL)
         return None if marker is None else str(marker["trial"])
 
     def save_result(self, result: RunResult) -> None:
@@ -116,13 +360,13 @@ class RunStore:
 
     def write_trial(self, record: TrialRecord) -> None:
         """Writes a trial's parameters and its metrics (one JSON line per evaluation)."""
-        folder = self.trial_dir(record.id)
-        folder.mkdir(parents=True, exist_ok=True)
-        params = folder / "parameters.yaml"
+        trial = self.layout.trial(record.id)
+        trial.root.mkdir(parents=True, exist_ok=True)
+        params = trial.parameters
         if not params.exists():
             write_atomic(params, pyyaml.dump(unstructure(record.parameters), Dumper=Dumper, sort_keys=False))
         lines = "".join(json.dumps(dict(h), default=float) + "\n" for h in record.history)
-        write_atomic(folder / "metrics.jsonl", lines)
+        write_atomic(trial.history, lines)
 
     def write_summary(self, result: RunResult) -> None:
         """``summary.csv``: a row per trial with its status, best metric and searched values."""
@@ -137,7 +381,7 @@ class RunStore:
                              "" if t.best_metric is None else repr(t.best_metric),
                              "" if t.best_epoch is None else t.best_epoch, len(t.history),
                              f"{seconds:.3f}" if seconds != "" else "", *(t.sampled.get(k, "") for k in keys)])
-        write_atomic(self.root / "summary.csv", buffer.getvalue())
+        write_atomic(self.layout.summary, buffer.getvalue())
 
     def log(self, line: str) -> None:
         """Appends one line to ``run.log`` (a log; the only file written in place)."""
@@ -154,11 +398,11 @@ def load_result(output_dir: str | os.PathLike[str]) -> RunResult:
     """
     store = RunStore(output_dir)
     if not store.exists():
-        raise ValidationError([Problem("", f"{store.root} holds no imgtune run (no run.json)")])
+        raise ValidationError([Problem("", f"{store.root} holds no imgtune run (no {RunLayout.RUN})")])
     try:
         data = json.loads(store.run_json.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise ValidationError([Problem("run.json", f"cannot be read: {exc}")]) from None
+        raise ValidationError([Problem(RunLayout.RUN, f"cannot be read: {exc}")]) from None
     result = structure(data, RunResult)
     return attrs.evolve(result, output_dir=str(store.root))
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from imgtune.atomic import write_atomic
+from imgtune.runner.store import TrialLayout
 from imgtune.spec.records import TrainingParameters
 from imgtune.train import data as d
 from imgtune.train.data.augment import IMAGENET_MEAN, IMAGENET_STD
@@ -38,10 +39,10 @@ def train(context: TrialContext) -> dict[str, Any]:
     params = context.trial.parameters
     data = job_data(context.job, seed=context.seed, path_map=_path_map(params, context.path_map),
                        workers=worker_count(params.number_of_workers))
-    d.write_labels(context.workdir / "labels.json", data.classes)
+    d.write_labels(context.workdir / TrialLayout.LABELS, data.classes)
     settings = TrialSettings(params=params, primary_metric=context.primary_metric, multilabel=context.multilabel,
                              seed=context.seed)
-    result = train_trial(settings, data, context.workdir / "train", report=context.report)
+    result = train_trial(settings, data, context.workdir / TrialLayout.TRAIN, report=context.report)
     return {"status": result.status, "stop_reason": result.stop_reason, "best_metric": result.best_metric,
             "best_epoch": result.best_epoch, "history": [dict(h) for h in result.history],
             "checkpoint": None if result.checkpoint is None else str(result.checkpoint),
@@ -59,19 +60,19 @@ def write_artifacts(workdir: Path, params: TrainingParameters, result: TrialResu
     * ``metrics.json``: the best evaluation's metrics and epoch.
     * ``confusion_matrix.json`` (multiclass) or ``per_label.json`` (multilabel).
     """
-    out: dict[str, str] = {"labels.json": str(workdir / "labels.json")}
+    out: dict[str, str] = {TrialLayout.LABELS: str(workdir / TrialLayout.LABELS)}
     pre = {"model_name": params.model_name, "num_classes": len(result.classes), "multilabel": multilabel,
            "valid_resize_size": params.validation_resize_size, "valid_crop_size": params.validation_crop_size,
            "mean": [float(x) for x in IMAGENET_MEAN], "std": [float(x) for x in IMAGENET_STD],
            "enable_onnx_normalization": params.enable_onnx_normalization}
-    files = {"preprocessing.json": pre}
+    files = {TrialLayout.PREPROCESSING: pre}
     best = result.best_evaluation or {}
     if best:
-        files["metrics.json"] = {"epoch": best.get("epoch"), **dict(best.get("metrics") or {})}
+        files[TrialLayout.METRICS] = {"epoch": best.get("epoch"), **dict(best.get("metrics") or {})}
         if best.get("confusion_matrix") is not None:
-            files["confusion_matrix.json"] = {"labels": list(result.classes), "matrix": best["confusion_matrix"]}
+            files[TrialLayout.CONFUSION_MATRIX] = {"labels": list(result.classes), "matrix": best["confusion_matrix"]}
         if best.get("per_label") is not None:
-            files["per_label.json"] = best["per_label"]
+            files[TrialLayout.PER_LABEL] = best["per_label"]
     for name, content in files.items():
         path = workdir / name
         write_atomic(path, json.dumps(content, indent=1, default=float) + "\n")

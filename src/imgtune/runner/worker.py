@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from imgtune.compiler.plan import Trial
+from imgtune.runner.store import TrialLayout
 from imgtune.serialization import loads, structure
 from imgtune.spec.enums import PrimaryMetric
 
@@ -116,7 +117,7 @@ def _lock(workdir: Path) -> Any:
     import fcntl
 
     workdir.mkdir(parents=True, exist_ok=True)
-    fh = open(workdir / ".lock", "w")  # noqa: SIM115 - held for the process's life
+    fh = open(workdir / TrialLayout.LOCK, "w")  # noqa: SIM115 - held for the process's life
     fcntl.flock(fh, fcntl.LOCK_EX)
     return fh
 
@@ -127,7 +128,7 @@ def worker_main(conn: Any, payload: Mapping[str, Any]) -> None:
     workdir = Path(payload["workdir"])
     _pin(tuple(payload["cpus"]), tuple(payload["gpus"]), int(payload.get("gpu_share", 1)))
     lock = _lock(workdir)
-    log = open(workdir / "log.txt", "a", buffering=1, encoding="utf-8")  # noqa: SIM115
+    log = open(workdir / TrialLayout.LOG, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
     sys.stdout = sys.stderr = log
     print(f"--- {time.strftime('%Y-%m-%dT%H:%M:%S')} trial {payload['trial']['id']} started "
           f"(pid {os.getpid()}, cpus {payload['cpus']})", flush=True)

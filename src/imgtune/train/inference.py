@@ -1,8 +1,11 @@
 """Using a trained checkpoint: load its model, score it on labelled images.
 
-A checkpoint folder (or a trial's folder, or a run's ``best/``) carries an
-``info.json`` naming the model, its classes and its preprocessing, so a
-model is rebuilt from the folder alone.
+A checkpoint folder (or a training workdir, whose ``BEST`` checkpoint is
+used) carries an ``info.json`` naming the model, its classes and its
+preprocessing, so a model is rebuilt from the folder alone. Where a run keeps
+its models (a run's folder, ``best/``, a trial's folder) is the runner's
+business: :func:`imgtune.runner.store.model_folder` turns those into a folder
+taken here.
 """
 
 from __future__ import annotations
@@ -27,16 +30,20 @@ __all__ = ["checkpoint_folder", "forward_scores", "load_model", "logits_to_score
 
 
 def checkpoint_folder(path: str | os.PathLike[str]) -> Path:
-    """The checkpoint inside ``path``: a checkpoint folder, a trial's folder or a run's ``best/``."""
+    """``path`` when it holds a checkpoint (in the format of :mod:`imgtune.train.checkpoints`): a
+    checkpoint folder, a training workdir or its ``checkpoints`` folder.
+
+    Raises:
+        FileNotFoundError: ``path`` holds none.
+    """
     p = Path(path)
-    for candidate in (p, p / "checkpoint", p / "train", p / "train" / "checkpoints", p / "best" / "checkpoint"):
-        if (candidate / "info.json").is_file() or (candidate / "checkpoints").is_dir() or (candidate / "BEST").is_file():
-            return candidate
+    if (p / "info.json").is_file() or (p / "checkpoints").is_dir() or (p / "BEST").is_file():
+        return p
     raise FileNotFoundError(f"no checkpoint at {p}")
 
 
 def load_model(path: str | os.PathLike[str]) -> tuple[Any, dict[str, Any]]:
-    """The trained model (Flax NNX) and its ``info.json``."""
+    """The trained model (Flax NNX) and its ``info.json``, from a folder :func:`checkpoint_folder` takes."""
 
     folder = checkpoint_folder(path)
     info = read_info(folder)
@@ -80,7 +87,8 @@ def predict_batches(model: Any, info: dict[str, Any], batches: Any) -> tuple[np.
 
 def score_examples(path: str | os.PathLike[str], examples: Sequence[Any], *, batch_size: int = 64,
                    workers: int = 0) -> Any:
-    """The metrics of a checkpoint's model on labelled examples (its own preprocessing).
+    """The metrics of a checkpoint's model (``path`` as for :func:`load_model`) on labelled examples
+    (its own preprocessing).
 
     Raises:
         ValidationError: A label the model does not know, or unreadable images.
