@@ -40,8 +40,6 @@ ALLOWED = {
     ("imgtune.tracking", "trials"): "a key of the MLflow state kept in mlflow.json (trial id -> run id)",
     ("imgtune.tracking", "best"): "RunResult.outputs['best'] and the MLflow model's artifact key, not a path",
     ("imgtune.runner.local", "best"): "the key of RunResult.outputs (its value is the store's best/ path)",
-    ("imgtune.runner.local", "checkpoint"): "a key of the mapping a trial function returns (its checkpoint's path)",
-    ("imgtune.runner.training", "checkpoint"): "a key of the mapping a trial function returns (its checkpoint's path)",
     ("imgtune.train.optim", "train"): "Optax's multi_transform label for the trainable parameters",
     ("imgtune.compiler.plan", "trials"): "a problem's field name (the plan's trials), not a folder",
 }

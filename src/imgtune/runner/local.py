@@ -42,11 +42,13 @@ import attrs
 
 from imgtune.atomic import write_atomic
 from imgtune.compiler import Plan, Trial, extend, make_policy
+from imgtune.errors import ValidationError
 from imgtune.runner.observers import Observers, RunObserver, with_additions
 from imgtune.runner.results import RunResult, TrialRecord, best_of_history, best_trial_of
 from imgtune.runner.store import BestLayout, RunLayout, RunStore, TrialLayout, load_result
-from imgtune.serialization import dumps, unstructure
+from imgtune.serialization import dumps, structure, unstructure
 from imgtune.spec.enums import JobStatus
+from imgtune.train.trial_types import TrialResult
 from imgtune.values import finite
 
 __all__ = ["LocalLauncher", "Resources", "process_exit_reason", "run_plan"]
@@ -193,7 +195,8 @@ class _Sweep:
         trials = tuple(self.records[t.id] for t in self.plan.trials)
         self.result = attrs.evolve(self.result, trials=trials,
                                    log_files={"run": str(self.store.log_path),
-                                              **{t: str(self.store.trial_dir(t) / TrialLayout.LOG) for t in self.records
+                                              **{t: str(self.store.trial_dir(t) / TrialLayout.LOG)
+                                                 for t in self.records
                                                  if self.records[t].attempts}})
         snapshot = attrs.evolve(self.result, elapsed_seconds=self.elapsed())
         self.store.save_result(snapshot)
@@ -317,7 +320,8 @@ class _Sweep:
             if r.record_id in self.running and not self.receive(r):  # EOF: the process has ended
                 code = r.process.wait(timeout=30)
                 if r.record_id in self.running:
-                    self.end(r, {"status": "Failed", "stop_reason": self.launcher.exit_reason(r.process, code)})
+                    self.end(r, TrialResult(status=JobStatus.FAILED,
+                                            stop_reason=self.launcher.exit_reason(r.process, code)))
         now = time.time()
         for r in list(self.running.values()):
             if r.stop_sent_at is not None and now - r.stop_sent_at > GRACE_SECONDS and r.process.poll() is None:
@@ -335,7 +339,11 @@ class _Sweep:
             except (OSError, BrokenPipeError):
                 pass
         elif kind == "done":
-            self.end(r, body)
+            try:
+                outcome = structure(body, TrialResult)
+            except ValidationError as err:
+                outcome = TrialResult(status=JobStatus.FAILED, stop_reason=f"the trial's result is not valid: {err}")
+            self.end(r, outcome)
         return True
 
     def report(self, r: _Running, evaluation: Mapping[str, Any]) -> str | None:
@@ -364,7 +372,7 @@ class _Sweep:
         """Asks a trial to stop at its next report; it is terminated if it does not end in time."""
         r.stop_reason, r.resumable_stop, r.stop_sent_at = reason, resumable, time.time()
 
-    def end(self, r: _Running, outcome: Mapping[str, Any]) -> None:
+    def end(self, r: _Running, outcome: TrialResult) -> None:
         self.running.pop(r.record_id, None)
         self.free_slots.append(r.slot)
         self.free_slots.sort()
@@ -373,20 +381,19 @@ class _Sweep:
             r.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             r.process.kill()
-        status = JobStatus.parse(outcome.get("status")) or JobStatus.FAILED
-        reason = outcome.get("stop_reason")
-        resumable = False
+        status, reason, resumable = outcome.status, outcome.stop_reason, outcome.resumable
         if r.stop_reason is not None and status is not JobStatus.FAILED:
             status, reason, resumable = JobStatus.CANCELED, r.stop_reason, r.resumable_stop
         record = self.update(r.record_id, status=status, stop_reason=reason, ended_at=time.time(),
-                             resumable=resumable, checkpoint=outcome.get("checkpoint"),
-                             artifacts=outcome.get("artifacts") or {})
-        if outcome.get("history") is not None:  # the trial's own, complete history wins (after a resume)
-            history = [dict(h) for h in outcome["history"]]
+                             resumable=resumable,
+                             checkpoint=None if outcome.checkpoint is None else str(outcome.checkpoint),
+                             artifacts=outcome.artifacts)
+        if outcome.history:  # the trial's own, complete history wins (after a resume)
+            history = [dict(h) for h in outcome.history]
             best, epoch = best_of_history(history, self.metric)
             record = self.update(r.record_id, history=history, best_metric=best, best_epoch=epoch)
-        if outcome.get("best_metric") is not None and record.best_metric is None:
-            record = self.update(r.record_id, best_metric=outcome["best_metric"], best_epoch=outcome.get("best_epoch"))
+        if outcome.best_metric is not None and record.best_metric is None:
+            record = self.update(r.record_id, best_metric=outcome.best_metric, best_epoch=outcome.best_epoch)
         self.store.write_trial(record)
         self.store.log(f"trial {r.record_id} {status.value}" + (f": {reason}" if reason else ""))
         self.observers.trial_ended(record)
@@ -398,7 +405,7 @@ class _Sweep:
             if r.process.poll() is None:
                 r.process.terminate()
             r.stop_reason, r.resumable_stop = reason, True
-            self.end(r, {"status": "Canceled", "stop_reason": reason})
+            self.end(r, TrialResult(status=JobStatus.CANCELED, stop_reason=reason))
 
     def assemble_best(self) -> None:
         """Copies the best trial's checkpoint and artifacts into ``best/`` (replaced whole, atomically)."""

@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+import attrs
 
 from imgtune.atomic import write_atomic
 from imgtune.runner.store import TrialLayout
@@ -17,10 +19,10 @@ from imgtune.spec.records import TrainingParameters
 from imgtune.train import data as d
 from imgtune.train.data.augment import IMAGENET_MEAN, IMAGENET_STD
 from imgtune.train.data.trial_data import job_data
+from imgtune.train.trial_types import TrialResult, TrialSettings
 
 if TYPE_CHECKING:
     from imgtune.runner.worker import TrialContext
-    from imgtune.train.trial import TrialResult
 
 __all__ = ["train", "write_artifacts"]
 
@@ -30,11 +32,11 @@ def _path_map(params: TrainingParameters, extra: Mapping[str, str] | None) -> di
     return {**settings.get("path_map", {}), **(extra or {})}
 
 
-def train(context: TrialContext) -> dict[str, Any]:
+def train(context: TrialContext) -> TrialResult:
     """Trains ``context.trial`` (the executor's default trial function)."""
     # Both load JAX: here, in the trial's own process, after the worker pinned it to its CPUs and GPUs.
     from imgtune.train.devices import worker_count  # loads JAX (see above)
-    from imgtune.train.trial import TrialSettings, train_trial  # loads JAX (see above)
+    from imgtune.train.trial import train_trial  # loads JAX (see above)
 
     params = context.trial.parameters
     data = job_data(context.job, seed=context.seed, path_map=_path_map(params, context.path_map),
@@ -43,10 +45,8 @@ def train(context: TrialContext) -> dict[str, Any]:
     settings = TrialSettings(params=params, primary_metric=context.primary_metric, multilabel=context.multilabel,
                              seed=context.seed)
     result = train_trial(settings, data, context.workdir / TrialLayout.TRAIN, report=context.report)
-    return {"status": result.status, "stop_reason": result.stop_reason, "best_metric": result.best_metric,
-            "best_epoch": result.best_epoch, "history": [dict(h) for h in result.history],
-            "checkpoint": None if result.checkpoint is None else str(result.checkpoint),
-            "artifacts": write_artifacts(context.workdir, params, result, multilabel=context.multilabel)}
+    return attrs.evolve(result, artifacts=write_artifacts(context.workdir, params, result,
+                                                          multilabel=context.multilabel))
 
 
 def write_artifacts(workdir: Path, params: TrainingParameters, result: TrialResult, *,

@@ -8,12 +8,14 @@ it needs no ``if __name__ == "__main__"`` guard. The process pins itself to the 
 was given (and the GPU, where there are several) *before* the trial function
 imports JAX, then calls the trial function with a :class:`TrialContext`.
 
-A trial function is any importable ``fn(context) -> Mapping`` (named as
-``"module:function"``). It calls ``context.report(evaluation)`` after each
-evaluation; ``report`` answers ``None`` to go on, or the reason to stop (an
-early-termination policy's decision). It returns a mapping with ``status``
-(``Completed``, ``Failed`` or ``Canceled``), and optionally ``stop_reason``,
-``best_metric``, ``best_epoch``, ``checkpoint`` (a folder) and ``artifacts``.
+A trial function is any importable ``fn(context)`` (named as ``"module:function"``). It
+calls ``context.report(evaluation)`` after each evaluation; ``report`` answers ``None`` to
+go on, or the reason to stop (an early-termination policy's decision). It returns a
+:class:`~imgtune.train.trial_types.TrialResult`, or a mapping of its fields: ``status``
+(``Completed``, ``Failed`` or ``Canceled``), and optionally ``stop_reason``, ``history``,
+``best_metric``, ``best_epoch``, ``checkpoint`` (a folder) and ``artifacts``. The result
+goes back to the sweep as a ``TrialResult``, written by the one converter; a mapping with
+an unknown key or a bad value fails the trial, naming it.
 
 Resume contract: a trial function that resumes from its own checkpoint
 either reports again the evaluations the sweep may have missed (the sweep
@@ -34,8 +36,9 @@ from typing import TYPE_CHECKING, Any
 
 from imgtune.compiler.plan import Trial
 from imgtune.runner.store import TrialLayout
-from imgtune.serialization import loads, structure
-from imgtune.spec.enums import PrimaryMetric
+from imgtune.serialization import loads, structure, unstructure
+from imgtune.spec.enums import JobStatus, PrimaryMetric
+from imgtune.train.trial_types import TrialResult
 
 if TYPE_CHECKING:
     from imgtune.spec.records import ImageClassificationJobBase
@@ -148,13 +151,14 @@ def worker_main(conn: Any, payload: Mapping[str, Any]) -> None:
                                primary_metric=job.primary_metric, multilabel=job.multilabel,
                                cpus=tuple(payload["cpus"]), gpus=tuple(payload["gpus"]),
                                path_map=payload.get("path_map") or {}, report=report)
-        result = dict(resolve_trial_fn(payload["trial_fn"])(context) or {})
-        conn.send(("done", result))
+        returned = resolve_trial_fn(payload["trial_fn"])(context)
+        result = returned if isinstance(returned, TrialResult) else structure(dict(returned or {}), TrialResult)
+        conn.send(("done", unstructure(result)))
     except BaseException as exc:  # noqa: BLE001 - any failure fails this trial only
         traceback.print_exc()
         reason = f"{type(exc).__name__}: {exc}".strip()
         try:
-            conn.send(("done", {"status": "Failed", "stop_reason": reason[:2000]}))
+            conn.send(("done", unstructure(TrialResult(status=JobStatus.FAILED, stop_reason=reason[:2000]))))
         except (OSError, EOFError):
             pass
     finally:
