@@ -53,7 +53,6 @@ from imgtune.compiler.plan import (
     ResolvedLimits,
     SamplerConfig,
     Trial,
-    jsonable,
     dumps_plan,
     loads_plan,
     make_policy,
@@ -63,7 +62,6 @@ from imgtune.compiler.plan import (
 from imgtune.compiler.samplers import state_from_json, state_to_json
 from imgtune.errors import Problem, ValidationError
 from imgtune.serialization import dumps
-from imgtune.values import finite
 from imgtune.spec.enums import RandomRule
 from imgtune.spec.records import (
     BayesianSampling,
@@ -71,6 +69,7 @@ from imgtune.spec.records import (
     ImageClassificationJobBase,
     RandomSampling,
 )
+from imgtune.values import finite, jsonable
 
 __all__ = [
     "Plan",

@@ -27,7 +27,7 @@ from imgtune.serialization import (
 )
 from imgtune.spec.checks import Checker, Validated, is_int, lenient
 from imgtune.spec.convert import record_converter
-from imgtune.spec.enums import AzureEnum, PrimaryMetric
+from imgtune.spec.enums import PrimaryMetric
 from imgtune.spec.frozen import FrozenMap, freeze
 from imgtune.spec.records import (
     BanditPolicy,
@@ -38,6 +38,7 @@ from imgtune.spec.records import (
     TruncationSelectionPolicy,
     to_policy,
 )
+from imgtune.values import jsonable
 
 __all__ = [
     "PLAN_VERSION",
@@ -47,7 +48,6 @@ __all__ = [
     "SAMPLER_TYPES",
     "Trial",
     "dumps_plan",
-    "jsonable",
     "loads_plan",
     "make_policy",
     "make_sampler",
@@ -153,16 +153,6 @@ class Plan(Validated):
     def exhausted(self) -> bool:
         """Whether the sampler can propose no further trial."""
         return bool(self.sampler_state.get("exhausted", False))
-
-
-def jsonable(value: Any) -> Any:
-    if isinstance(value, AzureEnum):
-        return value.value
-    if isinstance(value, Mapping):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    return value
 
 
 def trial_id(index: int, parameters: TrainingParameters) -> str:

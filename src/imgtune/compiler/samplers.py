@@ -98,6 +98,7 @@ from imgtune.spec.distributions import (
 from imgtune.spec.fields import SEARCHABLE, Kind
 from imgtune.spec.models import AUTOMODE_PORTFOLIO, CNN_MODELS, MODELS
 from imgtune.spec.rules import cross_field_problems
+from imgtune.values import jsonable
 
 __all__ = [
     "AUTOMODE_PORTFOLIO",
@@ -267,7 +268,7 @@ def _normalise(space: Space, *, allowed: tuple[type, ...] | None = None, what: s
 def _dedup(values) -> tuple:
     seen, out = set(), []
     for v in values:
-        k = _jsonable(v)
+        k = jsonable(v)
         if (type(k), k) not in seen:
             seen.add((type(k), k))
             out.append(v)
@@ -284,13 +285,9 @@ def _field(key: str, value: Any) -> Any:
     return spec.convert(value)
 
 
-def _jsonable(value: Any) -> Any:
-    return value.value if isinstance(value, enum.Enum) else value
-
-
 def _canon(params: Mapping[str, Any]) -> tuple:
     """A hashable, JSON-friendly form of a point (keys sorted, enums as strings)."""
-    return tuple((k, _jsonable(params[k])) for k in sorted(params))
+    return tuple((k, jsonable(params[k])) for k in sorted(params))
 
 
 def _typed(params: Mapping[str, Any]) -> dict:
@@ -411,7 +408,7 @@ def _in_earlier(subs: tuple, j: int, params: dict) -> bool:
         if [k for k, _ in sub] != [k for k, _ in canon]:
             continue
         values = _finite_values(sub)
-        if all(any(_jsonable(v) == c and type(_jsonable(v)) is type(c) for v in vals)
+        if all(any(jsonable(v) == c and type(jsonable(v)) is type(c) for v in vals)
                for vals, (_, c) in zip(values, canon)):
             return True
     return False
@@ -611,9 +608,9 @@ def _encode_params(dims: list, points: list[Mapping[str, Any]]) -> np.ndarray:
             k = len(dist.values)
             if k > 1:
                 block = np.zeros((len(points), k))
-                canon = [_jsonable(v) for v in dist.values]
+                canon = [jsonable(v) for v in dist.values]
                 for r, p in enumerate(points):
-                    v = _jsonable(_field(key, p[key]))
+                    v = jsonable(_field(key, p[key]))
                     if v in canon:
                         block[r, canon.index(v)] = 1.0
                 cols.append(block)
@@ -638,8 +635,8 @@ def _u_of_params(dims: list, params: Mapping[str, Any]) -> np.ndarray:
     u = []
     for key, dist in dims:
         if isinstance(dist, Choice):
-            canon = [_jsonable(v) for v in dist.values]
-            v = _jsonable(_field(key, params[key]))
+            canon = [jsonable(v) for v in dist.values]
+            v = jsonable(_field(key, params[key]))
             u.append((canon.index(v) + 0.5) / len(canon) if v in canon else 0.5)
         else:
             u.append(float(_feature(dist, np.array([float(params[key])]))[0]))
