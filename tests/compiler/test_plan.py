@@ -128,6 +128,29 @@ def test_plan_round_trips_through_yaml_and_json():
     assert loads_plan(json.loads(json.dumps(unstructure(plan)))) == plan
 
 
+@pytest.mark.parametrize("exhausted", [True, False])
+def test_a_version_1_plan_reads_with_exhausted_moved_into_its_field(exhausted):
+    import json
+
+    from imgtune.compiler.plan import PLAN_VERSION, Plan
+    from imgtune.serialization import structure, unstructure
+
+    grid = "limits: {max_trials: %d}\nsweep: {sampling_algorithm: grid}\nsearch_space:\n" \
+           "  - optimizer: {type: choice, values: [sgd, adam]}\n" % (4 if exhausted else 2)
+    plan = compile(job(grid))
+    assert PLAN_VERSION == 2 and plan.version == 2 and plan.exhausted is exhausted
+    data = unstructure(plan)
+    assert data["exhausted"] is exhausted and "exhausted" not in data["sampler_state"]
+    # version 1 kept the flag inside the sampler's state
+    v1 = {k: v for k, v in data.items() if k != "exhausted"}
+    v1 = {**v1, "version": 1, "sampler_state": {**data["sampler_state"], "exhausted": exhausted}}
+    assert loads_plan(v1) == plan
+    assert loads_plan(json.dumps(v1)) == plan
+    assert structure(v1, Plan) == plan
+    assert "exhausted" not in loads_plan(v1).sampler_state
+    assert len(extend(loads_plan(v1), count=3).trials) == 2  # an exhausted grid proposes nothing more
+
+
 def test_bad_plan_text_is_a_validation_error():
     with pytest.raises(imgtune.ValidationError):
         loads_plan("version: 1\nseed: -1\n")

@@ -150,7 +150,7 @@ def compile(job: Job, *, seed: int = 0) -> Plan:  # noqa: A001 - the name users 
     state = sampler.init(_space(job, config), seed)
     plan = Plan(job=job, seed=seed, limits=limits, sampler=config,
                 policy=job.sweep.early_termination if job.sweep is not None else None,
-                sampler_state=_state_json(state, exhausted=False))
+                sampler_state=state_to_json(state))
     want = limits.max_concurrent_trials if config.sequential else limits.max_trials
     return _propose(plan, sampler, state, history=(), count=want)
 
@@ -172,19 +172,11 @@ def extend(plan: Plan, history: History = (), *, count: int = 1) -> Plan:
     if room <= 0 or plan.exhausted:
         return plan
     sampler = make_sampler(plan.sampler, multilabel=plan.job.multilabel)
-    state = state_from_json(_space(plan.job, plan.sampler), _state_only(plan.sampler_state))
+    state = state_from_json(_space(plan.job, plan.sampler), plan.sampler_state)
     metric = plan.job.primary_metric  # the samplers maximise: they see the metric's scores
     scored = tuple((sub, drawn, None if finite(value) is None else metric.score(value))
                    for sub, drawn, value in history)
     return _propose(plan, sampler, state, history=scored, count=min(count, room))
-
-
-def _state_only(data: Any) -> dict:
-    return {k: v for k, v in data.items() if k != "exhausted"}
-
-
-def _state_json(state: Any, *, exhausted: bool) -> dict:
-    return {**state_to_json(state), "exhausted": exhausted}
 
 
 def _propose(plan: Plan, sampler: Any, state: Any, *, history: History, count: int) -> Plan:
@@ -225,7 +217,7 @@ def _propose(plan: Plan, sampler: Any, state: Any, *, history: History, count: i
         note = "bayesian: the later trials are proposed from the finished ones while the sweep runs"
         if note not in notes:
             notes.append(note)
-    return attrs.evolve(plan, trials=tuple(trials), sampler_state=_state_json(state, exhausted=exhausted),
+    return attrs.evolve(plan, trials=tuple(trials), sampler_state=state_to_json(state), exhausted=exhausted,
                         notes=tuple(notes))
 
 

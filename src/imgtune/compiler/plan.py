@@ -5,6 +5,11 @@ the early-termination policy as records (their pure functions are derived
 from these by :func:`make_sampler` and :func:`make_policy`, never stored), and
 the trials known so far, each with its fully resolved training parameters.
 ``dumps_plan``/``loads_plan`` write and read it as YAML (JSON is a subset).
+
+The plan's format has a version, :data:`PLAN_VERSION`, written as its ``version``. Version 2
+made ``exhausted`` a field of its own; version 1 kept it inside ``sampler_state``. Reading a
+version-1 plan (:func:`loads_plan`, or ``structure(data, Plan)``, which ``loads_plan`` uses)
+moves it into the field: :func:`upgrade_plan_data`.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from imgtune.serialization import (
     unstructure,
 )
 from imgtune.spec.checks import Checker, Validated, is_int, lenient
-from imgtune.spec.convert import record_converter
+from imgtune.spec.convert import record_converter, register_upgrade
 from imgtune.spec.enums import PrimaryMetric
 from imgtune.spec.frozen import FrozenMap, freeze
 from imgtune.spec.records import (
@@ -52,9 +57,11 @@ __all__ = [
     "make_policy",
     "make_sampler",
     "trial_id",
+    "upgrade_plan_data",
 ]
 
-PLAN_VERSION = 1
+#: The plan format's version (see the module doc): 2 since ``exhausted`` is a field.
+PLAN_VERSION = 2
 #: ``fixed``: one trial of the defaults (no sweep, ``max_trials: 1``); ``automode``: Azure's AutoMode.
 SAMPLER_TYPES = ("grid", "random", "sobol", "bayesian", "automode", "fixed")
 
@@ -128,7 +135,21 @@ def _to_trials(value: Any) -> tuple:
 
 @attrs.frozen(kw_only=True)
 class Plan(Validated):
-    """A compiled job: see the module docstring."""
+    """A compiled job: see the module docstring.
+
+    Attributes:
+        version: The plan format's version, :data:`PLAN_VERSION`.
+        job: The job (``plan.yaml``'s has no ``base_path``).
+        seed: The seed of the sampler and of every trial.
+        limits: The limits, defaults filled in.
+        sampler: Which sampler proposes the trials.
+        policy: The early-termination policy's record, or ``None``.
+        trials: The trials known so far, in order.
+        sampler_state: The sampler's state as plain JSON (the sampler's own; see
+            :func:`~imgtune.compiler.samplers.state_to_json`).
+        exhausted: Whether the sampler can propose no further trial.
+        notes: What the compiler wants a reader to know (a grid smaller than ``max_trials``, ...).
+    """
 
     version: int = PLAN_VERSION
     job: ImageClassificationJobBase = attrs.field(converter=lenient(_to_job))
@@ -138,6 +159,7 @@ class Plan(Validated):
     policy: EarlyTerminationPolicy | None = attrs.field(default=None, converter=lenient(to_policy))
     trials: tuple[Trial, ...] = attrs.field(default=(), converter=_to_trials)
     sampler_state: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze)
+    exhausted: bool = False
     notes: tuple[str, ...] = attrs.field(default=(), converter=tuple)
 
     def _check(self, checker: Checker) -> None:
@@ -148,11 +170,31 @@ class Plan(Validated):
         ids = [t.id for t in self.trials if isinstance(t, Trial)]
         if len(set(ids)) != len(ids):
             checker.add("trials", "trial ids must be unique")
+        if not isinstance(self.exhausted, bool):
+            checker.add("exhausted", f"must be true or false, got {self.exhausted!r}")
 
-    @property
-    def exhausted(self) -> bool:
-        """Whether the sampler can propose no further trial."""
-        return bool(self.sampler_state.get("exhausted", False))
+
+def upgrade_plan_data(data: Any) -> Any:
+    """A plan's data (as :func:`dumps_plan` writes it) in the current format, :data:`PLAN_VERSION`.
+
+    Version 1 kept ``exhausted`` in ``sampler_state``; it moves into the field. Data of the
+    current version (or that is not a mapping) is returned as it is; any other version is left
+    for :class:`Plan`'s checks to report.
+
+    >>> upgrade_plan_data({"version": 1, "seed": 0, "sampler_state": {"rng": [1, 2], "exhausted": True}})
+    {'version': 2, 'seed': 0, 'sampler_state': {'rng': [1, 2]}, 'exhausted': True}
+    """
+    if not isinstance(data, Mapping) or data.get("version") != 1:
+        return data
+    state = data.get("sampler_state")
+    out = {**data, "version": 2}
+    if isinstance(state, Mapping):
+        out["sampler_state"] = {k: v for k, v in state.items() if k != "exhausted"}
+        out["exhausted"] = state.get("exhausted", False)
+    return out
+
+
+register_upgrade(Plan, upgrade_plan_data)
 
 
 def trial_id(index: int, parameters: TrainingParameters) -> str:

@@ -43,13 +43,16 @@ from imgtune.spec.distributions import DISTRIBUTIONS, Distribution
 from imgtune.spec.enums import AzureEnum
 from imgtune.spec.frozen import FrozenMap
 
-__all__ = ["record_converter", "register_union", "register_unstructure", "structure", "unstructure",
-           "unstructure_fields"]
+__all__ = ["record_converter", "register_union", "register_unstructure", "register_upgrade", "structure",
+           "unstructure", "unstructure_fields"]
 
 DistributionUnion = Union[tuple(DISTRIBUTIONS.values())]  # noqa: UP007
 
 #: Union type -> {tag: member class}; the tag is each member's ``type``.
 _UNIONS: dict[Any, Mapping[str, type]] = {}
+
+#: Record class -> the function that brings its data written by an older version to the current shape.
+_UPGRADES: dict[type, Callable[[Mapping[str, Any]], Mapping[str, Any]]] = {}
 
 
 # --------------------------------------------------------------------------- the converter
@@ -123,6 +126,13 @@ def register_union(union: Any, members: Mapping[str, type]) -> None:
     configure_tagged_union(union, _CONVERTER, tag_generator=lambda c: c.type, tag_name="type")
 
 
+def register_upgrade(cls: type, fn: Callable[[Mapping[str, Any]], Mapping[str, Any]]) -> None:
+    """Gives ``cls`` a reader of its older shapes: :func:`structure` passes a mapping to be built
+    into a ``cls`` through ``fn(data) -> data`` first (``fn`` returns data in the current shape,
+    and the current shape unchanged). The module that owns a versioned record registers it."""
+    _UPGRADES[cls] = fn
+
+
 def register_unstructure(cls: type, fn: Callable[[Any], Any]) -> None:
     """Gives ``cls`` and its subclasses their own plain shape (``fn(record) -> data``)."""
     _CONVERTER.register_unstructure_hook_func(lambda t: isinstance(t, type) and issubclass(t, cls), fn)
@@ -158,6 +168,8 @@ def structure(data: Any, cls: Any) -> Any:
         data = {**data, "type": spellings[_snake_case(tag)]}
     elif attrs.has(cls) and not isinstance(data, Mapping):
         raise ValidationError([Problem("", f"must be a mapping, got {fmt(data)}")])
+    if cls in _UPGRADES:
+        data = _UPGRADES[cls](data)
     problems: list[Problem] = []
     if isinstance(data, Mapping):
         problems = [Problem("", f"keys must be strings, got {fmt(k)}") for k in data if not isinstance(k, str)]
