@@ -2,7 +2,8 @@
 
 The floors, from the ground up (a module may import its own floor and those below)::
 
-    0  errors, atomic, values, version       what everything may use
+    0  errors, atomic, values, version,      what everything may use (formats: the check of a file
+       formats                               format's version)
     1  spec                                  the job as data: records, enums, fields, distributions, the
                                              converter (mappings <-> records), transforms; no I/O
     2  serialization                         text <-> records: YAML with marks, legacy migration, jobs
@@ -32,7 +33,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 FLOORS = {
-    "imgtune.errors": 0, "imgtune.atomic": 0, "imgtune.version": 0, "imgtune.values": 0,
+    "imgtune.errors": 0, "imgtune.atomic": 0, "imgtune.version": 0, "imgtune.values": 0, "imgtune.formats": 0,
     "imgtune.spec": 1,
     "imgtune.serialization": 2,
     "imgtune.compiler": 3,

@@ -42,6 +42,7 @@ ALLOWED = {
     ("imgtune.runner.local", "best"): "the key of RunResult.outputs (its value is the store's best/ path)",
     ("imgtune.train.optim", "train"): "Optax's multi_transform label for the trainable parameters",
     ("imgtune.compiler.plan", "trials"): "a problem's field name (the plan's trials), not a folder",
+    ("imgtune.train.checkpoints", "checkpoint"): "the format's name in version messages ('checkpoint format 2')",
 }
 
 

@@ -2,6 +2,12 @@
 
 They are written to ``run.json`` in the output folder as they change (atomically),
 so :func:`imgtune.load_result` reads a run back, also while it is going on.
+
+``run.json`` records :data:`RUN_VERSION`, the version of the run folder's format: ``run.json``
+itself, the folder's layout (:mod:`imgtune.runner.store`) and the files the sweep writes there.
+Raise it when one of them changes in a way that an older imgtune would misread, register the
+migration from the previous version in :data:`RUN_MIGRATIONS` (when it can be read), and add a
+fixture of the previous version (``tests/fixtures/make_run_fixture.py``).
 """
 
 from __future__ import annotations
@@ -11,13 +17,31 @@ from typing import Any
 
 import attrs
 
+from imgtune.formats import Migration, upgrade
 from imgtune.spec.enums import JobStatus, PrimaryMetric
 from imgtune.spec.frozen import FrozenMap, freeze
 from imgtune.spec.records import TrainingParameters, record_converter
 
-__all__ = ["RUN_VERSION", "RunResult", "TrialRecord", "best_of_history", "best_trial_of"]
+__all__ = ["RUN_MIGRATIONS", "RUN_VERSION", "RunResult", "TrialRecord", "best_of_history", "best_trial_of",
+           "upgrade_run"]
 
+#: The run folder's format version (see the module doc); ``run.json`` records it as ``version``.
 RUN_VERSION = 1
+#: Version ``v`` -> the :data:`~imgtune.formats.Migration` of a ``run.json`` of version ``v`` to ``v + 1``.
+RUN_MIGRATIONS: Mapping[int, Migration] = {}
+
+
+def upgrade_run(data: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The content of a ``run.json`` (at ``where``) in the current format, :data:`RUN_VERSION`.
+
+    Raises:
+        ValidationError: A newer format (upgrade imgtune), or an older one no migration reads;
+            each message says what to do.
+
+    >>> upgrade_run({"version": RUN_VERSION, "status": "Completed"}, "run.json")["status"]
+    'Completed'
+    """
+    return upgrade(data, RUN_VERSION, RUN_MIGRATIONS, format="run", where=where)
 
 
 def best_of_history(history: Iterable[Mapping[str, Any]], metric: PrimaryMetric) -> tuple[float | None, int | None]:

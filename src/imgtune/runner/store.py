@@ -28,6 +28,18 @@ module asks them; :func:`model_folder` turns any folder a user may name (a run,
 
 A kill at any moment leaves a folder that resumes: every file is replaced
 whole (temporary file, fsync, rename), never appended to in place.
+
+**Format versions.** ``run.json`` records the folder's format version
+(:data:`~imgtune.runner.results.RUN_VERSION`), ``plan.yaml`` the plan's
+(:data:`~imgtune.compiler.plan.PLAN_VERSION`) and each checkpoint's ``info.json`` the checkpoint's
+(:data:`~imgtune.train.checkpoints.CHECKPOINT_VERSION`). Reading a folder checks them
+(:mod:`imgtune.formats`): a newer one is refused, saying to upgrade imgtune; an older one is
+migrated, or refused saying what to do.
+
+**Moved folders.** ``run.json`` records absolute paths (``output_dir``, ``log_files``,
+``outputs``, each trial's ``checkpoint`` and ``artifacts``). :func:`load_result` resolves those
+under the recorded ``output_dir`` against the folder it reads, so a folder that was copied or
+moved loads, reports, predicts and resumes where it is now.
 """
 
 from __future__ import annotations
@@ -45,8 +57,10 @@ import yaml as pyyaml
 
 from imgtune.atomic import write_atomic
 from imgtune.compiler import Plan, dumps_plan, loads_plan, render
+from imgtune.compiler.plan import PLAN_VERSION
 from imgtune.errors import Problem, ValidationError
-from imgtune.runner.results import RunResult, TrialRecord
+from imgtune.formats import refuse_newer, version_of
+from imgtune.runner.results import RunResult, TrialRecord, upgrade_run
 from imgtune.serialization import Dumper, dumps, structure, to_dict, unstructure
 from imgtune.spec.records import ImageClassificationJobBase
 
@@ -328,10 +342,20 @@ class RunStore:
     def load_plan(self) -> Plan:
         """The plan (``plan.yaml``; its job has no ``base_path``).
 
+        A plan of a newer format than :data:`~imgtune.compiler.plan.PLAN_VERSION` is refused here,
+        saying to upgrade imgtune; an older one is for :func:`~imgtune.compiler.loads_plan` to read.
+
         Raises:
-            ValidationError: ``plan.yaml`` is not a valid plan.
+            ValidationError: ``plan.yaml`` is not a valid plan, or is of a newer format.
         """
-        return loads_plan(self.plan_yaml.read_text(encoding="utf-8"))
+        text = self.plan_yaml.read_text(encoding="utf-8")
+        try:
+            peek = pyyaml.load(text, Loader=getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader))
+        except pyyaml.YAMLError:
+            peek = None  # loads_plan says what is wrong, and where
+        if isinstance(peek, dict):
+            refuse_newer(version_of(peek), PLAN_VERSION, format="plan", where=str(self.plan_yaml))
+        return loads_plan(text)
 
     # -- reading best/ -------------------------------------------------------------
     def read_best(self, name: str) -> Any:
@@ -403,8 +427,52 @@ def load_result(output_dir: str | os.PathLike[str]) -> RunResult:
         data = json.loads(store.run_json.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise ValidationError([Problem(RunLayout.RUN, f"cannot be read: {exc}")]) from None
+    if not isinstance(data, dict):
+        raise ValidationError([Problem(RunLayout.RUN, f"cannot be read: not a JSON object, got {type(data).__name__}")])
+    data = _moved(upgrade_run(data, str(store.run_json)), store.root)
     result = structure(data, RunResult)
     return attrs.evolve(result, output_dir=str(store.root))
+
+
+def _moved(data: dict[str, Any], root: Path) -> dict[str, Any]:
+    """``run.json``'s content with the paths (and ``file://`` URLs) under the ``output_dir`` it
+    records moved under ``root``, where the folder is now; other paths as they are.
+
+    >>> moved = _moved({"output_dir": "/old/run", "log_files": {"run": "/old/run/run.log"},
+    ...                 "outputs": {"report": "file:///old/run/report.html", "data": "/old/data"},
+    ...                 "trials": [{"id": "0000", "checkpoint": "/old/run/trials/0000/train"}]}, Path("/new/copy"))
+    >>> moved["log_files"]["run"], moved["outputs"]["report"], moved["outputs"]["data"]
+    ('/new/copy/run.log', 'file:///new/copy/report.html', '/old/data')
+    >>> moved["trials"][0]["checkpoint"]
+    '/new/copy/trials/0000/train'
+    """
+    old = data.get("output_dir")
+    if not isinstance(old, str) or not os.path.isabs(old) or Path(old) == root:
+        return data
+    old_uri, new_uri = Path(old).as_uri(), root.as_uri()
+
+    def move(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        for before, after, seps in ((old, str(root), (os.sep, "/")), (old_uri, new_uri, ("/",))):
+            if value == before or any(value.startswith(before + sep) for sep in seps):
+                return after + value[len(before):]
+        return value
+
+    def move_all(mapping: Any) -> Any:
+        return {k: move(v) for k, v in mapping.items()} if isinstance(mapping, dict) else mapping
+
+    out = {**data, "output_dir": str(root)}
+    for key in ("log_files", "outputs"):
+        if key in out:
+            out[key] = move_all(out[key])
+    if "studio_url" in out:
+        out["studio_url"] = move(out["studio_url"])
+    if isinstance(out.get("trials"), list):
+        out["trials"] = [{**t, **({"checkpoint": move(t["checkpoint"])} if "checkpoint" in t else {}),
+                          **({"artifacts": move_all(t["artifacts"])} if "artifacts" in t else {})}
+                         if isinstance(t, dict) else t for t in out["trials"]]
+    return out
 
 
 def job_difference(old: ImageClassificationJobBase, new: ImageClassificationJobBase) -> list[str]:

@@ -5,9 +5,19 @@ Layout of ``<workdir>/checkpoints``::
     step-000000120/            one checkpoint (the step is the training batch count)
         state/                 the TrainState arrays (orbax StandardCheckpointer)
         progress.json          the host half (:class:`~imgtune.train.state.Progress`)
-        info.json              what a reader needs: model, classes, task, sizes
+        info.json              what a reader needs: model, classes, task, sizes, and the
+                               checkpoint's format version (``format_version``)
     LAST                       text: the name of the checkpoint to resume from
     BEST                       text: the best checkpoint by the primary metric
+
+**Format version.** :data:`CHECKPOINT_VERSION` is the version of a checkpoint folder's format
+(its ``state/``, ``progress.json`` and ``info.json``); :meth:`Checkpoints.save` records it in
+``info.json``, and every reader (:meth:`Checkpoints.restore`, :func:`load_weights`,
+:func:`read_info`) checks it (:func:`upgrade_info`): a newer one is refused, saying to upgrade
+imgtune; an older one is migrated (:data:`CHECKPOINT_MIGRATIONS`) or refused, saying what to do.
+Checkpoints written before the version was recorded are version 1. Raise it when the folder
+changes in a way an older imgtune would misread, and add a fixture of the previous version
+(``tests/fixtures/make_run_fixture.py``).
 
 **Atomic.** A checkpoint is written to ``.tmp-step-...`` (Orbax commits its own
 folder atomically too), then renamed into place, then a pointer is replaced
@@ -58,13 +68,44 @@ from flax import nnx
 
 from imgtune.atomic import write_atomic
 from imgtune.errors import Problem, ValidationError
+from imgtune.formats import Migration, upgrade
 from imgtune.spec.convert import structure, unstructure
 from imgtune.train.devices import to_host
 from imgtune.train.state import Progress, TrainState
 
-__all__ = ["Checkpoints", "flatten_weights", "load_into", "load_weights", "read_info"]
+__all__ = ["CHECKPOINT_MIGRATIONS", "CHECKPOINT_VERSION", "VERSION_KEY", "Checkpoints", "flatten_weights",
+           "load_into", "load_weights", "read_info", "upgrade_info"]
 
 _LAST, _BEST = "LAST", "BEST"
+_INFO = "info.json"
+
+#: The checkpoint folder's format version (see the module doc), recorded in ``info.json``.
+CHECKPOINT_VERSION = 1
+#: Where ``info.json`` records it (``version`` could be read as the model's).
+VERSION_KEY = "format_version"
+#: Version ``v`` -> the :data:`~imgtune.formats.Migration` of an ``info.json`` of version ``v`` to ``v + 1``.
+CHECKPOINT_MIGRATIONS: Mapping[int, Migration] = {}
+
+
+def upgrade_info(info: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """A checkpoint's ``info.json`` (at ``where``) in the current format, :data:`CHECKPOINT_VERSION`.
+
+    Raises:
+        ValidationError: A newer format (upgrade imgtune), or an older one no migration reads;
+            each message says what to do.
+    """
+    return upgrade(info, CHECKPOINT_VERSION, CHECKPOINT_MIGRATIONS, format="checkpoint", where=where,
+                   key=VERSION_KEY)
+
+
+def _checked_info(folder: Path) -> dict[str, Any] | None:
+    """The checked ``info.json`` of a checkpoint folder (``None`` when it has none)."""
+    path = folder / _INFO
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    return upgrade_info(json.loads(text), str(path))
 
 
 def _checkpointer():
@@ -121,7 +162,7 @@ class Checkpoints:
         self._ck.wait_until_finished()
         if self.primary:
             write_atomic(tmp / "progress.json", json.dumps(unstructure(progress), indent=1))
-            write_atomic(tmp / "info.json", json.dumps(dict(info), indent=1, default=str))
+            write_atomic(tmp / _INFO, json.dumps({**info, VERSION_KEY: CHECKPOINT_VERSION}, indent=1, default=str))
             if final.exists():  # a stale folder of the same step that no pointer names
                 if self._pointer(_LAST) == final or self._pointer(_BEST) == final:
                     shutil.rmtree(tmp)  # same step, same state: keep the one pointers name
@@ -163,10 +204,15 @@ class Checkpoints:
 
     # -- reading -----------------------------------------------------------------
     def restore(self, path: str | os.PathLike[str], template: TrainState) -> tuple[TrainState, Progress]:
-        """The state at ``path``, laid out (structure, dtypes, shardings) like ``template``."""
+        """The state at ``path``, laid out (structure, dtypes, shardings) like ``template``.
+
+        Raises:
+            ValidationError: The checkpoint is of a format this imgtune does not read (see the module doc).
+        """
         import orbax.checkpoint as ocp
 
         path = Path(path)
+        _checked_info(path)
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template._asdict())
         if self._ck is None:
             self._ck = _checkpointer()
@@ -195,6 +241,7 @@ def load_weights(path: str | os.PathLike[str]) -> tuple[dict, dict]:
     import orbax.checkpoint as ocp
 
     folder = _checkpoint_folder(path)
+    _checked_info(folder)
     restored = ocp.StandardCheckpointer().restore((folder / "state").absolute())  # raw nested dicts
     return _unwrap(jax.device_get(restored["params"])), _unwrap(jax.device_get(restored["batch_stats"]))
 
@@ -209,8 +256,17 @@ def _unwrap(tree: Any) -> Any:
 
 
 def read_info(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The ``info.json`` of a checkpoint (``path`` as in :func:`load_weights`)."""
-    return json.loads((_checkpoint_folder(path) / "info.json").read_text())
+    """The ``info.json`` of a checkpoint (``path`` as in :func:`load_weights`), in the current format.
+
+    Raises:
+        FileNotFoundError: No checkpoint there, or one without ``info.json``.
+        ValidationError: The checkpoint is of a format this imgtune does not read (see the module doc).
+    """
+    folder = _checkpoint_folder(path)
+    info = _checked_info(folder)
+    if info is None:
+        raise FileNotFoundError(f"no {_INFO} in the checkpoint {folder}")
+    return info
 
 
 def load_into(model: Any, params: Mapping[str, Any], batch_stats: Mapping[str, Any]) -> None:
