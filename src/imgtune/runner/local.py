@@ -1,5 +1,11 @@
 """The local executor: runs a plan's trials as processes on this machine.
 
+The sweep's decisions are its pure core's (:mod:`imgtune.runner.sweep`: a frozen state, each event a
+transition to a new state and effects). This module is the shell around it: it starts the trials'
+processes (a :class:`LocalLauncher`, or another launcher such as :mod:`imgtune.runner.ray_executor`'s),
+turns what they send and the clock into events, and carries out the effects (processes, the run's
+files, :mod:`imgtune.runner.finish`, the observers). What the sweep does:
+
 * Each trial runs in its own process (:mod:`imgtune.runner.worker`); a crash,
   an out-of-memory kill or a NaN fails that trial only, with the reason. The
   job fails only when every trial failed.
@@ -24,7 +30,6 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import signal
@@ -32,7 +37,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -41,20 +45,45 @@ from typing import Any
 import attrs
 
 from imgtune.atomic import write_atomic
-from imgtune.compiler import Plan, Trial, extend, make_policy
+from imgtune.compiler import Plan, Trial
 from imgtune.errors import ValidationError
+from imgtune.runner.finish import assemble_best, delete_checkpoints, score_test
 from imgtune.runner.observers import Observers, RunObserver, with_additions
-from imgtune.runner.results import RunResult, TrialRecord, best_of_history, best_trial_of
-from imgtune.runner.store import BestLayout, RunLayout, RunStore, TrialLayout, load_result
+from imgtune.runner.results import RunResult, TrialRecord
+from imgtune.runner.store import RunStore, TrialLayout, load_result
+from imgtune.runner.sweep import (
+    GRACE_SECONDS,
+    Annotated,
+    Answer,
+    Begin,
+    Done,
+    Effect,
+    Ended,
+    Event,
+    Finalized,
+    Finish,
+    Interrupted,
+    Launch,
+    Log,
+    Lost,
+    Notify,
+    PruneCheckpoints,
+    Release,
+    Reported,
+    SavePlan,
+    SaveRun,
+    Terminate,
+    Tick,
+    WriteTrial,
+    carry,
+    initial_state,
+    step,
+)
 from imgtune.serialization import dumps, structure, unstructure
 from imgtune.spec.enums import JobStatus
 from imgtune.train.trial_types import TrialResult
-from imgtune.values import finite
 
-__all__ = ["LocalLauncher", "Resources", "process_exit_reason", "run_plan"]
-
-#: How long a stopped or timed-out trial gets to end on its own before it is terminated.
-GRACE_SECONDS = 10.0
+__all__ = ["GRACE_SECONDS", "LocalLauncher", "Resources", "process_exit_reason", "run_plan"]
 
 
 @attrs.frozen(kw_only=True)
@@ -141,328 +170,196 @@ class LocalLauncher:
 
 
 @attrs.define
-class _Running:
-    record_id: str
+class _Handle:
+    """A started trial, as its launcher returned it: a process (``poll``, ``wait``, ``terminate``,
+    ``kill``) and a connection (``send``, ``recv``, ``close``)."""
+
     process: Any
     conn: Any
-    slot: int
-    stop_reason: str | None = None  # set when the sweep asked it to stop
-    resumable_stop: bool = False    # the stop was an interruption (timeout, Ctrl-C), not a decision
-    stop_sent_at: float | None = None
 
 
-class _Sweep:
+class _Shell:
+    """Feeds the sweep's core (:mod:`imgtune.runner.sweep`) its events and carries out its effects.
+
+    The core decides everything; the shell owns what is not a value: the clock, the trials'
+    processes (through the launcher), the files (through the store and :mod:`imgtune.runner.finish`)
+    and the observers. It feeds :class:`~imgtune.runner.sweep.Begin`, then, until the core says
+    :class:`~imgtune.runner.sweep.Done`, each message of a trial (a report, a result, the end of its
+    process) as it comes and a :class:`~imgtune.runner.sweep.Tick` at least every half second; Ctrl-C
+    becomes :class:`~imgtune.runner.sweep.Interrupted`.
+    """
+
     def __init__(self, plan: Plan, store: RunStore, *, trial_fn: str, retry_failed: bool, resources: Resources,
-                 keep_checkpoints: int, path_map: Mapping[str, str] | None, time_limit_seconds: float | None = None,
-                 launcher: LocalLauncher | None = None, observers: Sequence[RunObserver] = ()) -> None:
-        self.plan, self.store, self.trial_fn = plan, store, trial_fn
-        self.keep_checkpoints = keep_checkpoints
+                 keep_checkpoints: int, path_map: Mapping[str, str] | None, time_limit_seconds: float | None,
+                 launcher: LocalLauncher, observers: Sequence[RunObserver]) -> None:
+        self.store, self.trial_fn, self.launcher = store, trial_fn, launcher
         self.observers = Observers(observers, store.log)
         self.path_map = dict(path_map or {})
-        self.policy = make_policy(plan.policy, plan.job.primary_metric)
-        self.policy_state = self.policy.init()
-        self.launcher = launcher or LocalLauncher()
-        self.slots = self.launcher.slots(resources, plan.limits.max_concurrent_trials)
-        self.free_slots = list(range(len(self.slots)))
-        self.running: dict[str, _Running] = {}
-        self.metric = plan.job.primary_metric
-        previous = _load(store)
-        earlier = {t.id: t for t in previous.trials} if previous else {}
-        self.records: dict[str, TrialRecord] = {t.id: earlier.get(t.id) or _new_record(t) for t in plan.trials}
-        self.result = RunResult(status=JobStatus.NOT_STARTED, primary_metric=self.metric,
-                                output_dir=str(store.root),
-                                started_at=previous.started_at if previous else None,
-                                elapsed_seconds=previous.elapsed_seconds if previous else 0.0,
-                                log_files={"run": str(store.log_path)})
-        self.pending: deque[str] = deque(
-            tid for tid, r in self.records.items()
-            if not r.finished or (retry_failed and r.status is JobStatus.FAILED))
-        self.segment_start = time.time()
-        self.time_limit = (time_limit_seconds if time_limit_seconds is not None
-                           else plan.limits.timeout_minutes * 60.0)
-
-    # -- bookkeeping -----------------------------------------------------------
-    def elapsed(self) -> float:
-        return self.result.elapsed_seconds + (time.time() - self.segment_start)
-
-    def set_status(self, status: JobStatus, message: str | None = None) -> None:
-        self.result = attrs.evolve(self.result, status=status, message=message or self.result.message)
-        self.save()
-
-    def save(self) -> None:
-        """Writes ``run.json`` and ``summary.csv``, then tells the observers; what they add to the
-        result (the report's ``studio_url``, ...) is saved to ``run.json`` at once."""
-        trials = tuple(self.records[t.id] for t in self.plan.trials)
-        self.result = attrs.evolve(self.result, trials=trials,
-                                   log_files={"run": str(self.store.log_path),
-                                              **{t: str(self.store.trial_dir(t) / TrialLayout.LOG)
-                                                 for t in self.records
-                                                 if self.records[t].attempts}})
-        snapshot = attrs.evolve(self.result, elapsed_seconds=self.elapsed())
-        self.store.save_result(snapshot)
-        self.store.write_summary(snapshot)
-        added = self.observers.changed(snapshot)
-        if (added.outputs, added.studio_url, added.message) != (snapshot.outputs, snapshot.studio_url,
-                                                                 snapshot.message):
-            self.result = with_additions(self.result, added)
-            self.store.save_result(attrs.evolve(self.result, elapsed_seconds=self.elapsed()))
-
-    def update(self, trial_id: str, **changes: Any) -> TrialRecord:
-        record = attrs.evolve(self.records[trial_id], **changes)
-        self.records[trial_id] = record
-        return record
+        self.slots = launcher.slots(resources, plan.limits.max_concurrent_trials)
+        previous = load_result(store.root) if store.exists() else None
+        self.state = initial_state(plan, previous, output_dir=str(store.root), retry_failed=retry_failed,
+                                   time_limit_seconds=time_limit_seconds, keep_checkpoints=keep_checkpoints)
+        self.trials: dict[str, _Handle] = {}
+        self.outcome: RunResult | None = None
 
     # -- the loop ----------------------------------------------------------------
     def run(self) -> RunResult:
-        store = self.store
-        if self.result.started_at is None:
-            self.result = attrs.evolve(self.result, started_at=time.time())
-        self.observers.started(self.plan, store, attrs.evolve(
-            self.result, trials=tuple(self.records[t.id] for t in self.plan.trials)))
-        self.set_status(JobStatus.STARTING)
-        store.log(f"sweep started: {len(self.plan.trials)} trials planned, {len(self.pending)} to run, "
-                  f"up to {self.plan.limits.max_concurrent_trials} at a time")
-        self.set_status(JobStatus.PREPARING)
-        for trial_id in self.pending:  # interrupted trials are no longer running
-            if self.records[trial_id].status is not JobStatus.NOT_STARTED:
-                self.update(trial_id, status=JobStatus.NOT_STARTED, resumable=True)
-        self.set_status(JobStatus.RUNNING)
-        timeout = self.time_limit
-        timed_out = False
         try:
-            while True:
-                if not timed_out and self.elapsed() >= timeout:
-                    timed_out = True
-                    reason = f"timeout: the sweep's time limit ({timeout / 60:g} minutes) is spent"
-                    store.log(reason)
-                    self.result = attrs.evolve(self.result, message=reason)
-                    for r in self.running.values():
-                        self.ask_stop(r, reason, resumable=True)
-                    self.pending.clear()
-                if not timed_out:
-                    self.fill()
-                if not self.running:
-                    break
-                self.step()
+            self.feed(Begin(at=time.time()))
+            while self.outcome is None:
+                self.receive(timeout=0.5)
+                self.feed(Tick(at=time.time()))
         except KeyboardInterrupt:
-            self.set_status(JobStatus.CANCEL_REQUESTED, "canceled by the user (Ctrl-C)")
-            store.log("cancel requested")
-            for r in list(self.running.values()):
-                self.ask_stop(r, "interrupted: canceled by the user", resumable=True)
-            deadline = time.time() + GRACE_SECONDS
-            while self.running and time.time() < deadline:
-                self.step(timeout=0.2)
-            self.terminate_all("interrupted: canceled by the user")
-            self.finish(JobStatus.CANCELED)
+            self.feed(Interrupted(at=time.time()))
+            while self.outcome is None:
+                try:
+                    self.receive(timeout=0.2)
+                    self.feed(Tick(at=time.time()))
+                except KeyboardInterrupt:  # a second Ctrl-C: the core stops waiting for the trials
+                    self.feed(Interrupted(at=time.time()))
             raise
-        self.result = attrs.evolve(self.result, elapsed_seconds=self.elapsed())
-        self.segment_start = time.time()
-        self.set_status(JobStatus.FINALIZING)
-        self.assemble_best()
-        self.score_test()
-        self.result = with_additions(self.result, self.observers.finishing(self.result))
-        statuses = [r.status for r in self.records.values()]
-        final = JobStatus.FAILED if statuses and all(s is JobStatus.FAILED for s in statuses) else JobStatus.COMPLETED
-        return self.finish(final)
+        return self.outcome
 
-    def finish(self, status: JobStatus) -> RunResult:
-        self.result = attrs.evolve(self.result, ended_at=time.time())
-        self.set_status(status)
-        self.store.log(f"sweep ended: {status.value} {dict(self.result.counts())}")
-        result = load_result(self.store.root)  # exactly what is on disk
-        self.observers.finished(result)
-        return result
+    def feed(self, event: Event) -> None:
+        """Steps the core with ``event`` and carries out its effects, in order. What observers add
+        to a snapshot is fed back (:class:`~imgtune.runner.sweep.Annotated`) and kept in the
+        batch's later snapshots (:func:`~imgtune.runner.sweep.carry`)."""
+        self.state, effects = step(self.state, event)
+        additions: list[tuple[RunResult, RunResult]] = []
+        for effect in effects:
+            for seen, added in additions:
+                if isinstance(effect, (SaveRun, Finish)):
+                    effect = attrs.evolve(effect, result=carry(effect.result, seen, added))
+                elif isinstance(effect, Notify) and isinstance(effect.value, RunResult):
+                    effect = attrs.evolve(effect, value=carry(effect.value, seen, added))
+            added = self.apply(effect)
+            if added is not None:
+                additions.append(added)
 
-    def fill(self) -> None:
-        while self.free_slots:
-            if not self.pending and self.plan.sampler.sequential and not self.plan.exhausted \
-                    and len(self.plan.trials) < self.plan.limits.max_trials:
-                history = [(self.trial_of(r.id).subspace, dict(r.sampled),
-                            r.best_metric if r.status is JobStatus.COMPLETED else None)
-                           for r in self.records.values() if r.finished]
-                bigger = extend(self.plan, history, count=len(self.free_slots))
-                for trial in bigger.trials[len(self.plan.trials):]:
-                    self.records[trial.id] = _new_record(trial)
-                    self.pending.append(trial.id)
-                self.plan = bigger
-                self.store.save_plan(bigger)
-            if not self.pending:
-                return
-            self.launch(self.pending.popleft())
+    def receive(self, timeout: float) -> None:
+        """Waits up to ``timeout`` seconds for the trials' messages, and feeds each one in."""
+        by_conn = {h.conn: trial_id for trial_id, h in self.trials.items()}
+        if not by_conn:
+            time.sleep(timeout)
+            return
+        for conn in self.launcher.wait(list(by_conn), timeout):
+            trial_id = by_conn[conn]
+            handle = self.trials.get(trial_id)
+            if handle is None:  # let go of meanwhile
+                continue
+            try:
+                kind, body = handle.conn.recv()
+            except (EOFError, OSError):  # the process has ended without a result
+                try:
+                    code = handle.process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    code = None
+                reason = self.launcher.exit_reason(handle.process, code)
+                self.reap(trial_id)
+                self.feed(Lost(trial_id=trial_id, reason=reason, at=time.time()))
+                continue
+            if kind == "report":
+                self.feed(Reported(trial_id=trial_id, evaluation=body, at=time.time()))
+            elif kind == "done":
+                try:
+                    outcome = structure(body, TrialResult)
+                except ValidationError as err:
+                    outcome = TrialResult(status=JobStatus.FAILED, stop_reason=f"the trial's result is not valid: {err}")
+                self.reap(trial_id)
+                self.feed(Ended(trial_id=trial_id, result=outcome, at=time.time()))
 
-    def trial_of(self, trial_id: str) -> Trial:
-        return next(t for t in self.plan.trials if t.id == trial_id)
+    # -- the effects -------------------------------------------------------------
+    def apply(self, effect: Effect) -> tuple[RunResult, RunResult] | None:
+        """Carries out one effect; returns ``(snapshot, with the observers' additions)`` when the
+        observers' ``changed`` added something."""
+        store = self.store
+        if isinstance(effect, Launch):
+            self.launch(effect.trial, effect.slot)
+        elif isinstance(effect, Answer):
+            handle = self.trials.get(effect.trial_id)
+            if handle is not None:
+                try:
+                    handle.conn.send(("stop", effect.stop_reason) if effect.stop_reason else ("continue", None))
+                except (OSError, BrokenPipeError):
+                    pass
+        elif isinstance(effect, Terminate):
+            handle = self.trials.get(effect.trial_id)
+            if handle is not None and handle.process.poll() is None:
+                handle.process.terminate()
+        elif isinstance(effect, Release):
+            handle = self.trials.get(effect.trial_id)
+            if handle is not None:
+                if handle.process.poll() is None:
+                    handle.process.terminate()
+                self.reap(effect.trial_id)
+        elif isinstance(effect, WriteTrial):
+            store.write_trial(effect.record)
+        elif isinstance(effect, SaveRun):
+            store.save_result(effect.result)
+            store.write_summary(effect.result)
+        elif isinstance(effect, SavePlan):
+            store.save_plan(effect.plan)
+        elif isinstance(effect, PruneCheckpoints):
+            delete_checkpoints(store, effect.paths)
+        elif isinstance(effect, Log):
+            store.log(effect.line)
+        elif isinstance(effect, Notify):
+            return self.notify(effect)
+        elif isinstance(effect, Finish):
+            self.feed(Finalized(result=self.finish(effect.result), at=time.time()))
+        elif isinstance(effect, Done):
+            self.outcome = load_result(store.root)  # exactly what is on disk
+            self.observers.finished(self.outcome)
+        return None
 
-    def launch(self, trial_id: str) -> None:
-        slot = self.free_slots.pop(0)
+    def notify(self, effect: Notify) -> tuple[RunResult, RunResult] | None:
+        value = effect.value
+        if effect.hook == "started" and isinstance(value, RunResult):
+            self.observers.started(self.state.plan, self.store, value)
+        elif effect.hook == "trial_ended" and isinstance(value, TrialRecord):
+            self.observers.trial_ended(value)
+        elif effect.hook == "changed" and isinstance(value, RunResult):
+            added = self.observers.changed(value)
+            if (added.outputs, added.studio_url, added.message) != (value.outputs, value.studio_url, value.message):
+                self.feed(Annotated(result=added, at=time.time()))  # saved to run.json at once
+                return value, added
+        return None
+
+    def launch(self, trial: Trial, slot: int) -> None:
         cpus, gpus = self.slots[slot]
-        trial = self.trial_of(trial_id)
-        workdir = self.store.trial_dir(trial_id)
+        plan = self.state.plan
+        workdir = self.store.trial_dir(trial.id)
         workdir.mkdir(parents=True, exist_ok=True)
-        payload = {"trial": unstructure(trial), "job": dumps(self.plan.job), "base_path": self.plan.job.base_path,
-                   "seed": self.plan.seed, "workdir": str(workdir), "primary_metric": self.metric.value,
+        payload = {"trial": unstructure(trial), "job": dumps(plan.job), "base_path": plan.job.base_path,
+                   "seed": plan.seed, "workdir": str(workdir), "primary_metric": plan.job.primary_metric.value,
                    "cpus": list(cpus), "gpus": list(gpus), "trial_fn": self.trial_fn, "path_map": self.path_map,
                    "gpu_share": sum(1 for _, g in self.slots if gpus and g == gpus)}
         write_atomic(workdir / TrialLayout.PAYLOAD, json.dumps(payload))
-        process, conn = self.launcher.start(trial_id, payload, workdir, self.store.log)
-        self.running[trial_id] = _Running(trial_id, process, conn, slot)
-        record = self.records[trial_id]
-        self.update(trial_id, status=JobStatus.RUNNING, started_at=record.started_at or time.time(),
-                    attempts=record.attempts + 1, resumable=False, stop_reason=None, ended_at=None)
-        self.store.write_trial(self.records[trial_id])
-        self.store.log(f"trial {trial_id} started {self.launcher.where(cpus, gpus)}")
-        self.save()
+        process, conn = self.launcher.start(trial.id, payload, workdir, self.store.log)
+        self.trials[trial.id] = _Handle(process, conn)
+        self.store.log(f"trial {trial.id} started {self.launcher.where(cpus, gpus)}")
 
-    def step(self, timeout: float = 0.5) -> None:
-        by_conn = {r.conn: r for r in self.running.values()}
-        for conn in self.launcher.wait(list(by_conn), timeout):
-            r = by_conn[conn]
-            if r.record_id in self.running and not self.receive(r):  # EOF: the process has ended
-                code = r.process.wait(timeout=30)
-                if r.record_id in self.running:
-                    self.end(r, TrialResult(status=JobStatus.FAILED,
-                                            stop_reason=self.launcher.exit_reason(r.process, code)))
-        now = time.time()
-        for r in list(self.running.values()):
-            if r.stop_sent_at is not None and now - r.stop_sent_at > GRACE_SECONDS and r.process.poll() is None:
-                r.process.terminate()
-
-    def receive(self, r: _Running) -> bool:
+    def reap(self, trial_id: str) -> None:
+        """Lets go of a trial whose process has ended or was terminated: closes its connection and
+        waits for the process (killing it if it does not end)."""
+        handle = self.trials.pop(trial_id, None)
+        if handle is None:
+            return
+        handle.conn.close()
         try:
-            kind, body = r.conn.recv()
-        except (EOFError, OSError):
-            return False
-        if kind == "report":
-            reason = self.report(r, body)
-            try:
-                r.conn.send(("stop", reason) if reason else ("continue", None))
-            except (OSError, BrokenPipeError):
-                pass
-        elif kind == "done":
-            try:
-                outcome = structure(body, TrialResult)
-            except ValidationError as err:
-                outcome = TrialResult(status=JobStatus.FAILED, stop_reason=f"the trial's result is not valid: {err}")
-            self.end(r, outcome)
-        return True
-
-    def report(self, r: _Running, evaluation: Mapping[str, Any]) -> str | None:
-        record = self.records[r.record_id]
-        epoch = evaluation.get("epoch")
-        history = [h for h in record.history if epoch is None or h.get("epoch") is None or h["epoch"] < epoch]
-        history.append(dict(evaluation))
-        best, epoch = best_of_history(history, self.metric)
-        record = self.update(r.record_id, history=history, best_metric=best, best_epoch=epoch)
-        self.store.write_trial(record)
-        if r.stop_reason is not None:
-            self.save()
-            return r.stop_reason
-        histories = {tid: [v for v in (finite(h.get(self.metric.value)) for h in rec.history) if v is not None]
-                     for tid, rec in self.records.items() if rec.history}
-        decisions, self.policy_state = self.policy.decide(self.policy_state, histories, set(self.running),
-                                                          len(histories.get(r.record_id, [])))
-        reason = next((d.reason for d in decisions if d.trial_id == r.record_id and d.stop), None)
-        if reason:
-            self.store.log(f"trial {r.record_id} stopped: {reason}")
-            r.stop_reason = reason
-        self.save()
-        return reason
-
-    def ask_stop(self, r: _Running, reason: str, *, resumable: bool) -> None:
-        """Asks a trial to stop at its next report; it is terminated if it does not end in time."""
-        r.stop_reason, r.resumable_stop, r.stop_sent_at = reason, resumable, time.time()
-
-    def end(self, r: _Running, outcome: TrialResult) -> None:
-        self.running.pop(r.record_id, None)
-        self.free_slots.append(r.slot)
-        self.free_slots.sort()
-        r.conn.close()
-        try:
-            r.process.wait(timeout=30)
+            handle.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            r.process.kill()
-        status, reason, resumable = outcome.status, outcome.stop_reason, outcome.resumable
-        if r.stop_reason is not None and status is not JobStatus.FAILED:
-            status, reason, resumable = JobStatus.CANCELED, r.stop_reason, r.resumable_stop
-        record = self.update(r.record_id, status=status, stop_reason=reason, ended_at=time.time(),
-                             resumable=resumable,
-                             checkpoint=None if outcome.checkpoint is None else str(outcome.checkpoint),
-                             artifacts=outcome.artifacts)
-        if outcome.history:  # the trial's own, complete history wins (after a resume)
-            history = [dict(h) for h in outcome.history]
-            best, epoch = best_of_history(history, self.metric)
-            record = self.update(r.record_id, history=history, best_metric=best, best_epoch=epoch)
-        if outcome.best_metric is not None and record.best_metric is None:
-            record = self.update(r.record_id, best_metric=outcome.best_metric, best_epoch=outcome.best_epoch)
-        self.store.write_trial(record)
-        self.store.log(f"trial {r.record_id} {status.value}" + (f": {reason}" if reason else ""))
-        self.observers.trial_ended(record)
-        self.prune_checkpoints()
-        self.save()
+            handle.process.kill()
 
-    def terminate_all(self, reason: str) -> None:
-        for r in list(self.running.values()):
-            if r.process.poll() is None:
-                r.process.terminate()
-            r.stop_reason, r.resumable_stop = reason, True
-            self.end(r, TrialResult(status=JobStatus.CANCELED, stop_reason=reason))
-
-    def assemble_best(self) -> None:
-        """Copies the best trial's checkpoint and artifacts into ``best/`` (replaced whole, atomically)."""
-        best = best_trial_of(self.records.values(), self.metric)
-        if best is None or not (best.checkpoint or best.artifacts):
-            return
-        root = self.store.root
-        tmp = root / RunLayout.BEST_TMP
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        if best.checkpoint and os.path.isdir(best.checkpoint):
-            shutil.copytree(best.checkpoint, tmp / BestLayout.CHECKPOINT)
-        for name, path in best.artifacts.items():
-            if os.path.isfile(path):
-                shutil.copy2(path, tmp / name)
-        write_atomic(tmp / BestLayout.TRIAL, json.dumps({"trial": best.id, "best_metric": best.best_metric,
-                                                     "best_epoch": best.best_epoch,
-                                                     "primary_metric": self.metric.value}, indent=1))
-        old = root / RunLayout.BEST_OLD
-        shutil.rmtree(old, ignore_errors=True)
-        if self.store.best_dir.exists():
-            os.replace(self.store.best_dir, old)
-        os.replace(tmp, self.store.best_dir)
-        shutil.rmtree(old, ignore_errors=True)
-        self.result = attrs.evolve(self.result, outputs={**self.result.outputs, "best": str(self.store.best_dir),
-                                                         "summary": str(root / RunLayout.SUMMARY)})
-        self.store.log(f"best model: trial {best.id} -> {self.store.best_dir}")
-
-    def score_test(self) -> None:
-        """Scores ``best/`` on the test data (``test_data`` or ``test_data_size``), kept apart."""
-        job = self.plan.job
-        if (job.test_data is None and not job.test_data_size) or not (self.store.best_dir / BestLayout.CHECKPOINT).is_dir():
-            return
-        spec = {"base_path": job.base_path, "seed": self.plan.seed, "path_map": self.path_map,
-                "batch_size": self.trial_of(best_trial_of(self.records.values(), self.metric).id).parameters.validation_batch_size}
-        with open(self.store.log_path, "a", encoding="utf-8") as log:
-            code = subprocess.run([sys.executable, "-m", "imgtune.runner.scoring", str(self.store.root),
-                                   json.dumps(spec)], stdout=log, stderr=log, stdin=subprocess.DEVNULL).returncode
-        path = self.store.best_dir / BestLayout.TEST_METRICS
-        if code == 0 and path.exists():
-            metrics = json.loads(path.read_text(encoding="utf-8"))
-            self.result = attrs.evolve(self.result, test_metrics=metrics,
-                                       outputs={**self.result.outputs, "test_metrics": str(path)})
-            self.store.log(f"test data: {self.metric} {metrics.get(self.metric.value)} on {metrics.get('examples')} images")
-        else:
-            self.store.log(f"scoring the best model on the test data failed (exit {code}); see above")
-            self.result = attrs.evolve(self.result, message="scoring on the test data failed: see run.log")
-
-    def prune_checkpoints(self) -> None:
-        """Keeps the checkpoints of the best ``keep_checkpoints`` finished trials only."""
-        kept = [r for r in self.records.values() if r.checkpoint and r.finished]
-        kept.sort(key=lambda r: (-(r.best_metric if r.best_metric is not None else -math.inf), r.index))
-        for r in kept[self.keep_checkpoints:]:
-            path = r.checkpoint
-            if path and os.path.isdir(path) and str(self.store.root) in os.path.realpath(path):
-                shutil.rmtree(path, ignore_errors=True)
-            self.update(r.id, checkpoint=None)
+    def finish(self, result: RunResult) -> RunResult:
+        """``best/``, the test scores and the observers' ``finishing``: the result with what they added."""
+        store = self.store
+        if assemble_best(store, result.trials, result.primary_metric) is not None:
+            result = attrs.evolve(result, outputs={**result.outputs, "best": str(store.best_dir),
+                                                   "summary": str(store.layout.summary)})
+        result = score_test(store, self.state.plan, result, path_map=self.path_map)
+        return attrs.evolve(with_additions(result, self.observers.finishing(result)),
+                            test_metrics=result.test_metrics)
 
 
 def process_exit_reason(code: int | None) -> str:
@@ -477,14 +374,6 @@ def process_exit_reason(code: int | None) -> str:
         hint = " (out of memory?)" if name == "SIGKILL" else ""
         return f"the trial process was killed by {name}{hint}"
     return f"the trial process exited with code {code} without a result"
-
-
-def _new_record(trial: Trial) -> TrialRecord:
-    return TrialRecord(id=trial.id, index=trial.index, parameters=trial.parameters, sampled=trial.sampled)
-
-
-def _load(store: RunStore) -> RunResult | None:
-    return load_result(store.root) if store.exists() else None
 
 
 def run_plan(plan: Plan, store: RunStore, *, trial_fn: str, retry_failed: bool = False,
@@ -510,11 +399,10 @@ def run_plan(plan: Plan, store: RunStore, *, trial_fn: str, retry_failed: bool =
     launcher = launcher or LocalLauncher()
     launcher.open(plan.limits.max_concurrent_trials)
     try:
-        sweep = _Sweep(plan, store, trial_fn=trial_fn, retry_failed=retry_failed,
-                       resources=resources or Resources(), keep_checkpoints=keep_checkpoints,
-                       path_map=path_map, time_limit_seconds=time_limit_seconds, launcher=launcher,
-                       observers=observers)
-        return sweep.run()
+        shell = _Shell(plan, store, trial_fn=trial_fn, retry_failed=retry_failed, resources=resources or Resources(),
+                       keep_checkpoints=keep_checkpoints, path_map=path_map, time_limit_seconds=time_limit_seconds,
+                       launcher=launcher, observers=observers)
+        return shell.run()
     finally:
         launcher.close()
 

@@ -1,7 +1,8 @@
 """Observers: what watches a run (progress, the report, MLflow, the end-of-run export) without being part of it.
 
-The sweep (:mod:`imgtune.runner.local`) knows nothing of what watches it: it calls every subscribed
-:class:`RunObserver` at fixed moments, in the order they were subscribed. An observer that raises is
+The sweep knows nothing of what watches it: its core (:mod:`imgtune.runner.sweep`) says when, as
+:class:`~imgtune.runner.sweep.Notify` effects, and its shell (:mod:`imgtune.runner.local`) calls every
+subscribed :class:`RunObserver` then, in the order they were subscribed. An observer that raises is
 written to ``run.log`` and the run goes on; only ``KeyboardInterrupt`` (and other ``BaseException`` s)
 get through. :func:`imgtune.run` subscribes its observers; :func:`imgtune.runner.run_plan` takes them
 as ``observers=``.

@@ -1,11 +1,13 @@
 """The Ray executor: the local executor's sweep, with each trial on a Ray cluster.
 
-Only *where* a trial runs changes. The sweep (:mod:`imgtune.runner.local`: the plan, limits,
-concurrency, early-termination policies, statuses, ``run.json``, resume) runs in this process, the
-driver, exactly as with the local executor; :class:`RayLauncher` starts each trial as a Ray actor that
-reserves the trial's CPUs and GPUs on some node and runs the same trial process there
-(``python -m imgtune.runner.worker``), relaying its messages (``report`` -> ``stop``/``continue``,
-then ``done``) through Ray.
+Only *where* a trial runs changes. The sweep (the plan, limits, concurrency, early-termination
+policies, statuses, ``run.json``, resume: its pure core, :mod:`imgtune.runner.sweep`, and the shell
+that feeds it events and carries out its effects, :mod:`imgtune.runner.local`) runs in this process,
+the driver, exactly as with the local executor; this module is a launcher for that shell:
+:class:`RayLauncher` starts each trial as a Ray actor that reserves the trial's CPUs and GPUs on some
+node and runs the same trial process there (``python -m imgtune.runner.worker``), relaying its
+messages (``report`` -> ``stop``/``continue``, then ``done``) through Ray. A lost actor reaches the
+core as the trial's :class:`~imgtune.runner.sweep.Lost` (after its retries).
 
 * **Storage.** Trials read the job's data and write their folder (``trials/<id>/``: metrics,
   checkpoints, logs) directly, at the driver's paths: on one machine that is a given; on a cluster
