@@ -135,8 +135,8 @@ def test_a_version_1_plan_reads_with_exhausted_moved_into_its_field(exhausted):
     from imgtune.compiler.plan import PLAN_VERSION, Plan
     from imgtune.serialization import structure, unstructure
 
-    grid = "limits: {max_trials: %d}\nsweep: {sampling_algorithm: grid}\nsearch_space:\n" \
-           "  - optimizer: {type: choice, values: [sgd, adam]}\n" % (4 if exhausted else 2)
+    grid = (f"limits: {{max_trials: {4 if exhausted else 2}}}\nsweep: {{sampling_algorithm: grid}}\nsearch_space:\n"
+            "  - optimizer: {type: choice, values: [sgd, adam]}\n")
     plan = compile(job(grid))
     assert PLAN_VERSION == 2 and plan.version == 2 and plan.exhausted is exhausted
     data = unstructure(plan)
