@@ -3,10 +3,11 @@
 Rows:
 * ``compile_random_1000`` / ``compile_grid_1000``: compiling a 1,000-trial random
   plan and a 1,000-point grid (seconds, best of 3).
-* ``load_azure_<file>``: imgtune's ``load`` against azure-ai-ml's ``load_job`` on
-  the same Azure example file, warm, mean of N; ``ratio`` = azure time / imgtune
-  time (above 1: imgtune is faster). Skipped with a note when azure-ai-ml
-  (``pip install "imgtune[bench]"``) is not installed.
+* ``load_azure_<file>``: imgtune's ``load`` (load and validate; libyaml's C composer) against
+  azure-ai-ml's ``load_job`` on the same Azure example file, warm, mean of N; ``ratio`` =
+  azure time / imgtune time (above 1: imgtune is faster); ``imgtune_python_ms``: imgtune with
+  PyYAML's pure-Python composer (the fallback where PyYAML has no libyaml). azure-ai-ml
+  is skipped with a note when it (``pip install "imgtune[bench]"``) is not installed.
 * ``cold_import_and_load``: a fresh interpreter running ``import imgtune`` and
   loading one job (seconds, best of 5), and whether JAX got imported (it must not).
 
@@ -23,6 +24,7 @@ import time
 from pathlib import Path
 
 import imgtune
+from imgtune.serialization import yaml_text
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,7 +81,13 @@ def main() -> int:
         emit(name="load_azure", note="azure-ai-ml not installed: pip install 'imgtune[bench]'")
     for path in files:
         ours = mean_of(lambda path=path: imgtune.load(path), args.n)
-        row = {"name": f"load_azure_{path.stem}", "imgtune_ms": round(ours * 1e3, 3)}
+        yaml_text.HAVE_LIBYAML, had = False, yaml_text.HAVE_LIBYAML
+        try:
+            python = mean_of(lambda path=path: imgtune.load(path), args.n)
+        finally:
+            yaml_text.HAVE_LIBYAML = had
+        row = {"name": f"load_azure_{path.stem}", "imgtune_ms": round(ours * 1e3, 3),
+               "imgtune_python_ms": round(python * 1e3, 3)}
         if load_job is not None:
             theirs = mean_of(lambda path=path: load_job(path), args.n)
             row.update(azure_ai_ml_ms=round(theirs * 1e3, 3), ratio=round(theirs / ours, 2))

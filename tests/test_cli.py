@@ -28,8 +28,8 @@ def test_validate_bad_file_exits_2_with_every_problem(tmp_path):
     result = run("validate", str(f))
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert lines == ["error: limits.max_trials: must be in [1, 1000], got 0 (line 5, column 22)",
-                     "error: limits.max_concurrent_trials: must be in [1, 100], got 0 (line 5, column 48)"]
+    assert lines == [f"error: {f}: limits.max_trials: must be in [1, 1000], got 0 (line 5, column 22)",
+                     f"error: {f}: limits.max_concurrent_trials: must be in [1, 100], got 0 (line 5, column 48)"]
     assert "Traceback" not in result.stderr
 
 

@@ -32,21 +32,24 @@ class Problem:
         message: The rule that was broken, with the value that broke it.
         line: 1-based line in the YAML source, when known.
         column: 1-based column in the YAML source, when known.
+        source: The file the input came from, when it came from one.
     """
 
     path: str
     message: str
     line: int | None = None
     column: int | None = None
+    source: str | None = None
 
     def prefixed(self, prefix: str) -> Problem:
         """Returns this problem with ``prefix`` put in front of its path."""
         return attrs.evolve(self, path=join_path(prefix, self.path))
 
     def __str__(self) -> str:
+        source = f"{self.source}: " if self.source else ""
         where = f"{self.path}: " if self.path else ""
         at = f" (line {self.line}, column {self.column})" if self.line is not None else ""
-        return f"{where}{self.message}{at}"
+        return f"{source}{where}{self.message}{at}"
 
 
 class ValidationError(ValueError):
@@ -71,6 +74,15 @@ class ValidationError(ValueError):
     def prefixed(self, prefix: str) -> ValidationError:
         """Returns the same error with ``prefix`` put in front of every path."""
         return ValidationError([p.prefixed(prefix) for p in self.problems], self.title)
+
+    def from_source(self, source: str) -> ValidationError:
+        """Returns the same error naming the file its input came from, in its title and every problem.
+
+        >>> print(ValidationError([Problem("limits", "must be a mapping", 3, 1)], "job").from_source("job.yml"))
+        1 problem in job.yml:
+          job.yml: limits: must be a mapping (line 3, column 1)
+        """
+        return ValidationError([attrs.evolve(p, source=p.source or source) for p in self.problems], source)
 
     def __reduce__(self):  # picklable across processes
         return (ValidationError, (self.problems, self.title))

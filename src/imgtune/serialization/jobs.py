@@ -20,7 +20,7 @@ import os
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 import attrs
 
@@ -34,7 +34,13 @@ from imgtune.spec.convert import structure, unstructure
 from imgtune.spec.enums import TaskType
 from imgtune.spec.records import JOB_CLASSES, ImageClassificationJobBase
 
-__all__ = ["dump", "dumps", "load", "loads", "to_dict"]
+__all__ = ["MAX_JOB_BYTES", "MAX_JOB_NODES", "dump", "dumps", "load", "loads", "max_job_bytes", "to_dict"]
+
+#: The default size limit on job files (a job is a few kilobytes); ``IMGTUNE_MAX_JOB_BYTES`` overrides it.
+MAX_JOB_BYTES = 1_000_000
+
+#: The most nodes a job may expand to with its aliases followed (a billion-laughs guard).
+MAX_JOB_NODES = 100_000
 
 Job = ImageClassificationJobBase
 
@@ -75,12 +81,36 @@ def _structure_job(data: Any) -> Job:
     return job
 
 
-def loads(source: str | bytes | Mapping[str, Any], *, base_path: str | os.PathLike | None = None) -> Job:
+def max_job_bytes(max_bytes: int | None = None) -> int:
+    """The size limit on job files: ``max_bytes``, else ``IMGTUNE_MAX_JOB_BYTES``, else :data:`MAX_JOB_BYTES`.
+
+    Raises:
+        ValidationError: A limit that is not a positive integer.
+    """
+    if max_bytes is None:
+        raw = os.environ.get("IMGTUNE_MAX_JOB_BYTES")
+        if raw is None:
+            return MAX_JOB_BYTES
+        try:
+            max_bytes = int(raw)
+        except ValueError:
+            raise ValidationError([Problem("IMGTUNE_MAX_JOB_BYTES", f"must be a positive integer, got {raw!r}")]) \
+                from None
+    if not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or max_bytes < 1:
+        raise ValidationError([Problem("max_bytes", f"must be a positive integer, got {max_bytes!r}")])
+    return max_bytes
+
+
+def loads(source: str | bytes | Mapping[str, Any], *, base_path: str | os.PathLike | None = None,
+          max_bytes: int | None = None) -> Job:
     """Reads a job from YAML text, or from a mapping in the YAML's shape.
 
     Args:
         source: YAML text, or an already parsed mapping.
         base_path: The folder relative data paths resolve against.
+        max_bytes: The size limit for text (default :func:`max_job_bytes`: 1 MB, or
+            ``IMGTUNE_MAX_JOB_BYTES``). Aliases may expand the document to at most
+            :data:`MAX_JOB_NODES` nodes.
 
     Returns:
         An :class:`ImageClassificationJob` or :class:`ImageClassificationMultilabelJob`.
@@ -90,7 +120,7 @@ def loads(source: str | bytes | Mapping[str, Any], *, base_path: str | os.PathLi
             column for text). Nothing else escapes, whatever the input.
     """
     try:
-        return _loads(source, base_path)
+        return _loads(source, base_path, max_job_bytes(max_bytes))
     except ValidationError:
         raise
     except RecursionError:
@@ -99,15 +129,29 @@ def loads(source: str | bytes | Mapping[str, Any], *, base_path: str | os.PathLi
         raise ValidationError([Problem("", f"could not be read ({type(exc).__name__}: {exc})")]) from None
 
 
-def _loads(source: Any, base_path: Any) -> Job:
+def _too_big(limit: int) -> ValidationError:
+    return ValidationError([Problem("", f"is larger than the {limit:,}-byte limit for job files (a job is a few "
+                                        f"kilobytes; raise the limit with max_bytes= or IMGTUNE_MAX_JOB_BYTES)")])
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ValidationError([Problem("", f"is not UTF-8 text: {exc.reason} (byte 0x{data[exc.start]:02x} at "
+                                           f"offset {exc.start})", line, column)]) from None
+
+
+def _loads(source: Any, base_path: Any, limit: int) -> Job:
     marks: dict[str, tuple[int, int]] = {}
+    if isinstance(source, (bytes, str)) and len(source) > limit:
+        raise _too_big(limit)
     if isinstance(source, bytes):
-        try:
-            source = source.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ValidationError([Problem("", f"is not UTF-8 text: {exc.reason} at byte {exc.start}")]) from None
+        source = _decode(source)
     if isinstance(source, str):
-        data, marks = parse_with_marks(source)
+        data, marks = parse_with_marks(source, max_nodes=MAX_JOB_NODES)
     elif isinstance(source, Mapping):
         data = source
     else:
@@ -129,25 +173,36 @@ def _loads(source: Any, base_path: Any) -> Job:
     return job
 
 
-def load(source: str | os.PathLike | TextIO) -> Job:
-    """Reads a job from a YAML file (path or text stream); ``base_path`` is its folder.
+def load(source: str | os.PathLike | TextIO | BinaryIO, *, max_bytes: int | None = None) -> Job:
+    """Reads a job from a YAML file (path or stream); ``base_path`` is its folder.
+
+    At most ``max_bytes`` + 1 bytes are read (:func:`max_job_bytes`), so an endless or huge
+    input costs nothing. Every problem names the file.
 
     Raises:
-        ValidationError: The YAML is not a valid job.
+        ValidationError: The YAML is not a valid job, or the file is too big, binary or not UTF-8.
         FileNotFoundError: There is no such file.
     """
+    limit = max_job_bytes(max_bytes)
     if hasattr(source, "read"):
         name = getattr(source, "name", None)
+        label = name if isinstance(name, str) else "<stream>"
         base = Path(name).resolve().parent if isinstance(name, str) and os.path.exists(name) else None
-        return loads(source.read(), base_path=base)
+        return _load_named(source.read(limit + 1), label, base, limit)
     path = Path(source)
     try:
-        text = path.read_bytes()
+        with open(path, "rb") as fh:
+            data = fh.read(limit + 1)
     except IsADirectoryError:
         raise ValidationError([Problem("", f"{path} is a folder, not a YAML file")]) from None
-    return loads(text, base_path=path.resolve().parent)
+    return _load_named(data, str(path), path.resolve().parent, limit)
 
 
+def _load_named(data: str | bytes, label: str, base: Path | None, limit: int) -> Job:
+    try:
+        return loads(data, base_path=base, max_bytes=limit)
+    except ValidationError as err:
+        raise err.from_source(label) from None
 def dumps(job: Job) -> str:
     """The job as YAML text in the Azure ML v2 schema, keys in a stable, readable order."""
     if not isinstance(job, Job):
