@@ -151,7 +151,8 @@ def parse_with_marks(text: str, *, max_nodes: int | None = MAX_NODES,
         try:
             node = loader.get_single_node()
             if node is not None:
-                _expanded_size(node, max_nodes)
+                if "&" in text:  # without an anchor there is no alias: the document is as big as it is written
+                    _expanded_size(node, max_nodes)
                 _node_marks(node, marks, problems)
                 data = loader.construct_document(node)
             else:
