@@ -29,7 +29,8 @@ this run of the sweep began, the time limit, when Ctrl-C came). Persisted as the
 * :class:`Lost`: a trial's process ended without one (a crash, a kill, a lost Ray actor): it fails.
 * :class:`Tick`: time passed. At :attr:`SweepState.deadline` the timeout falls: the running trials
   are asked to stop (resumably) and no trial starts any more. A trial asked to stop that has not
-  ended :data:`GRACE_SECONDS` later is terminated. Every event checks the clock the same way.
+  ended :data:`GRACE_SECONDS` later is terminated. :class:`Begin`, a report and an end check the
+  clock the same way (a sweep resumed with its time spent starts nothing).
 * :class:`Interrupted`: Ctrl-C: ``CancelRequested``, every running trial asked to stop
   (resumably); ``GRACE_SECONDS`` later (or at a second Ctrl-C) the rest are let go of; ``Canceled``.
 * :class:`Annotated`: an observer added outputs, ``studio_url`` or a message to the result.
