@@ -105,7 +105,6 @@ Example: a grid of two trials, one at a time, stepped by hand.
 from __future__ import annotations
 
 import enum
-import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -663,7 +662,8 @@ def _end(state: SweepState, trial_id: str, outcome: TrialResult, at: float, out:
 def _prune(state: SweepState, out: list[Effect]) -> SweepState:
     """Keeps the checkpoints of the best ``keep_checkpoints`` finished trials only."""
     kept = [r for r in state.result.trials if r.checkpoint and r.finished]
-    kept.sort(key=lambda r: (-(r.best_metric if r.best_metric is not None else -math.inf), r.index))
+    metric = state.result.primary_metric  # it says which value is better: its score, higher first
+    kept.sort(key=lambda r: (-metric.score(r.best_metric), r.index))
     dropped = kept[state.keep_checkpoints:]
     if not dropped:
         return state
