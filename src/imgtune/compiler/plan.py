@@ -23,6 +23,7 @@ import attrs
 
 from imgtune.compiler import policies, samplers
 from imgtune.errors import Problem, ValidationError
+from imgtune.formats import upgrade
 from imgtune.serialization import (
     dump_text,
     loads,
@@ -46,6 +47,7 @@ from imgtune.spec.records import (
 from imgtune.values import jsonable
 
 __all__ = [
+    "PLAN_MIGRATIONS",
     "PLAN_VERSION",
     "Plan",
     "ResolvedLimits",
@@ -164,7 +166,8 @@ class Plan(Validated):
 
     def _check(self, checker: Checker) -> None:
         if self.version != PLAN_VERSION:
-            checker.add("version", f"this imgtune reads plan version {PLAN_VERSION}, got {self.version!r}")
+            checker.add("version", f"must be {PLAN_VERSION}, the plan format this imgtune writes "
+                                   f"(read older plans with loads_plan), got {self.version!r}")
         if not (is_int(self.seed) and self.seed >= 0):
             checker.add("seed", f"must be an integer >= 0, got {self.seed!r}")
         ids = [t.id for t in self.trials if isinstance(t, Trial)]
@@ -174,24 +177,36 @@ class Plan(Validated):
             checker.add("exhausted", f"must be true or false, got {self.exhausted!r}")
 
 
+def _exhausted_as_a_field(data: dict[str, Any]) -> dict[str, Any]:
+    """Plan format 1 -> 2: ``exhausted`` moves out of ``sampler_state`` into its own field."""
+    state = data.get("sampler_state")
+    if isinstance(state, Mapping):
+        data = {**data, "sampler_state": {k: v for k, v in state.items() if k != "exhausted"},
+                "exhausted": state.get("exhausted", False)}
+    return data
+
+
+#: How a plan of each older format is brought up to the next (:mod:`imgtune.formats`).
+PLAN_MIGRATIONS = {1: _exhausted_as_a_field}
+
+
 def upgrade_plan_data(data: Any) -> Any:
     """A plan's data (as :func:`dumps_plan` writes it) in the current format, :data:`PLAN_VERSION`.
 
-    Version 1 kept ``exhausted`` in ``sampler_state``; it moves into the field. Data of the
-    current version (or that is not a mapping) is returned as it is; any other version is left
-    for :class:`Plan`'s checks to report.
+    Older formats are migrated (:data:`PLAN_MIGRATIONS`); a newer one is refused, saying to upgrade
+    imgtune (:func:`imgtune.formats.upgrade`). Data that is not a mapping is left for the checks.
 
     >>> upgrade_plan_data({"version": 1, "seed": 0, "sampler_state": {"rng": [1, 2], "exhausted": True}})
     {'version': 2, 'seed': 0, 'sampler_state': {'rng': [1, 2]}, 'exhausted': True}
+    >>> upgrade_plan_data({"version": 3})
+    Traceback (most recent call last):
+    ...
+    imgtune.errors.ValidationError: 1 problem:
+      version: made by a newer imgtune (plan format 3, this imgtune reads up to 2): upgrade imgtune (pip install --upgrade imgtune), or use another output folder
     """
-    if not isinstance(data, Mapping) or data.get("version") != 1:
+    if not isinstance(data, Mapping):
         return data
-    state = data.get("sampler_state")
-    out = {**data, "version": 2}
-    if isinstance(state, Mapping):
-        out["sampler_state"] = {k: v for k, v in state.items() if k != "exhausted"}
-        out["exhausted"] = state.get("exhausted", False)
-    return out
+    return upgrade(data, PLAN_VERSION, PLAN_MIGRATIONS, format="plan", where="version")
 
 
 register_upgrade(Plan, upgrade_plan_data)

@@ -57,9 +57,7 @@ import yaml as pyyaml
 
 from imgtune.atomic import write_atomic
 from imgtune.compiler import Plan, dumps_plan, loads_plan, render
-from imgtune.compiler.plan import PLAN_VERSION
 from imgtune.errors import Problem, ValidationError
-from imgtune.formats import refuse_newer, version_of
 from imgtune.runner.results import RunResult, TrialRecord, upgrade_run
 from imgtune.serialization import Dumper, dumps, structure, to_dict, unstructure
 from imgtune.spec.records import ImageClassificationJobBase
@@ -342,20 +340,16 @@ class RunStore:
     def load_plan(self) -> Plan:
         """The plan (``plan.yaml``; its job has no ``base_path``).
 
-        A plan of a newer format than :data:`~imgtune.compiler.plan.PLAN_VERSION` is refused here,
-        saying to upgrade imgtune; an older one is for :func:`~imgtune.compiler.loads_plan` to read.
+        An older format is migrated, a newer one refused saying to upgrade imgtune
+        (:func:`~imgtune.compiler.plan.upgrade_plan_data`); every problem names the file.
 
         Raises:
             ValidationError: ``plan.yaml`` is not a valid plan, or is of a newer format.
         """
-        text = self.plan_yaml.read_text(encoding="utf-8")
         try:
-            peek = pyyaml.load(text, Loader=getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader))
-        except pyyaml.YAMLError:
-            peek = None  # loads_plan says what is wrong, and where
-        if isinstance(peek, dict):
-            refuse_newer(version_of(peek), PLAN_VERSION, format="plan", where=str(self.plan_yaml))
-        return loads_plan(text)
+            return loads_plan(self.plan_yaml.read_text(encoding="utf-8"))
+        except ValidationError as err:
+            raise err.from_source(str(self.plan_yaml)) from None
 
     # -- reading best/ -------------------------------------------------------------
     def read_best(self, name: str) -> Any:
