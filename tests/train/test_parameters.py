@@ -160,7 +160,7 @@ def _spy_trial(params, data, workdir: Path) -> tuple[Any, dict[str, Any]]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(d, "BatchIterator", SpyIterator)
         mp.setattr(d, "eval_iterator", eval_iterator)
-        mp.setattr(models, "create_model", create_model)
+        mp.setattr(trial_mod, "create_model", create_model)  # the name the trial calls
         mp.setattr(dv, "select_devices", select_devices)
         mp.setattr(lp, "make_train_step", make_train_step)
         r = train_trial(_settings(params), data, workdir)
