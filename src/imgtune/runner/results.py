@@ -63,14 +63,6 @@ def best_trial_of(trials: Iterable[TrialRecord], metric: PrimaryMetric) -> Trial
     return best
 
 
-def _metric(value: Any) -> PrimaryMetric:
-    return PrimaryMetric.parse(value) or value
-
-
-def _status(value: Any) -> JobStatus:
-    return JobStatus.parse(value) or value
-
-
 def _opt_float(value: Any) -> float | None:
     return None if value is None else float(value)
 
@@ -103,7 +95,7 @@ class TrialRecord:
     index: int
     parameters: TrainingParameters = attrs.field(converter=record_converter(TrainingParameters))
     sampled: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze)
-    status: JobStatus = attrs.field(default=JobStatus.NOT_STARTED, converter=_status)
+    status: JobStatus = attrs.field(default=JobStatus.NOT_STARTED, converter=JobStatus.parse_or_keep)
     stop_reason: str | None = None
     history: tuple[FrozenMap, ...] = attrs.field(default=(), converter=lambda v: tuple(freeze(h) for h in v))
     best_metric: float | None = attrs.field(default=None, converter=_opt_float)
@@ -141,10 +133,10 @@ class RunResult:
     """
 
     version: int = RUN_VERSION
-    status: JobStatus = attrs.field(default=JobStatus.NOT_STARTED, converter=_status)
+    status: JobStatus = attrs.field(default=JobStatus.NOT_STARTED, converter=JobStatus.parse_or_keep)
     trials: tuple[TrialRecord, ...] = attrs.field(default=(), converter=lambda v: tuple(
         t if isinstance(t, TrialRecord) else record_converter(TrialRecord)(t) for t in v))
-    primary_metric: PrimaryMetric = attrs.field(converter=_metric)
+    primary_metric: PrimaryMetric = attrs.field(converter=PrimaryMetric.parse_or_keep)
     output_dir: str = ""
     log_files: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze)
     outputs: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze)

@@ -79,32 +79,30 @@ def _expanded_size(root: yaml.Node, limit: int | None) -> int:
         ValidationError: The expansion passes ``limit``, or an alias refers to a node that contains it.
     """
     sizes: dict[int, int] = {}
-    in_progress: set[int] = set()
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    on_path: set[int] = set()  # the nodes being sized: the current node's ancestors
+    stack: list[tuple[yaml.Node, list[yaml.Node] | None]] = [(root, None)]  # children once they are pushed
     while stack:
-        node, children_done = stack.pop()
+        node, children = stack.pop()
         key = id(node)
-        if key in sizes:
+        if children is not None:  # every child is sized: size the node
+            size = 1 + sum(sizes[id(c)] for c in children)
+            sizes[key] = size
+            on_path.discard(key)
+            if limit is not None and size > limit:
+                raise ValidationError([Problem("", f"expands to more than {limit:,} nodes once its aliases are "
+                                                   f"followed (the limit against alias bombs)", *_where(node))])
+            continue
+        if key in sizes or key in on_path:
             continue
         children = ([n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode)
                     else list(node.value) if isinstance(node, yaml.SequenceNode) else [])
-        if not children_done:
-            if key in in_progress:
-                continue
-            in_progress.add(key)
-            stack.append((node, True))
-            for child in children:
-                if id(child) in in_progress and id(child) not in sizes:
-                    raise ValidationError([Problem("", "a recursive alias (a node that contains itself) is not "
-                                                       "read", *_where(child))])
-                stack.append((child, False))
-            continue
-        size = 1 + sum(sizes[id(c)] for c in children)
-        sizes[key] = size
-        in_progress.discard(key)
-        if limit is not None and size > limit:
-            raise ValidationError([Problem("", f"expands to more than {limit:,} nodes once its aliases are "
-                                               f"followed (the limit against alias bombs)", *_where(node))])
+        on_path.add(key)
+        stack.append((node, children))
+        for child in children:
+            if id(child) in on_path:
+                raise ValidationError([Problem("", "a recursive alias (a node that contains itself) is not read",
+                                               *_where(child))])
+            stack.append((child, None))
     return sizes[id(root)]
 
 

@@ -63,6 +63,16 @@ class AzureEnum(str, enum.Enum):
         return None
 
     @classmethod
+    def parse_or_keep(cls, value: object) -> object:
+        """The member ``value`` names, else ``value`` as it is, for a record's checks to report (an attrs
+        converter).
+
+        >>> TaskType.parse_or_keep("ImageClassification"), TaskType.parse_or_keep("video")
+        (<TaskType.IMAGE_CLASSIFICATION: 'image_classification'>, 'video')
+        """
+        return cls.parse(value) or value
+
+    @classmethod
     def values(cls) -> tuple[str, ...]:
         """The members' canonical (snake_case) values."""
         return tuple(m.value for m in cls)

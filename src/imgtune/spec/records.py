@@ -117,7 +117,7 @@ class Input(Validated):
 
     path: str = None
     type: InputType = attrs.field(default=InputType.MLTABLE,
-                                  converter=lambda v: InputType.parse(v) or v)
+                                  converter=InputType.parse_or_keep)
     mode: str | None = None
     description: str | None = None
 
@@ -171,7 +171,7 @@ class RandomSampling(Validated):
 
     type: ClassVar[str] = "random"
     seed: int | None = None
-    rule: RandomRule | None = attrs.field(default=None, converter=lambda v: RandomRule.parse(v) or v)
+    rule: RandomRule | None = attrs.field(default=None, converter=RandomRule.parse_or_keep)
     logbase: float | str | None = None
 
     def _check(self, checker: Checker) -> None:
@@ -510,10 +510,6 @@ def _default_metric(self: Any) -> PrimaryMetric:
     return type(self).DEFAULT_METRIC
 
 
-def _metric(value: Any) -> Any:
-    return PrimaryMetric.parse(value) or value
-
-
 def _job_field(spec: FieldSpec) -> Any:
     return attrs.field(default=None, converter=spec.convert, metadata={"spec": spec})
 
@@ -542,9 +538,9 @@ class ImageClassificationJobBase(Validated):
     properties: FrozenMap = attrs.field(factory=FrozenMap, converter=lenient(_to_map))
     compute: str | None = None
     log_verbosity: LogVerbosity = attrs.field(default=LogVerbosity.INFO,
-                                              converter=lambda v: LogVerbosity.parse(v) or v)
+                                              converter=LogVerbosity.parse_or_keep)
     primary_metric: PrimaryMetric = attrs.field(default=attrs.Factory(_default_metric, takes_self=True),
-                                                converter=_metric)
+                                                converter=PrimaryMetric.parse_or_keep)
     target_column_name: str = None
     training_data: Input = attrs.field(default=None, converter=record_converter(Input))
     validation_data: Input | None = attrs.field(default=None, converter=record_converter(Input))
