@@ -18,9 +18,9 @@ from typing import Any
 import attrs
 
 from imgtune.formats import Migration, upgrade
+from imgtune.spec.convert import record_converter
 from imgtune.spec.enums import JobStatus, PrimaryMetric
 from imgtune.spec.frozen import FrozenMap, freeze
-from imgtune.spec.convert import record_converter
 from imgtune.spec.records import TrainingParameters
 
 __all__ = ["RUN_MIGRATIONS", "RUN_VERSION", "RunResult", "TrialRecord", "best_of_history", "best_trial_of",
