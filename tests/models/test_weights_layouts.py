@@ -113,13 +113,22 @@ def test_vit_cross_layouts(tmp_path):
                  "torchvision", tmp_path, x)
 
 
-def test_vitb16r224_real_size_timm_file_keys_and_shapes():
-    # no forward at 86M parameters: the timm layout of the real vitb16r224 names exactly the keys and
-    # shapes of timm's vit_base_patch16_224 (the reference, built at full size, is the witness)
-    model = nnx.eval_shape(lambda: create_model("vitb16r224", 1000, rngs=nnx.Rngs(0)))
-    ours = {e["keys"][0]: e["shape"] for e in torch_layout(model, "timm")}
-    ref = {k: tuple(v.shape) for k, v in tr.TimmViT(1000, embed_dim=768, depth=12, num_heads=12).state_dict().items()}
-    assert ours == ref
+_VIT = {"vits16r224": (384, 12, 6), "vitb16r224": (768, 12, 12), "vitl16r224": (1024, 24, 16)}
+
+
+@pytest.mark.parametrize(("name", "layout"), [("vits16r224", "timm"), ("vitb16r224", "timm"),
+                                              ("vitl16r224", "timm"), ("vits16r224", "torchvision"),
+                                              ("vitb16r224", "torchvision"), ("vitl16r224", "torchvision")])
+def test_vit_real_size_layout_names_the_source_keys_and_shapes(name, layout):
+    # no forward at full size: each real ViT's layout names exactly the keys and shapes of the source's
+    # module at that size (timm vit_*_patch16_224 / torchvision vit_*_16, built on the meta device)
+    model = nnx.eval_shape(lambda: create_model(name, 1000, rngs=nnx.Rngs(0)))
+    ours = {e["keys"][0]: e["shape"] for e in torch_layout(model, layout)}
+    dim, depth, heads = _VIT[name]
+    with torch.device("meta"):
+        ref = (tr.TimmViT(1000, embed_dim=dim, depth=depth, num_heads=heads) if layout == "timm" else
+               tr.TorchvisionViT(num_layers=depth, num_heads=heads, hidden_dim=dim, mlp_dim=4 * dim))
+    assert ours == {k: tuple(v.shape) for k, v in ref.state_dict().items()}
 
 
 def model_se():
