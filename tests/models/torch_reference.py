@@ -3,7 +3,8 @@
 Each class reproduces the reference implementation's module structure, parameter names
 and forward pass (torchvision ``resnet.py``, ``mobilenetv2.py``, ``vision_transformer.py``;
 timm ``resnet.py``, ``resnest.py``, ``layers/split_attn.py``, ``layers/squeeze_excite.py``,
-``vision_transformer.py``, ``efficientnet.py`` + ``_efficientnet_blocks.py`` for ``mobilenetv2_100``), parameterised so tests can build the real configuration or a
+``vision_transformer.py``, and ``efficientnet.py`` + ``_efficientnet_blocks.py`` for
+``mobilenetv2_100``), parameterised so tests can build the real configuration or a
 reduced depth/width variant of the same code path. Only what the zoo uses is implemented
 (no dilation, drop-path, anti-aliasing ...).
 """

@@ -23,6 +23,7 @@ import pytest
 from flax import nnx
 
 from imgtune.compiler.defaults import resolve
+from imgtune.spec.fields import ADVANCED_SETTINGS
 from imgtune.spec.records import TrainingParameters
 from imgtune.train.checkpoints import load_into, load_weights
 from imgtune.train.data.trial_data import load_trial_data
@@ -38,6 +39,9 @@ RECIPE = {"model_name": "resnet18", "training_crop_size": 16, "validation_crop_s
           "number_of_workers": 0, "early_stopping": False, "optimizer": "sgd", "momentum": 0.9,
           "weight_decay": 0.0, "learning_rate": 0.002, "learning_rate_scheduler": "none"}
 
+#: Task A and the random start train from scratch, explicitly where imgtune's default start is ImageNet weights.
+SCRATCH = {"pretrained": False} if "pretrained" in ADVANCED_SETTINGS else {}
+
 
 def _task(root: Path, name: str, digits: str, start: int = 0, stop: int | None = None) -> Path:
     """An MLTable folder beside ``root/data`` with the images of ``digits`` (``[start:stop]`` of them)."""
@@ -51,8 +55,9 @@ def _task(root: Path, name: str, digits: str, start: int = 0, stop: int | None =
 
 
 def _train(workdir: Path, seed: int, epochs: int, training: Path, validation: Path | None = None, **advanced):
-    params = resolve(TrainingParameters(**RECIPE, number_of_epochs=epochs, random_seed=seed, advanced_settings=json.dumps(
-        {"apply_automl_train_augmentations": False, **advanced})), {}, multilabel=False, seed=seed)
+    advanced_settings = json.dumps({"apply_automl_train_augmentations": False, **advanced})
+    params = resolve(TrainingParameters(**RECIPE, number_of_epochs=epochs, random_seed=seed,
+                                        advanced_settings=advanced_settings), {}, multilabel=False, seed=seed)
     data = load_trial_data(training, multilabel=False, seed=seed, validation_data=validation)
     settings = TrialSettings(params=params, primary_metric="accuracy", multilabel=False, seed=seed)
     result = train_trial(settings, data, workdir)
@@ -65,14 +70,15 @@ def transfer(tmp: Path, seed: int) -> tuple[float, float, float]:
     from imgtune.datasets import make_digits
 
     root = make_digits(tmp / "digits", size=16, n=900, seed=seed).parent
-    acc_a = _train(tmp / "a", seed, 2, _task(root, "a", "01234"))  # 450 images, a fifth split off for validation
+    # task A: 450 images, a fifth split off for validation
+    acc_a = _train(tmp / "a", seed, 2, _task(root, "a", "01234"), **SCRATCH)
     model = create_model("resnet18", 5, rngs=nnx.Rngs(0))
     load_into(model, *load_weights(tmp / "a"))
     weights = tmp / "a.safetensors"
     safetensors_numpy.save_file(state_dict(model, source_layout="torchvision"), str(weights))
     b_train, b_val = _task(root, "b_train", "56789", 0, 80), _task(root, "b_val", "56789", 80)
     pre = _train(tmp / "b_pretrained", seed, 2, b_train, b_val, pretrained_weights=str(weights))
-    rand = _train(tmp / "b_random", seed, 2, b_train, b_val)
+    rand = _train(tmp / "b_random", seed, 2, b_train, b_val, **SCRATCH)
     return acc_a, pre, rand
 
 
