@@ -3,7 +3,8 @@
 Each class reproduces the reference implementation's module structure, parameter names
 and forward pass (torchvision ``resnet.py``, ``mobilenetv2.py``, ``vision_transformer.py``;
 timm ``resnet.py``, ``resnest.py``, ``layers/split_attn.py``, ``layers/squeeze_excite.py``,
-``vision_transformer.py``), parameterised so tests can build the real configuration or a
+``vision_transformer.py``, and ``efficientnet.py`` + ``_efficientnet_blocks.py`` for
+``mobilenetv2_100``), parameterised so tests can build the real configuration or a
 reduced depth/width variant of the same code path. Only what the zoo uses is implemented
 (no dilation, drop-path, anti-aliasing ...).
 """
@@ -326,6 +327,87 @@ class MobileNetV2(nn.Module):
         x = self.features(x)
         x = F.adaptive_avg_pool2d(x, (1, 1))
         return self.classifier(torch.flatten(x, 1))
+
+
+class TimmBNAct(nn.BatchNorm2d):
+    """timm ``BatchNormAct2d``: BatchNorm with its activation inside (same parameter names as BatchNorm2d)."""
+
+    def __init__(self, num_features, act=True):
+        super().__init__(num_features)
+        self.act = nn.ReLU6(inplace=True) if act else nn.Identity()
+
+    def forward(self, x):
+        return self.act(super().forward(x))
+
+
+class TimmDepthwiseSeparable(nn.Module):
+    """timm ``DepthwiseSeparableConv`` (the ``ds`` block): dw 3x3 -> bn1+act -> pw 1x1 -> bn2 (no act)."""
+
+    def __init__(self, in_chs, out_chs, stride=1):
+        super().__init__()
+        self.has_skip = stride == 1 and in_chs == out_chs
+        self.conv_dw = nn.Conv2d(in_chs, in_chs, 3, stride, 1, groups=in_chs, bias=False)
+        self.bn1 = TimmBNAct(in_chs)
+        self.aa = nn.Identity()
+        self.se = nn.Identity()
+        self.conv_pw = nn.Conv2d(in_chs, out_chs, 1, bias=False)
+        self.bn2 = TimmBNAct(out_chs, act=False)
+        self.drop_path = nn.Identity()
+
+    def forward(self, x):
+        y = self.bn2(self.conv_pw(self.se(self.aa(self.bn1(self.conv_dw(x))))))
+        return x + self.drop_path(y) if self.has_skip else y
+
+
+class TimmInvertedResidual(nn.Module):
+    """timm ``InvertedResidual`` (the ``ir`` block): pw -> bn1+act -> dw -> bn2+act -> pwl -> bn3."""
+
+    def __init__(self, in_chs, out_chs, stride=1, exp_ratio=6.0):
+        super().__init__()
+        mid_chs = make_divisible(in_chs * exp_ratio)
+        self.has_skip = in_chs == out_chs and stride == 1
+        self.conv_pw = nn.Conv2d(in_chs, mid_chs, 1, bias=False)
+        self.bn1 = TimmBNAct(mid_chs)
+        self.conv_dw = nn.Conv2d(mid_chs, mid_chs, 3, stride, 1, groups=mid_chs, bias=False)
+        self.bn2 = TimmBNAct(mid_chs)
+        self.aa = nn.Identity()
+        self.se = nn.Identity()
+        self.conv_pwl = nn.Conv2d(mid_chs, out_chs, 1, bias=False)
+        self.bn3 = TimmBNAct(out_chs, act=False)
+        self.drop_path = nn.Identity()
+
+    def forward(self, x):
+        y = self.bn2(self.conv_dw(self.bn1(self.conv_pw(x))))
+        y = self.bn3(self.conv_pwl(self.se(self.aa(y))))
+        return x + self.drop_path(y) if self.has_skip else y
+
+
+class TimmMobileNetV2(nn.Module):
+    """timm ``EfficientNet`` built by ``_gen_mobilenet_v2('mobilenetv2_100')`` (ReLU6, ``drop_rate`` 0)."""
+
+    def __init__(self, num_classes=1000):
+        super().__init__()
+        arch = [("ds", 1, 1, 1, 16), ("ir", 2, 2, 6, 24), ("ir", 3, 2, 6, 32), ("ir", 4, 2, 6, 64),
+                ("ir", 3, 1, 6, 96), ("ir", 3, 2, 6, 160), ("ir", 1, 1, 6, 320)]  # block, r, s, e, c
+        self.conv_stem = nn.Conv2d(3, 32, 3, 2, 1, bias=False)
+        self.bn1 = TimmBNAct(32)
+        stages, chs = [], 32
+        for kind, r, s, e, c in arch:
+            blocks = []
+            for j in range(r):
+                stride = s if j == 0 else 1
+                blocks.append(TimmDepthwiseSeparable(chs, c, stride) if kind == "ds"
+                              else TimmInvertedResidual(chs, c, stride, e))
+                chs = c
+            stages.append(nn.Sequential(*blocks))
+        self.blocks = nn.Sequential(*stages)
+        self.conv_head = nn.Conv2d(chs, 1280, 1, bias=False)
+        self.bn2 = TimmBNAct(1280)
+        self.classifier = nn.Linear(1280, num_classes)
+
+    def forward(self, x):
+        x = self.bn2(self.conv_head(self.blocks(self.bn1(self.conv_stem(x)))))
+        return self.classifier(F.adaptive_avg_pool2d(x, 1).flatten(1))
 
 
 # ----------------------------------------------------------------------------- ViTs

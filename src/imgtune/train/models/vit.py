@@ -27,7 +27,7 @@ from flax import nnx
 
 from .layers import Conv2d, Linear, const_array, grad_barrier, init_array
 
-__all__ = ["VisionTransformer", "bicubic_aa_matrix"]
+__all__ = ["VisionTransformer", "bicubic_aa_matrix", "torchvision_keys"]
 
 
 def _cubic(x: float, a: float = -0.5) -> float:
@@ -217,31 +217,41 @@ class VisionTransformer(nnx.Module):
 
     def torch_keys(self, key: str) -> list[str]:
         """Checkpoint key candidates for our timm-style ``key`` (first is canonical)."""
-        if self.flavor == "timm":
-            return [key]
-        if key.startswith("patch_embed.proj."):
-            return ["conv_proj." + key[len("patch_embed.proj."):]]
-        if key == "cls_token":
-            return ["class_token"]
-        if key == "pos_embed":
-            return ["encoder.pos_embedding"]
-        if key.startswith("norm."):
-            return ["encoder.ln." + key[len("norm."):]]
-        if key.startswith("head."):
-            return ["heads.head." + key[len("head."):]]
-        m = re.fullmatch(r"blocks\.(\d+)\.(.*)", key)
-        if m:
-            rest = m.group(2)
-            for ours, theirs in _TV_BLOCK:
-                if rest.startswith(ours):
-                    rest = theirs + rest[len(ours):]
-                    break
-            base = f"encoder.layers.encoder_layer_{m.group(1)}."
-            keys = [base + rest]
-            # checkpoints saved before torchvision 0.13 name the MLP linears linear_1 / linear_2
-            if rest.startswith("mlp.0."):
-                keys.append(base + "mlp.linear_1." + rest[len("mlp.0."):])
-            elif rest.startswith("mlp.3."):
-                keys.append(base + "mlp.linear_2." + rest[len("mlp.3."):])
-            return keys
-        return [key]
+        return [key] if self.flavor == "timm" else torchvision_keys(key)
+
+
+def torchvision_keys(key: str) -> list[str]:
+    """torchvision ``VisionTransformer`` key candidates for a timm-style ``key`` (first is canonical).
+
+    Example:
+        >>> torchvision_keys("blocks.3.attn.qkv.weight")
+        ['encoder.layers.encoder_layer_3.self_attention.in_proj_weight']
+        >>> torchvision_keys("blocks.0.mlp.fc1.bias")
+        ['encoder.layers.encoder_layer_0.mlp.0.bias', 'encoder.layers.encoder_layer_0.mlp.linear_1.bias']
+    """
+    if key.startswith("patch_embed.proj."):
+        return ["conv_proj." + key[len("patch_embed.proj."):]]
+    if key == "cls_token":
+        return ["class_token"]
+    if key == "pos_embed":
+        return ["encoder.pos_embedding"]
+    if key.startswith("norm."):
+        return ["encoder.ln." + key[len("norm."):]]
+    if key.startswith("head."):
+        return ["heads.head." + key[len("head."):]]
+    m = re.fullmatch(r"blocks\.(\d+)\.(.*)", key)
+    if m:
+        rest = m.group(2)
+        for ours, theirs in _TV_BLOCK:
+            if rest.startswith(ours):
+                rest = theirs + rest[len(ours):]
+                break
+        base = f"encoder.layers.encoder_layer_{m.group(1)}."
+        keys = [base + rest]
+        # checkpoints saved before torchvision 0.13 name the MLP linears linear_1 / linear_2
+        if rest.startswith("mlp.0."):
+            keys.append(base + "mlp.linear_1." + rest[len("mlp.0."):])
+        elif rest.startswith("mlp.3."):
+            keys.append(base + "mlp.linear_2." + rest[len("mlp.3."):])
+        return keys
+    return [key]

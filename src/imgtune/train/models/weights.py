@@ -17,11 +17,51 @@ other (ViT tokens)     same name                   none
 
 Models whose reference uses other names (torchvision ViTs) rename through
 ``model.torch_keys(key)``. Nothing is ever downloaded.
+
+**Source layouts.** ``load_pretrained(..., source_layout=...)`` and :func:`state_dict` name
+the key naming of the file instead of the zoo's default for the model:
+
+===========================  ==============================  ==================================
+model                        ``"torchvision"``               ``"timm"``
+===========================  ==============================  ==================================
+resnet18 .. resnet152        our names (same in both)        our names (timm = torchvision)
+seresnext, resnest*          refused (no torchvision model)  our names
+mobilenetv2                  our names                       ``mobilenetv2_100`` map (below)
+vits16r224, vitb/vitl16r224  torchvision ``vit_b_16`` names  our (timm) names
+===========================  ==============================  ==================================
+
+timm's ``mobilenetv2_100`` (``efficientnet.py`` ``_gen_mobilenet_v2``) is torchvision's
+``mobilenet_v2`` under other names: stem 32 channels 3x3 stride 2 padding 1, stages
+``ds_r1_k3_s1_c16, ir_r2_k3_s2_e6_c24, ir_r3_k3_s2_e6_c32, ir_r4_k3_s2_e6_c64,
+ir_r3_k3_s1_e6_c96, ir_r3_k3_s2_e6_c160, ir_r1_k3_s1_e6_c320`` (torchvision's ``t, c, n, s``
+table), a residual exactly where stride is 1 and channels are equal, no activation after the
+projection, ReLU6, BatchNorm eps 1e-5, bias-free convolutions, head 1x1 conv to 1280 +
+BN + ReLU6, global average pool, linear classifier. The map:
+
+==============================  =========================================================
+ours (torchvision)              timm
+==============================  =========================================================
+``features.0.0`` / ``.0.1``     ``conv_stem`` / ``bn1``
+``features.1.conv.0.0/0.1``     ``blocks.0.0.conv_dw`` / ``bn1`` (expansion 1)
+``features.1.conv.1`` / ``.2``  ``blocks.0.0.conv_pw`` / ``bn2``
+``features.i.conv.0.0/0.1``     ``blocks.S.J.conv_pw`` / ``bn1`` (i = 2 .. 17)
+``features.i.conv.1.0/1.1``     ``blocks.S.J.conv_dw`` / ``bn2``
+``features.i.conv.2`` / ``.3``  ``blocks.S.J.conv_pwl`` / ``bn3``
+``features.18.0`` / ``.1``      ``conv_head`` / ``bn2``
+``classifier.1``                ``classifier``
+==============================  =========================================================
+
+What differs, none of it in an eval-mode forward at width 1.0: timm rounds an expanded
+width with ``make_divisible(c * t)`` where torchvision uses ``round(c * t)`` (equal for every
+width of the published network, which are multiples of 8; reduced ``width`` models may
+differ); ``mobilenetv2_100`` has no dropout before the classifier where torchvision has 0.2
+(training only).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +71,15 @@ from flax import nnx
 
 from imgtune.errors import Problem, ValidationError
 
-__all__ = ["load_pretrained", "read_state_dict", "torch_layout"]
+from .layers import Seq
+from .mobilenet import SETTING, MobileNetV2
+from .resnet import ResNet
+from .vit import VisionTransformer, torchvision_keys
+
+__all__ = ["SOURCE_LAYOUTS", "load_pretrained", "read_state_dict", "state_dict", "torch_layout"]
+
+#: The key namings a checkpoint file may use (``source_layout``).
+SOURCE_LAYOUTS: tuple[str, ...] = ("torchvision", "timm")
 
 _TORCH_HINT = (
     "reading a .pth checkpoint needs PyTorch, which is not installed: `pip install torch` "
@@ -115,8 +163,70 @@ def _from_torch(arr: np.ndarray, transform: str) -> np.ndarray:
     return arr
 
 
-def torch_layout(model: nnx.Module) -> list[dict[str, Any]]:
+def _same(key: str) -> list[str]:
+    return [key]
+
+
+def _mobilenetv2_timm_keys(model: MobileNetV2) -> Callable[[str], list[str]]:
+    """Renames our (torchvision) MobileNetV2 keys to timm's ``mobilenetv2_100`` keys."""
+    where: dict[int, tuple[int, int, int]] = {}
+    i = 1
+    for s, (t, _c, n, _stride) in enumerate(SETTING):
+        for j in range(n):
+            where[i] = (s, j, t)
+            i += 1
+    last = len(model.features) - 1
+    single = {("0", "0"): "conv_dw", ("0", "1"): "bn1", ("1",): "conv_pw", ("2",): "bn2"}
+    expand = {("0", "0"): "conv_pw", ("0", "1"): "bn1", ("1", "0"): "conv_dw", ("1", "1"): "bn2",
+              ("2",): "conv_pwl", ("3",): "bn3"}
+
+    def keys(key: str) -> list[str]:
+        parts = key.split(".")
+        leaf, mod = parts[-1], tuple(parts[:-1])
+        if mod == ("classifier", "1"):
+            return [f"classifier.{leaf}"]
+        if len(mod) >= 3 and mod[0] == "features" and mod[1].isdigit():
+            i = int(mod[1])
+            if i in (0, last):
+                name = {("0",): "conv_stem" if i == 0 else "conv_head", ("1",): "bn1" if i == 0 else "bn2"}
+                return [f"{name[mod[2:]]}.{leaf}"] if mod[2:] in name else [key]
+            if i in where and mod[2] == "conv":
+                s, j, t = where[i]
+                name = (single if t == 1 else expand).get(mod[3:])
+                return [f"blocks.{s}.{j}.{name}.{leaf}"] if name else [key]
+        return [key]
+
+    return keys
+
+
+def _key_names(model: nnx.Module, source_layout: str | None) -> Callable[[str], list[str]]:
+    """Our dotted key -> candidate checkpoint keys, for the file's key naming."""
+    if source_layout is None:
+        return getattr(model, "torch_keys", None) or _same
+    if source_layout not in SOURCE_LAYOUTS:
+        raise ValidationError([Problem("source_layout", f"must be one of {list(SOURCE_LAYOUTS)} or None, "
+                                                        f"got {source_layout!r}")])
+    if isinstance(model, VisionTransformer):
+        return _same if source_layout == "timm" else torchvision_keys
+    if isinstance(model, MobileNetV2):
+        return _same if source_layout == "torchvision" else _mobilenetv2_timm_keys(model)
+    if isinstance(model, ResNet) and source_layout == "torchvision":
+        deep_stem = isinstance(model.conv1, Seq)
+        se = any(getattr(b, "se", None) is not None for n in range(1, 5) for b in getattr(model, f"layer{n}"))
+        if deep_stem or se:
+            raise ValidationError([Problem("source_layout", "torchvision has no model of this architecture "
+                                                            "(SE-ResNeXt / ResNeSt); its checkpoints use "
+                                                            "source_layout='timm'")])
+    return _same
+
+
+def torch_layout(model: nnx.Module, source_layout: str | None = None) -> list[dict[str, Any]]:
     """How each parameter / BatchNorm statistic of ``model`` appears in a reference checkpoint.
+
+    Args:
+        model: A model from :func:`~imgtune.train.models.create_model`.
+        source_layout: The checkpoint's key naming, ``"torchvision"`` or ``"timm"``; ``None``
+            uses the zoo's reference naming for the model (see the module doc).
 
     Returns:
         One dict per variable with ``path`` (our flat state path), ``keys`` (candidate
@@ -124,7 +234,7 @@ def torch_layout(model: nnx.Module) -> list[dict[str, Any]]:
         (``conv``/``linear``/``none``) and ``head`` (whether it belongs to the classifier).
     """
     head = tuple(getattr(model, "head_path", ()))
-    rename = getattr(model, "torch_keys", None)
+    rename = _key_names(model, source_layout)
     out = []
     for path, var in nnx.to_flat_state(nnx.state(model, nnx.Any(nnx.Param, nnx.BatchStat))):
         comps = [str(c) for c in path if c != "seq"]
@@ -132,13 +242,14 @@ def torch_layout(model: nnx.Module) -> list[dict[str, Any]]:
         leaf, transform = _leaf(type(var), comps[-1], len(shape))
         key = ".".join([*comps[:-1], leaf])
         out.append(dict(
-            path=path, keys=rename(key) if rename else [key], shape=_to_torch_shape(shape, transform),
+            path=path, keys=rename(key), shape=_to_torch_shape(shape, transform),
             transform=transform, head=bool(head) and tuple(path[: len(head)]) == head,
         ))
     return out
 
 
-def load_pretrained(model: nnx.Module, path: str | os.PathLike, *, skip_head: bool = False) -> None:
+def load_pretrained(model: nnx.Module, path: str | os.PathLike, *, skip_head: bool = False,
+                    source_layout: str | None = None) -> None:
     """Loads a torchvision/timm ``state_dict`` for the model's reference architecture, in place.
 
     Conv kernels are transposed OIHW -> HWIO, linear weights ``(out, in)`` -> ``(in, out)``,
@@ -154,15 +265,19 @@ def load_pretrained(model: nnx.Module, path: str | os.PathLike, *, skip_head: bo
             ``heads.head``) as initialised: head keys in the file are ignored and may be
             absent or of another class count. Use it to fine-tune an ImageNet checkpoint on
             a new label set. Without it the head must match like any other layer.
+        source_layout: The file's key naming, ``"torchvision"`` or ``"timm"`` (e.g. timm's
+            ``mobilenetv2_100`` or ViT files for ``mobilenetv2`` / ``vitb16r224``); ``None``
+            expects the zoo's reference naming for the model (module doc).
 
     Raises:
         ValidationError: Listing every missing key, every unexpected key and every shape
-            mismatch (paths are checkpoint keys), or a missing file.
+            mismatch (paths are checkpoint keys), a missing file, an unknown
+            ``source_layout`` or one the architecture has no checkpoints in.
         ImportError: A ``.pth`` checkpoint without PyTorch installed (message says how to
             install it).
     """
+    layout = torch_layout(model, source_layout)
     sd = read_state_dict(path)
-    layout = torch_layout(model)
     problems: list[Problem] = []
     used: set[str] = set()
     plan: list[tuple[dict[str, Any], str]] = []
@@ -192,3 +307,52 @@ def load_pretrained(model: nnx.Module, path: str | os.PathLike, *, skip_head: bo
         var = flat[entry["path"]]
         var[...] = jnp.asarray(_from_torch(np.asarray(sd[key]), entry["transform"]), dtype=var.dtype)
     nnx.update(model, state)
+
+
+def _to_torch(arr: np.ndarray, transform: str) -> np.ndarray:
+    if transform == "conv":
+        return np.transpose(arr, (3, 2, 0, 1))
+    if transform == "linear":
+        return np.transpose(arr)
+    return arr
+
+
+def state_dict(model: nnx.Module, *, source_layout: str | None = None) -> dict[str, np.ndarray]:
+    """The model's weights as a PyTorch-style ``state_dict`` of numpy arrays (the loader's inverse).
+
+    Keys are the checkpoint names :func:`load_pretrained` reads with the same ``source_layout``
+    (canonical names: torchvision >= 0.13 for torchvision ViTs), shapes PyTorch's (OIHW conv
+    kernels, ``(out, in)`` linear weights), values float32 (float16/float64 kept); every
+    BatchNorm also gets an int64 ``num_batches_tracked`` of 0, so the reference PyTorch model
+    accepts the dict with ``load_state_dict(strict=True)``. Save it with
+    ``safetensors.numpy.save_file``.
+
+    Args:
+        model: A model from :func:`~imgtune.train.models.create_model`.
+        source_layout: ``"torchvision"``, ``"timm"`` or ``None`` (the zoo's reference naming).
+
+    Returns:
+        ``{key: array}`` in the model's variable order.
+
+    Raises:
+        ValidationError: An unknown ``source_layout`` or one the architecture has no
+            checkpoints in.
+
+    Example:
+        >>> from flax import nnx
+        >>> from imgtune.train.models import create_model
+        >>> sd = state_dict(create_model("resnet18", 3, rngs=nnx.Rngs(0), width=0.125))
+        >>> sd["conv1.weight"].shape, sd["fc.weight"].shape, int(sd["bn1.num_batches_tracked"])
+        ((8, 3, 7, 7), (3, 64), 0)
+    """
+    out: dict[str, np.ndarray] = {}
+    state = dict(nnx.to_flat_state(nnx.state(model, nnx.Any(nnx.Param, nnx.BatchStat))))
+    for entry in torch_layout(model, source_layout):
+        arr = np.asarray(state[entry["path"]][...])
+        if arr.dtype not in (np.float16, np.float32, np.float64):
+            arr = arr.astype(np.float32)
+        key = entry["keys"][0]
+        out[key] = np.ascontiguousarray(_to_torch(arr, entry["transform"]))
+        if key.endswith(".running_var"):
+            out[key[: -len("running_var")] + "num_batches_tracked"] = np.zeros((), np.int64)
+    return out
