@@ -117,8 +117,12 @@ def _draw_one(key: jax.Array, size: jax.Array, scale: tuple[float, float], ratio
 def draw(keys: Any, sizes: Any, *, scale: tuple[float, float] = (0.08, 1.0),
          ratio: tuple[float, float] = (3 / 4, 4 / 3)) -> Draws:
     """The random choices for a batch: keys uint32 ``[B, 3]``, sizes int ``[B, 2]`` (``h, w``)."""
-    return jax.vmap(functools.partial(_draw_one, scale=scale, ratio=ratio))(
-        example_keys(keys), jnp.asarray(sizes, jnp.int32))
+    return _draw(jnp.asarray(keys, jnp.uint32), jnp.asarray(sizes, jnp.int32), tuple(scale), tuple(ratio))
+
+
+@functools.partial(jax.jit, static_argnames=("scale", "ratio"))
+def _draw(keys: jax.Array, sizes: jax.Array, scale: tuple[float, float], ratio: tuple[float, float]) -> Draws:
+    return jax.vmap(functools.partial(_draw_one, scale=scale, ratio=ratio))(example_keys(keys), sizes)
 
 
 def _weights(start: jax.Array, length: jax.Array, out: int, size: int) -> jax.Array:
@@ -133,6 +137,7 @@ def _weights(start: jax.Array, length: jax.Array, out: int, size: int) -> jax.Ar
     return w / jnp.maximum(w.sum(axis=1, keepdims=True), 1e-12)
 
 
+@functools.partial(jax.jit, static_argnames=("crop_size",))
 def crop_resize(image: jax.Array, box: jax.Array, crop_size: int) -> jax.Array:
     """The pixels of ``box`` (``left, top, right, bottom``) of one ``[H, W, 3]`` image, resized
     to ``[crop, crop, 3]`` float32 as Pillow's ``crop(box).resize(..., BILINEAR)`` does.
@@ -163,12 +168,11 @@ def _augment_one(image: jax.Array, draws: Draws, crop_size: int, mean: jax.Array
     return (x / 255.0 - mean) / std
 
 
-@functools.partial(jax.jit, static_argnames=("crop_size", "mean", "std"))
-def _augment(images: jax.Array, sizes: jax.Array, keys: jax.Array, crop_size: int,
-             mean: tuple[float, ...], std: tuple[float, ...]) -> jax.Array:
-    draws = draw(keys, sizes)
-    m, s = jnp.asarray(mean, jnp.float32), jnp.asarray(std, jnp.float32)
-    return jax.vmap(lambda im, d: _augment_one(im, d, crop_size, m, s))(images, draws)
+@functools.partial(jax.jit, static_argnames=("crop_size",))
+def _augment(images: jax.Array, sizes: jax.Array, keys: jax.Array, crop_size: int, mean: jax.Array,
+             std: jax.Array) -> jax.Array:
+    draws = _draw(keys, sizes, (0.08, 1.0), (3 / 4, 4 / 3))
+    return jax.vmap(lambda im, d: _augment_one(im, d, crop_size, mean, std))(images, draws)
 
 
 def train_augment(images: Any, sizes: Any, keys: Any, *, crop_size: int = 224,
@@ -187,7 +191,7 @@ def train_augment(images: Any, sizes: Any, keys: Any, *, crop_size: int = 224,
         float32 ``[B, crop, crop, 3]``, with the sharding of ``images`` along the batch.
     """
     return _augment(images, jnp.asarray(sizes, jnp.int32), jnp.asarray(keys, jnp.uint32), int(crop_size),
-                    tuple(float(v) for v in mean), tuple(float(v) for v in std))
+                    np.asarray(mean, np.float32), np.asarray(std, np.float32))
 
 
 def keys_for(seed: int, epoch: int, index: np.ndarray) -> np.ndarray:

@@ -222,10 +222,12 @@ def build_image_store(data_file: str | os.PathLike[str], index_file: str | os.Pa
         log(f"image store: reusing {data_file.name} ({len(found)} images, {found.images.nbytes / 2**20:.1f} MiB)")
         return found
     key = store_key(paths, short_side)
+    index_file.unlink(missing_ok=True)  # another store's, or an incomplete one: from here on, none looks complete
+    data_file.unlink(missing_ok=True)
     try:
         sizes = _map(lambda p: _stored_size(p, short_side), paths, workers)
     except Exception as e:  # noqa: BLE001 - any unreadable image: the trials report it
-        log(f"image store: not made, an image cannot be read ({type(e).__name__}: {e}); the trials decode as they go")
+        log(f"image store: not made, an image cannot be read ({_one_line(e)}); the trials decode as they go")
         return None
     height, width = max(h for h, _ in sizes), max(w for _, w in sizes)
     nbytes = len(paths) * height * width * 3
@@ -237,7 +239,6 @@ def build_image_store(data_file: str | os.PathLike[str], index_file: str | os.Pa
         log(f"image store: not made, {len(paths)} images at {height}x{width} need {nbytes / 2**20:.0f} MiB, {why}; "
             f"the trials decode every image every epoch, as they go")
         return None
-    index_file.unlink(missing_ok=True)  # from here on, no complete-looking store until the new one is
     tmp = data_file.with_name(f".{data_file.name}.{os.getpid()}.tmp")
     try:
         array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(paths), height, width, 3))
@@ -255,6 +256,10 @@ def build_image_store(data_file: str | os.PathLike[str], index_file: str | os.Pa
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, data_file)
+    except Exception as e:  # noqa: BLE001 - a bad image: the trials decode, and report it
+        tmp.unlink(missing_ok=True)
+        log(f"image store: not made, an image cannot be decoded ({_one_line(e)}); the trials decode as they go")
+        return None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -281,3 +286,7 @@ def _map(fn: Callable, items: Iterable, workers: int) -> list:
         with ThreadPoolExecutor(workers, thread_name_prefix="imgtune-store") as pool:
             return list(pool.map(fn, items))
     return [fn(x) for x in items]
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(f"{type(e).__name__}: {e}".split())[:300]
