@@ -51,6 +51,11 @@ def test_outputs_of_a_run(multilabel_run):
     assert test["examples"] == 50 and 0 <= test["iou"] <= 1
     assert multilabel_run.test_metrics["iou"] == test["iou"]
     assert (best / "checkpoint" / "info.json").exists()
+    # the images were decoded once, into the run folder's store, which the trial read
+    assert (out / "images.npy").is_file() and (out / "images.json").is_file()
+    assert "image store: decoded 450 images once" in (out / "run.log").read_text()
+    trial_log = out / "trials" / multilabel_run.trials[0].id / "log.txt"
+    assert "images: the decoded image store" in trial_log.read_text()
 
 
 def test_evaluate_command_scores_the_best_model(multilabel_run):

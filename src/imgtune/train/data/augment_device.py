@@ -14,8 +14,9 @@ path's order:
    ratio range), all 10 attempts drawn at once and the first that fits taken; then the box
    resized to ``crop x crop`` with Pillow's ``BILINEAR`` arithmetic (a triangle filter widened
    by the scale factor when shrinking, weights only inside the box, normalised), as two
-   matrix products per image. Pillow rounds to uint8 between its two passes; this path keeps
-   floats (a difference of at most about one grey level).
+   separable passes that gather each output pixel's few source rows, then columns (a fixed
+   number of taps, so the shapes are static). Pillow rounds to uint8 between its two passes;
+   this path keeps floats (a difference of at most about one grey level).
 2. **Horizontal flip** with probability 0.5.
 3. **Colour jitter**: brightness, contrast, saturation, each factor uniform in ``[0.6, 1.4]``,
    in that order, clipped to ``[0, 255]`` after each step (the host path's formulas).
@@ -30,9 +31,9 @@ choices; a test compares the distributions.
 **Which path.** ``advanced_settings.augment_on``: ``host`` (Pillow and numpy in the decoding
 threads), ``device`` (this module; needs the decoded image store), or ``auto`` (default):
 ``device`` on GPU and TPU, ``host`` on CPU. On CPU the host path measured faster (BENCHMARKS.md,
-"Input pipeline"): there the device *is* the host, and the two matrix products per image cost
-more than Pillow's resize of a box; on a GPU the products are negligible next to a train step and
-the host threads are freed of all per-pixel work (chosen by reasoning; not measured on a GPU yet).
+"Input pipeline"): there the device *is* the host, and XLA's gathers cost more than Pillow's
+resize of a box; on a GPU the augmentation is small next to a train step, and the host threads
+are left only copying uint8 rows (chosen by reasoning; not measured on a GPU yet).
 
 Example:
     >>> import numpy as np
@@ -125,16 +126,25 @@ def _draw(keys: jax.Array, sizes: jax.Array, scale: tuple[float, float], ratio: 
     return jax.vmap(functools.partial(_draw_one, scale=scale, ratio=ratio))(example_keys(keys), sizes)
 
 
-def _weights(start: jax.Array, length: jax.Array, out: int, size: int) -> jax.Array:
-    """Pillow's bilinear resampling of ``[start, start + length)`` of ``size`` pixels to ``out``, as a matrix."""
+def _taps(start: jax.Array, length: jax.Array, out: int, size: int) -> tuple[jax.Array, jax.Array]:
+    """Pillow's bilinear resampling of pixels ``[start, start + length)`` (of ``size``) to ``out``: for
+    each output pixel, the source pixels it reads (int32 ``[out, K]``) and their weights (``[out, K]``).
+
+    The triangle filter is widened by the scale factor when shrinking (antialiasing); weights fall
+    only on pixels inside the box and sum to 1. ``K`` covers the widest filter a box within
+    ``size`` pixels can need, so the shapes are static.
+    """
+    taps = int(math.ceil(2 * max(size / out, 1.0))) + 1
     start, length = start.astype(jnp.float32), length.astype(jnp.float32)
     scale = length / out
     support = jnp.maximum(scale, 1.0)
     centre = start + (jnp.arange(out, dtype=jnp.float32) + 0.5) * scale
-    pixel = jnp.arange(size, dtype=jnp.float32)
-    w = jnp.maximum(0.0, 1.0 - jnp.abs(pixel[None, :] + 0.5 - centre[:, None]) / support)
+    first = jnp.ceil(centre - support - 0.5)
+    pixel = first[:, None] + jnp.arange(taps, dtype=jnp.float32)[None, :]
+    w = jnp.maximum(0.0, 1.0 - jnp.abs(pixel + 0.5 - centre[:, None]) / support)
     w = jnp.where((pixel >= start) & (pixel < start + length), w, 0.0)
-    return w / jnp.maximum(w.sum(axis=1, keepdims=True), 1e-12)
+    w = w / jnp.maximum(w.sum(axis=1, keepdims=True), 1e-12)
+    return jnp.clip(pixel, 0, size - 1).astype(jnp.int32), w
 
 
 @functools.partial(jax.jit, static_argnames=("crop_size",))
@@ -150,11 +160,11 @@ def crop_resize(image: jax.Array, box: jax.Array, crop_size: int) -> jax.Array:
     >>> bool(np.abs(np.asarray(ours) - pil).max() <= 1.5)
     True
     """
-    x = jnp.asarray(image, jnp.float32)
-    wy = _weights(box[1], box[3] - box[1], crop_size, x.shape[0])
-    wx = _weights(box[0], box[2] - box[0], crop_size, x.shape[1])
-    x = jnp.einsum("ph,hwc->pwc", wy, x)
-    return jnp.einsum("qw,pwc->pqc", wx, x)
+    x = jnp.asarray(image)
+    rows, wy = _taps(box[1], box[3] - box[1], crop_size, x.shape[0])
+    cols, wx = _taps(box[0], box[2] - box[0], crop_size, x.shape[1])
+    x = jnp.einsum("pk,pkwc->pwc", wy, x[rows].astype(jnp.float32))  # the K source rows of each output row
+    return jnp.einsum("qk,pqkc->pqc", wx, x[:, cols])
 
 
 def _augment_one(image: jax.Array, draws: Draws, crop_size: int, mean: jax.Array, std: jax.Array) -> jax.Array:
