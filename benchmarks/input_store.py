@@ -113,7 +113,9 @@ def main(argv: list[str] | None = None) -> None:
             with it:
                 return sum(b.size for b in it)
 
-        host = lambda image, key: data.train_transform(image, key, crop_size=args.crop)  # noqa: E731
+        def host(image, key):
+            return data.train_transform(image, key, crop_size=args.crop)
+
         n, secs = best_of(lambda: epoch(transform=host), args.repeats)
         row("decode_host", n, secs)
         n, secs = best_of(lambda: epoch(transform=host, load=lambda ex: store.image(ex.path)), args.repeats)
@@ -153,8 +155,7 @@ def main(argv: list[str] | None = None) -> None:
         step_args = argparse.Namespace(batch=args.step_batch, reps=args.step_reps, profile=0)
         for name in args.models:
             secs = jax_time(name, args.crop, step_args)
-            row("train_step", args.step_batch, secs, model=name, dtype="float32",
-                **{"batch": args.step_batch})
+            row("train_step", args.step_batch, secs, model=name, dtype="float32", batch=args.step_batch)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from conftest import write_image
+from imgtune.errors import ValidationError
 from imgtune.train.data import eval_iterator, load_image
 from imgtune.train.data.image_store import (
     BUDGET_ENV,
@@ -51,7 +52,7 @@ def test_each_image_is_stored_decoded_and_reduced_to_the_short_side(tmp_path, im
 def test_a_rerun_reuses_a_complete_store_and_a_changed_file_rebuilds_it(tmp_path, images):
     _build(tmp_path, images)
     inode = os.stat(tmp_path / "images.npy").st_ino
-    again, lines = _build(tmp_path, images)
+    _, lines = _build(tmp_path, images)
     assert "reusing" in lines[0] and os.stat(tmp_path / "images.npy").st_ino == inode
     write_image(tmp_path / "img" / "2.png", size=(18, 18), seed=99)  # new content, same name and size
     os.utime(images[2], ns=(1, 1))
@@ -79,14 +80,14 @@ def test_over_the_budget_the_trials_stream_and_the_log_says_so(tmp_path, images,
     monkeypatch.setenv(BUDGET_ENV, "0")
     assert image_store_budget() == 0 and _build(tmp_path, images)[0] is None
     monkeypatch.setenv(BUDGET_ENV, "lots")
-    with pytest.raises(ValueError, match=BUDGET_ENV):
+    with pytest.raises(ValidationError, match=BUDGET_ENV):
         image_store_budget()
 
 
 def test_the_iterators_read_the_store_as_they_would_the_files(tmp_path, images):
     store, _ = _build(tmp_path, images[:3] + images[5:])  # all within the short side: stored as they are
     examples = [Example(p, "ab"[i % 2], f"img {i}") for i, p in enumerate(images[:3] + images[5:])]
-    kw = dict(multilabel=False, batch_size=3, resize_size=16, crop_size=12)
+    kw = {"multilabel": False, "batch_size": 3, "resize_size": 16, "crop_size": 12}
     from_files = list(eval_iterator(examples, ("a", "b"), **kw))
     from_store = list(eval_iterator(examples, ("a", "b"), load=lambda ex: store.image(ex.path), **kw))
     for a, b in zip(from_files, from_store, strict=True):

@@ -54,7 +54,6 @@ from imgtune.runner.finish import assemble_best, delete_checkpoints, score_test
 from imgtune.runner.observers import Observers, RunObserver, with_additions
 from imgtune.runner.results import RunResult, TrialRecord
 from imgtune.runner.store import RunStore, TrialLayout, load_result
-from imgtune.runner.training import TRIAL_FN, prepare_images
 from imgtune.runner.sweep import (
     GRACE_SECONDS,
     Annotated,
@@ -83,6 +82,7 @@ from imgtune.runner.sweep import (
     initial_state,
     step,
 )
+from imgtune.runner.training import TRIAL_FN, prepare_images
 from imgtune.serialization import dumps, structure, unstructure
 from imgtune.spec.enums import JobStatus
 from imgtune.train.trial_types import TrialResult

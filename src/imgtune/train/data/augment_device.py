@@ -134,7 +134,7 @@ def _taps(start: jax.Array, length: jax.Array, out: int, size: int) -> tuple[jax
     only on pixels inside the box and sum to 1. ``K`` covers the widest filter a box within
     ``size`` pixels can need, so the shapes are static.
     """
-    taps = int(math.ceil(2 * max(size / out, 1.0))) + 1
+    taps = math.ceil(2 * max(size / out, 1.0)) + 1
     start, length = start.astype(jnp.float32), length.astype(jnp.float32)
     scale = length / out
     support = jnp.maximum(scale, 1.0)

@@ -66,6 +66,7 @@ import numpy as np
 from PIL import Image
 
 from imgtune.atomic import write_atomic
+from imgtune.errors import Problem, ValidationError
 from imgtune.train.data.decode import load_image
 
 __all__ = ["BUDGET_ENV", "DEFAULT_BUDGET_BYTES", "STORE_VERSION", "ImageStore", "build_image_store",
@@ -123,6 +124,9 @@ class ImageStore:
 def image_store_budget(environ: dict[str, str] | None = None) -> int:
     """The budget in bytes (see the module doc).
 
+    Raises:
+        ValidationError: ``IMGTUNE_IMAGE_STORE_BYTES`` is not a whole number.
+
     >>> image_store_budget({"IMGTUNE_IMAGE_STORE_BYTES": "1000"}), image_store_budget({BUDGET_ENV: "0"})
     (1000, 0)
     >>> 0 < image_store_budget({}) <= DEFAULT_BUDGET_BYTES
@@ -134,7 +138,7 @@ def image_store_budget(environ: dict[str, str] | None = None) -> int:
         try:
             return max(0, int(value))
         except ValueError:
-            raise ValueError(f"{BUDGET_ENV} must be a number of bytes, got {value!r}") from None
+            raise ValidationError([Problem(BUDGET_ENV, f"must be a number of bytes, got {value!r}")]) from None
     try:
         memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
@@ -252,7 +256,7 @@ def build_image_store(data_file: str | os.PathLike[str], index_file: str | os.Pa
 
         _map(fill, range(len(paths)), workers)
         array.flush()
-        del array
+        array = None  # unmapped
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, data_file)
