@@ -78,9 +78,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--step-reps", type=int, default=2)
     args = p.parse_args(argv)
 
-    import jax
+    import jax  # here, after the arguments are parsed: --help needs no JAX
 
-    from imgtune.train.data.augment_device import keys_for, train_augment
+    from imgtune.train.data.augment_device import keys_for, train_augment  # imports JAX
 
     classes = tuple(str(d) for d in range(10))
     common = {"crop": args.crop, "batch": args.batch, "workers": args.workers, "backend": jax.default_backend(),
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.models:
         sys.path.insert(0, str(HERE))
-        from train_step import jax_time
+        from train_step import jax_time  # a sibling script, found through the path set just above
 
         step_args = argparse.Namespace(batch=args.step_batch, reps=args.step_reps, profile=0)
         for name in args.models:

@@ -13,6 +13,7 @@ from conftest import tiny_params
 from imgtune.spec.convert import structure
 from imgtune.train import trial as trial_mod
 from imgtune.train.checkpoints import Checkpoints, load_weights
+from imgtune.train.data.image_store import build_image_store
 from imgtune.train.trial import TrialResult, TrialSettings, train_trial
 
 KW = dict(primary_metric="accuracy", multilabel=False, seed=0, model_width=0.25)
@@ -151,8 +152,6 @@ def test_without_automl_augmentation_training_sees_the_validation_transform(digi
 def test_the_decoded_image_store_feeds_the_same_batches_and_the_device_path_trains(digits, tmp_path, caplog):
     """A store at the images' own size gives the decoding path's batches bit for bit (host
     augmentation); ``augment_on: device`` trains on batches augmented by JAX."""
-    from imgtune.train.data.image_store import build_image_store
-
     paths = [ex.path for ex in (*digits.train, *digits.validation)]
     store = build_image_store(tmp_path / "images.npy", tmp_path / "images.json", paths, short_side=16)
     p = tiny_params(number_of_epochs=1, random_seed=3)
