@@ -106,6 +106,20 @@ def largest_side(plan: Plan) -> int:
     """The largest training crop or validation resize the plan's trials may use: over its
     trials, and over the values and upper bounds its search space gives those two (256 when
     neither says).
+
+    >>> import imgtune
+    >>> plan = imgtune.compile(imgtune.loads('''
+    ... type: automl
+    ... task: image_classification
+    ... target_column_name: label
+    ... training_data: {path: data}
+    ... limits: {max_trials: 2}
+    ... sweep: {sampling_algorithm: random}
+    ... search_space:
+    ...   - training_crop_size: {type: choice, values: [224, 288]}
+    ... '''))
+    >>> largest_side(plan)   # a trial may crop 288 px (the validation resize defaults to 256)
+    288
     """
     sides = [int(getattr(t.parameters, name)) for t in plan.trials for name in _SIDES
              if getattr(t.parameters, name) is not None]
