@@ -10,7 +10,7 @@ from PIL import Image
 
 from conftest import write_image
 from imgtune.errors import ValidationError
-from imgtune.train.data import eval_iterator, load_image
+from imgtune.train.data import eval_iterator, load_image, train_iterator
 from imgtune.train.data.image_store import (
     BUDGET_ENV,
     build_image_store,
@@ -90,5 +90,10 @@ def test_the_iterators_read_the_store_as_they_would_the_files(tmp_path, images):
     kw = {"multilabel": False, "batch_size": 3, "resize_size": 16, "crop_size": 12}
     from_files = list(eval_iterator(examples, ("a", "b"), **kw))
     from_store = list(eval_iterator(examples, ("a", "b"), load=lambda ex: store.image(ex.path), **kw))
+    kw = {"multilabel": False, "batch_size": 2, "seed": 4, "crop_size": 12, "num_epochs": 2}
+    from_files += list(train_iterator(examples, ("a", "b"), **kw))  # the host augmentation, bit for bit
+    from_store += list(train_iterator(examples, ("a", "b"), load=lambda ex: store.image(ex.path), **kw))
+    assert len(from_files) == 2 + 4
     for a, b in zip(from_files, from_store, strict=True):
         np.testing.assert_array_equal(a.images, b.images)
+        np.testing.assert_array_equal(a.index, b.index)
