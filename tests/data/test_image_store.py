@@ -78,7 +78,8 @@ def test_over_the_budget_the_trials_stream_and_the_log_says_so(tmp_path, images,
     assert store is None and "over the budget" in lines[0] and BUDGET_ENV in lines[0]
     assert not (tmp_path / "images.npy").exists()
     monkeypatch.setenv(BUDGET_ENV, "0")
-    assert image_store_budget() == 0 and _build(tmp_path, images)[0] is None
+    store, lines = _build(tmp_path, images)
+    assert image_store_budget() == 0 and store is None and "off" in lines[0]
     monkeypatch.setenv(BUDGET_ENV, "lots")
     with pytest.raises(ValidationError, match=BUDGET_ENV):
         image_store_budget()

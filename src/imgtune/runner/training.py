@@ -7,8 +7,10 @@ here, never in the sweep's own process.
 executor calls it when the trials run this module's :func:`train`): it decodes the sweep's
 training and validation images once into the run folder's image store
 (:mod:`imgtune.train.data.image_store`; ``images.npy`` and ``images.json``), at the plan's largest
-training crop or validation resize, within the budget (``IMGTUNE_IMAGE_STORE_BYTES``). Each trial
-then opens it read-only; without one (over the budget, or a bad image) the trials decode as they go.
+training crop or validation resize, within the budget (``IMGTUNE_IMAGE_STORE_BYTES``), after checking
+every image of the job once (:func:`~imgtune.train.data.decode.validate_images`). Each trial then opens
+it read-only and checks no image again; without one (over the budget, or a bad image) each trial
+checks and decodes the files as before, and reports a bad image itself.
 """
 
 from __future__ import annotations
@@ -54,18 +56,22 @@ def train(context: TrialContext) -> TrialResult:
     from imgtune.train.trial import train_trial  # loads JAX (see above)
 
     params = context.trial.parameters
-    data = job_data(context.job, seed=context.seed, path_map=_path_map(params, context.path_map),
-                       workers=worker_count(params.number_of_workers))
-    d.write_labels(context.workdir / TrialLayout.LABELS, data.classes)
-    settings = TrialSettings(params=params, primary_metric=context.primary_metric, multilabel=context.multilabel,
-                             seed=context.seed)
+    workers = worker_count(params.number_of_workers)
+    data = job_data(context.job, seed=context.seed, path_map=_path_map(params, context.path_map), validate=False)
     images = None
     if context.image_store is not None:
         images = open_image_store(*context.image_store)
         side = max(int(getattr(params, name)) for name in _SIDES)
-        if images is not None and images.short_side < side:  # a crop the store was not made for
+        if images is not None and (images.short_side < side  # a crop the store was not made for
+                                   or not all(ex.path in images for ex in (*data.train, *data.validation))):
             images = None
         print(f"images: {'the decoded image store' if images else 'decoded from the files'}", flush=True)
+    # Every image is checked once: the sweep checked all before it made the store, else each trial does.
+    if images is None:
+        d.validate_images((*data.train, *data.validation, *data.test), workers=workers)
+    d.write_labels(context.workdir / TrialLayout.LABELS, data.classes)
+    settings = TrialSettings(params=params, primary_metric=context.primary_metric, multilabel=context.multilabel,
+                             seed=context.seed)
     result = train_trial(settings, data, context.workdir / TrialLayout.TRAIN, report=context.report, images=images)
     return attrs.evolve(result, artifacts=write_artifacts(context.workdir, params, result,
                                                           multilabel=context.multilabel))
@@ -144,8 +150,9 @@ def prepare_images(plan: Plan, store: RunStore, path_map: Mapping[str, str] | No
         reason is in ``run.log``).
     """
     params = plan.trials[0].parameters if plan.trials else None
-    try:
-        data = job_data(plan.job, seed=plan.seed, validate=False,
+    workers = (os.cpu_count() or 1) if workers is None else workers
+    try:  # the trials' check of every image, done once here (a trial with the store checks none of its images)
+        data = job_data(plan.job, seed=plan.seed, validate=True, workers=workers,
                         path_map=_path_map(params, path_map) if params else dict(path_map or {}))
     except Exception as e:  # noqa: BLE001 - the trials report bad data, each with its own log
         store.log(f"image store: not made, the data cannot be read ({type(e).__name__}); the trials decode as they go")
@@ -153,5 +160,5 @@ def prepare_images(plan: Plan, store: RunStore, path_map: Mapping[str, str] | No
     layout = store.layout
     paths = [ex.path for ex in (*data.train, *data.validation)]
     made = build_image_store(layout.images, layout.images_index, paths, short_side=largest_side(plan),
-                             workers=(os.cpu_count() or 1) if workers is None else workers, log=store.log)
+                             workers=workers, log=store.log)
     return None if made is None else (str(layout.images), str(layout.images_index))

@@ -220,6 +220,8 @@ def build_image_store(data_file: str | os.PathLike[str], index_file: str | os.Pa
     paths = list(dict.fromkeys(paths))
     budget = image_store_budget() if budget_bytes is None else int(budget_bytes)
     if budget <= 0 or not paths:
+        if budget <= 0:
+            log(f"image store: off ({BUDGET_ENV}=0); the trials decode every image every epoch, as they go")
         return None
     found = open_image_store(data_file, index_file, paths, short_side=short_side)
     if found is not None:
