@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import write_image
 from imgtune.errors import ValidationError
 from imgtune.train.data import eval_iterator, load_image, train_iterator
 from imgtune.train.data.image_store import (
@@ -19,6 +18,15 @@ from imgtune.train.data.image_store import (
     stored_size,
 )
 from imgtune.train.data.read import Example
+
+
+def write_image(path, size, seed=0, fmt=None):
+    """A noise image (not imported from tests/data/conftest.py: a module named conftest is ambiguous in a
+    whole-suite run)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    w, h = size
+    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)).save(path, format=fmt)
+    return path
 
 
 @pytest.fixture
