@@ -156,6 +156,8 @@ def prepare_images(plan: Plan, store: RunStore, path_map: Mapping[str, str] | No
                         path_map=_path_map(params, path_map) if params else dict(path_map or {}))
     except Exception as e:  # noqa: BLE001 - the trials report bad data, each with its own log
         store.log(f"image store: not made, the data cannot be read ({type(e).__name__}); the trials decode as they go")
+        for stale in (store.layout.images_index, store.layout.images):  # an earlier run's, of other data
+            stale.unlink(missing_ok=True)
         return None
     layout = store.layout
     paths = [ex.path for ex in (*data.train, *data.validation)]
