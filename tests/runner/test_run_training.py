@@ -14,6 +14,8 @@ import pytest
 import imgtune
 from imgtune import JobStatus
 from imgtune.datasets import make_digits
+from imgtune.runner.store import RunStore
+from imgtune.runner.training import prepare_images
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,6 +53,11 @@ def test_outputs_of_a_run(multilabel_run):
     assert test["examples"] == 50 and 0 <= test["iou"] <= 1
     assert multilabel_run.test_metrics["iou"] == test["iou"]
     assert (best / "checkpoint" / "info.json").exists()
+    # the images were decoded once, into the run folder's store, which the trial read
+    assert (out / "images.npy").is_file() and (out / "images.json").is_file()
+    assert "image store: decoded 450 images once" in (out / "run.log").read_text()
+    trial_log = out / "trials" / multilabel_run.trials[0].id / "log.txt"
+    assert "images: the decoded image store" in trial_log.read_text()
 
 
 def test_evaluate_command_scores_the_best_model(multilabel_run):
@@ -109,3 +116,21 @@ def test_sigkill_mid_sweep_then_resume_equals_an_uninterrupted_run(tmp_path):
     for mine, theirs in zip(resumed.trials, reference.trials):
         assert mine.id == theirs.id and mine.status is theirs.status is JobStatus.COMPLETED
         assert [dict(h) for h in mine.history] == [dict(h) for h in theirs.history]
+
+
+def test_the_sweep_decodes_once_and_a_bad_image_leaves_it_to_the_trials(tmp_path):
+    """prepare_images (what the sweep runs before its first trial): the store is made, reused by a
+    rerun, and not made when an image is bad (each trial then checks the files, as without a store)."""
+    make_digits(tmp_path, size=16, n=40)
+    (tmp_path / "job.yml").write_text(SWEEP)
+    plan = imgtune.compile(imgtune.load(tmp_path / "job.yml"))
+    store = RunStore(tmp_path / "out")
+    assert prepare_images(plan, store, workers=1) == (str(store.layout.images), str(store.layout.images_index))
+    assert prepare_images(plan, store, workers=1) is not None
+    log = store.log_path.read_text()
+    assert "decoded 40 images once" in log and "reusing images.npy" in log
+    victim = sorted(tmp_path.rglob("*.png"))[3]
+    victim.write_bytes(victim.read_bytes()[:30])
+    assert prepare_images(plan, store, workers=1) is None
+    assert "image store: not made, the data cannot be read" in store.log_path.read_text()
+    assert not store.layout.images_index.exists()

@@ -13,6 +13,7 @@ from conftest import tiny_params
 from imgtune.spec.convert import structure
 from imgtune.train import trial as trial_mod
 from imgtune.train.checkpoints import Checkpoints, load_weights
+from imgtune.train.data.image_store import build_image_store
 from imgtune.train.trial import TrialResult, TrialSettings, train_trial
 
 KW = dict(primary_metric="accuracy", multilabel=False, seed=0, model_width=0.25)
@@ -146,3 +147,15 @@ def test_without_automl_augmentation_training_sees_the_validation_transform(digi
     c = trial_mod._train_transform(image, (0, 3, 7), random_seed=2, augment=True, crop=16, resize=16)
     np.testing.assert_array_equal(a, b)  # the plan seed orders data; random_seed keys augmentation
     assert not np.array_equal(a, c)
+
+
+def test_with_the_decoded_image_store_the_device_path_trains(digits, tmp_path, caplog):
+    """``augment_on: device`` trains on the store's rows augmented by JAX (the host path reading the
+    store: tests/data/test_image_store.py, and the sweep end to end: tests/runner/test_run_training.py)."""
+    paths = [ex.path for ex in (*digits.train, *digits.validation)]
+    store = build_image_store(tmp_path / "images.npy", tmp_path / "images.json", paths, short_side=16)
+    params = tiny_params(number_of_epochs=1, random_seed=3, advanced_settings='{"augment_on": "device"}')
+    with caplog.at_level("INFO", logger="imgtune.train"):
+        on_device = train_trial(_settings(params), digits, tmp_path / "c", images=store)
+    assert "images: decoded store; training augmentation on the device" in caplog.text
+    assert on_device.status == "Completed" and np.isfinite(on_device.history[0]["loss"])

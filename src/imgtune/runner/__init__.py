@@ -25,6 +25,7 @@ from imgtune.runner.observers import RunObserver
 from imgtune.runner.ray_executor import RayOptions
 from imgtune.runner.results import RunResult, TrialRecord
 from imgtune.runner.store import RunStore, job_difference, load_result
+from imgtune.runner.training import TRIAL_FN
 from imgtune.serialization import dumps, load
 from imgtune.spec.records import ImageClassificationJobBase
 
@@ -32,7 +33,7 @@ __all__ = ["DEFAULT_TRIAL_FN", "EXECUTORS", "RayOptions", "Resources", "RunObser
            "load_result", "prepare", "run_plan"]
 
 #: What each trial runs by default: real training of the trial's model on the job's data.
-DEFAULT_TRIAL_FN = "imgtune.runner.training:train"
+DEFAULT_TRIAL_FN = TRIAL_FN
 EXECUTORS = ("local", "ray")
 
 

@@ -22,6 +22,9 @@ files, :mod:`imgtune.runner.finish`, the observers). What the sweep does:
 * What watches the run (console progress, the report, MLflow, the end-of-run export) subscribes as
   an observer (:mod:`imgtune.runner.observers`): the sweep calls each one at fixed moments, and one
   that fails is logged to ``run.log``; the run goes on.
+* Before the first trial, when the trials train (:data:`imgtune.runner.training.TRIAL_FN`), the
+  sweep decodes the images once into the run folder's image store
+  (:func:`imgtune.runner.training.prepare_images`); the trials share it.
 * Resume: running again on the same folder keeps finished trials, continues
   interrupted ones from their last checkpoint (the trial function's job) and,
   with ``retry_failed``, reruns failed ones.
@@ -79,6 +82,7 @@ from imgtune.runner.sweep import (
     initial_state,
     step,
 )
+from imgtune.runner.training import TRIAL_FN, prepare_images
 from imgtune.serialization import dumps, structure, unstructure
 from imgtune.spec.enums import JobStatus
 from imgtune.train.trial_types import TrialResult
@@ -191,8 +195,10 @@ class _Shell:
 
     def __init__(self, plan: Plan, store: RunStore, *, trial_fn: str, retry_failed: bool, resources: Resources,
                  keep_checkpoints: int, path_map: Mapping[str, str] | None, time_limit_seconds: float | None,
-                 launcher: LocalLauncher, observers: Sequence[RunObserver]) -> None:
+                 launcher: LocalLauncher, observers: Sequence[RunObserver],
+                 image_store: tuple[str, str] | None = None) -> None:
         self.store, self.trial_fn, self.launcher = store, trial_fn, launcher
+        self.image_store = image_store
         self.observers = Observers(observers, store.log)
         self.path_map = dict(path_map or {})
         self.slots = launcher.slots(resources, plan.limits.max_concurrent_trials)
@@ -333,7 +339,7 @@ class _Shell:
         payload = {"trial": unstructure(trial), "job": dumps(plan.job), "base_path": plan.job.base_path,
                    "seed": plan.seed, "workdir": str(workdir), "primary_metric": plan.job.primary_metric.value,
                    "cpus": list(cpus), "gpus": list(gpus), "trial_fn": self.trial_fn, "path_map": self.path_map,
-                   "gpu_share": sum(1 for _, g in self.slots if gpus and g == gpus)}
+                   "gpu_share": sum(1 for _, g in self.slots if gpus and g == gpus), "image_store": self.image_store}
         write_atomic(workdir / TrialLayout.PAYLOAD, json.dumps(payload))
         process, conn = self.launcher.start(trial.id, payload, workdir, self.store.log)
         self.trials[trial.id] = _Handle(process, conn)
@@ -396,12 +402,13 @@ def run_plan(plan: Plan, store: RunStore, *, trial_fn: str, retry_failed: bool =
         observers: What watches the run (:class:`~imgtune.runner.observers.RunObserver` s), called in
             this order; one that raises is logged to ``run.log`` and never fails the run.
     """
+    image_store = prepare_images(plan, store, path_map) if trial_fn == TRIAL_FN else None
     launcher = launcher or LocalLauncher()
     launcher.open(plan.limits.max_concurrent_trials)
     try:
         shell = _Shell(plan, store, trial_fn=trial_fn, retry_failed=retry_failed, resources=resources or Resources(),
                        keep_checkpoints=keep_checkpoints, path_map=path_map, time_limit_seconds=time_limit_seconds,
-                       launcher=launcher, observers=observers)
+                       launcher=launcher, observers=observers, image_store=image_store)
         return shell.run()
     finally:
         launcher.close()

@@ -11,6 +11,8 @@
       summary.csv           one row per trial
       report.html           the report (imgtune.report)
       mlflow.json           the MLflow runs of the job and its trials (imgtune.tracking)
+      images.npy            the sweep's decoded image store, uint8, memory-mapped by the trials, and
+      images.json           its index (imgtune.train.data.image_store; made when it fits the budget)
       trials/<id>/          each trial's folder: parameters.yaml, metrics.jsonl, log.txt, payload.json,
                             the model's files (labels.json, preprocessing.json, metrics.json, ...) and
                             train/, the trial's training workdir (its checkpoints, in the format of
@@ -196,6 +198,8 @@ class RunLayout:
     BEST: ClassVar[str] = "best"
     BEST_TMP: ClassVar[str] = ".best.tmp"  #: the next best/, while it is assembled
     BEST_OLD: ClassVar[str] = ".best.old"  #: the previous best/, while it is replaced
+    IMAGES: ClassVar[str] = "images.npy"  #: the decoded image store's array
+    IMAGES_INDEX: ClassVar[str] = "images.json"  #: its index (written last: present = complete)
 
     root: Path = attrs.field(converter=Path)
 
@@ -249,6 +253,14 @@ class RunLayout:
     @property
     def best_old(self) -> Path:
         return self.root / self.BEST_OLD
+
+    @property
+    def images(self) -> Path:
+        return self.root / self.IMAGES
+
+    @property
+    def images_index(self) -> Path:
+        return self.root / self.IMAGES_INDEX
 
 
 def model_folder(path: str | os.PathLike[str]) -> Path:

@@ -61,15 +61,19 @@ class TrialContext:
         cpus: The CPU cores this trial is pinned to.
         gpus: The GPUs visible to it (``CUDA_VISIBLE_DEVICES``), empty on CPU.
         path_map: URL prefix -> local folder for remote image URLs.
+        image_store: ``(data file, index file)`` of the sweep's decoded image store
+            (:mod:`imgtune.train.data.image_store`), or ``None`` when the sweep made none.
     """
 
     def __init__(self, *, trial: Trial, job: ImageClassificationJobBase, seed: int, workdir: Path,
                  primary_metric: PrimaryMetric, multilabel: bool,
                  cpus: tuple[int, ...], gpus: tuple[str, ...], path_map: Mapping[str, str],
-                 report: Callable[[Mapping[str, Any]], str | None]) -> None:
+                 report: Callable[[Mapping[str, Any]], str | None],
+                 image_store: tuple[str, str] | None = None) -> None:
         self.trial, self.job, self.seed, self.workdir = trial, job, seed, workdir
         self.primary_metric, self.multilabel, self.cpus, self.gpus = primary_metric, multilabel, cpus, gpus
         self.path_map = dict(path_map)
+        self.image_store = image_store
         self._report = report
 
     def report(self, evaluation: Mapping[str, Any]) -> str | None:
@@ -150,7 +154,8 @@ def worker_main(conn: Any, payload: Mapping[str, Any]) -> None:
         context = TrialContext(trial=trial, job=job, seed=payload["seed"], workdir=workdir,
                                primary_metric=job.primary_metric, multilabel=job.multilabel,
                                cpus=tuple(payload["cpus"]), gpus=tuple(payload["gpus"]),
-                               path_map=payload.get("path_map") or {}, report=report)
+                               path_map=payload.get("path_map") or {}, report=report,
+                               image_store=tuple(payload["image_store"]) if payload.get("image_store") else None)
         returned = resolve_trial_fn(payload["trial_fn"])(context)
         result = returned if isinstance(returned, TrialResult) else structure(dict(returned or {}), TrialResult)
         conn.send(("done", unstructure(result)))

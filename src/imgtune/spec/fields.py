@@ -221,6 +221,10 @@ def _check_bool(v: Any) -> str | None:
     return None if isinstance(v, bool) else "must be true or false"
 
 
+def _check_augment_on(v: Any) -> str | None:
+    return None if v in ("auto", "host", "device") else "must be one of auto, host, device"
+
+
 #: Keys of ``training_parameters.advanced_settings`` (a JSON object as text):
 #: key -> (meaning, check). Azure documents only object-detection flags here;
 #: ``apply_automl_train_augmentations`` is accepted for compatibility (it
@@ -230,6 +234,8 @@ ADVANCED_SETTINGS: dict[str, tuple[str, Any]] = {
     "pretrained_weights": ("a torchvision/timm state dict (.safetensors or .pth) to start from", _check_str),
     "compute_dtype": ("float32 | bfloat16 | float16; default bfloat16 on GPU/TPU, float32 on CPU", _check_dtype),
     "apply_automl_train_augmentations": ("false turns the training augmentation off (Azure's flag)", _check_bool),
+    "augment_on": (("where the training augmentation runs: auto (default; device on GPU/TPU, host on CPU) | host | "
+                    "device (needs the sweep's decoded image store)"), _check_augment_on),
 }
 
 _P = [

@@ -93,7 +93,10 @@ def replicated(mesh: Mesh) -> NamedSharding:
 
 def put_global(array: np.ndarray, sharding: NamedSharding) -> jax.Array:
     """A global array from a host array every process holds in full (each process
-    transfers only the rows of its own devices)."""
+    transfers only the rows of its own devices). A ``jax.Array`` (already on the devices,
+    e.g. a batch augmented there) is laid out by ``sharding`` where it is."""
+    if isinstance(array, jax.Array):
+        return jax.device_put(array, sharding)
     array = np.asarray(array)
     return jax.make_array_from_callback(array.shape, sharding, lambda index: array[index])
 

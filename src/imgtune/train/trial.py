@@ -58,6 +58,16 @@ else the random initialisation from ``random_seed``.
 ``advanced_settings.apply_automl_train_augmentations: false`` trains on the
 validation transform (resize to ``training_crop_size * validation_resize_size
 / validation_crop_size``, centre crop ``training_crop_size``).
+
+**Decoded images.** Given ``images`` (the sweep's decoded image store,
+:mod:`imgtune.train.data.image_store`) holding every training and validation
+image, the iterators read its rows instead of decoding the files. The training
+augmentation then runs where ``advanced_settings.augment_on`` says: ``host``
+(the decoding threads, :mod:`imgtune.train.data.augment`), ``device`` (jitted
+on the trial's devices, :mod:`imgtune.train.data.augment_device`; the threads
+only gather uint8 rows), or ``auto`` (default): ``device`` on GPU and TPU,
+``host`` on CPU. Without a store every image is decoded as it is read, and
+augmented on the host.
 """
 
 from __future__ import annotations
@@ -85,6 +95,8 @@ from imgtune.train import loop as lp
 from imgtune.train import optim
 from imgtune.train.checkpoints import Checkpoints, load_into, load_weights
 from imgtune.train.data.augment import eval_transform, train_transform
+from imgtune.train.data.augment_device import keys_for, train_augment
+from imgtune.train.data.image_store import ImageStore
 from imgtune.train.data.trial_data import TrialData
 from imgtune.train.models import create_model, layer_groups, load_pretrained
 from imgtune.train.state import Progress, TrainState
@@ -99,6 +111,51 @@ def _train_transform(image: Any, key: Sequence[int], *, random_seed: int, augmen
     return train_transform(image, (random_seed, key[1], key[2]), crop_size=crop)
 
 
+def _raw(image: Any, key: Sequence[int]) -> np.ndarray:
+    return image  # a store's uint8 canvas, augmented on the device
+
+
+def _augment_on(advanced: Mapping[str, Any], platform: str, augment: bool, images: ImageStore | None) -> str:
+    """``host`` or ``device`` (see the module doc)."""
+    wanted = advanced.get("augment_on", "auto")
+    if wanted == "auto":
+        wanted = "host" if platform == "cpu" else "device"
+    if wanted == "device" and (images is None or not augment):
+        if advanced.get("augment_on") == "device":
+            lp.log.warning("augment_on device: %s; augmenting on the host",
+                           "no decoded image store" if images is None else "the augmentation is off")
+        return "host"
+    return wanted
+
+
+class _DeviceAugmented:
+    """The training batches of a store's uint8 canvases, augmented on the devices
+    (:func:`~imgtune.train.data.augment_device.train_augment`); state as the wrapped iterator's."""
+
+    def __init__(self, it: d.BatchIterator, sizes: np.ndarray, random_seed: int, crop: int, sharding: Any):
+        self.it, self.sizes, self.random_seed, self.crop, self.sharding = it, sizes, random_seed, crop, sharding
+        self.steps_per_epoch = it.steps_per_epoch
+
+    def get_state(self) -> dict[str, int]:
+        return self.it.get_state()
+
+    def set_state(self, state: Mapping[str, int]) -> None:
+        self.it.set_state(state)
+
+    def close(self) -> None:
+        self.it.close()
+
+    def __iter__(self) -> _DeviceAugmented:
+        return self
+
+    def __next__(self) -> d.Batch:
+        b = next(self.it)
+        put = functools.partial(dv.put_global, sharding=self.sharding)
+        images = train_augment(put(b.images), put(self.sizes[b.index]),
+                               put(keys_for(self.random_seed, b.epoch, b.index)), crop_size=self.crop)
+        return b._replace(images=images)
+
+
 def train_trial(
     settings: TrialSettings,
     data: TrialData,
@@ -106,6 +163,7 @@ def train_trial(
     *,
     report: Callable[[Mapping[str, Any]], bool | str | None] | None = None,
     devices: Sequence[Any] | None = None,
+    images: ImageStore | None = None,
 ) -> TrialResult:
     """Trains one trial (see the module doc); resumes it when ``workdir`` holds one.
 
@@ -117,6 +175,8 @@ def train_trial(
         report: Called after every evaluation with its history entry; may stop
             the trial (see :mod:`imgtune.train.loop`).
         devices: The devices to use (default: see :mod:`imgtune.train.devices`).
+        images: The sweep's decoded image store (see the module doc); ``None``, or one missing
+            an image of ``data``, decodes the files.
 
     Returns:
         The :class:`TrialResult`.
@@ -149,17 +209,29 @@ def train_trial(
     augment = advanced.get("apply_automl_train_augmentations", True) is not False
     crop = int(params.training_crop_size)
     resize = int(round(crop * params.validation_resize_size / params.validation_crop_size))
-    train_it = d.BatchIterator(
+    if images is not None and not all(ex.path in images for ex in (*data.train, *data.validation)):
+        lp.log.warning("the decoded image store does not hold every image of this trial; decoding the files")
+        images = None
+    where = _augment_on(advanced, devs[0].platform, augment, images)
+    load = None if images is None else (lambda ex: images.image(ex.path))
+    transform = functools.partial(_train_transform, random_seed=int(params.random_seed), augment=augment,
+                                  crop=crop, resize=resize)
+    train_it: Any = d.BatchIterator(
         data.train, classes, multilabel=multilabel,
-        transform=functools.partial(_train_transform, random_seed=int(params.random_seed), augment=augment,
-                                    crop=crop, resize=resize),
+        transform=_raw if where == "device" else transform,
         batch_size=int(params.training_batch_size), seed=int(settings.seed), shuffle=True, drop_remainder=True,
-        num_epochs=int(params.number_of_epochs), workers=workers)
+        num_epochs=int(params.number_of_epochs), workers=workers,
+        load=(lambda ex: images.canvas(ex.path)) if where == "device" else load)
+    if where == "device":
+        sizes = np.array([images.size(ex.path) for ex in data.train], np.int32)
+        train_it = _DeviceAugmented(train_it, sizes, int(params.random_seed), crop, bsh)
+    lp.log.info("images: %s; training augmentation on the %s", "decoded store" if images else "decoded per read",
+                where)
 
     def eval_batches():
         return d.eval_iterator(data.validation, classes, multilabel=multilabel, batch_size=eval_batch,
                                resize_size=int(params.validation_resize_size),
-                               crop_size=int(params.validation_crop_size), workers=workers)
+                               crop_size=int(params.validation_crop_size), workers=workers, load=load)
 
     # -- model
     model = create_model(params.model_name, len(classes), rngs=nnx.Rngs(int(params.random_seed)), dtype=dtype,

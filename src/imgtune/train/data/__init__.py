@@ -33,7 +33,11 @@ map, labels), :mod:`~imgtune.train.data.split` (seeded, stratified splits),
 :mod:`~imgtune.train.data.decode` (Pillow decoding and the up-front image
 check), :mod:`~imgtune.train.data.augment` (augmentation and
 normalisation), :mod:`~imgtune.train.data.pipeline` (batching, shuffling,
-parallel decode, resume; it explains the grain/threads choice).
+parallel decode, resume; it explains the grain/threads choice),
+:mod:`~imgtune.train.data.image_store` (a sweep's images decoded once, shared
+by its trials) and :mod:`~imgtune.train.data.augment_device` (the training
+augmentation in JAX, for the accelerator; it imports JAX, so it is not
+imported here).
 """
 
 from imgtune.train.data.augment import (

@@ -80,19 +80,22 @@ from imgtune.train.data.augment import eval_transform, train_transform
 from imgtune.train.data.decode import load_image
 from imgtune.train.data.read import Example, encode_labels
 
-__all__ = ["Batch", "BatchIterator", "Transform", "eval_iterator", "train_iterator"]
+__all__ = ["Batch", "BatchIterator", "Loader", "Transform", "eval_iterator", "train_iterator"]
 
 _SHUFFLE_TAG = 0x5F1E
 
 Transform = Callable[[Any, tuple[int, int, int]], np.ndarray]
-"""``(rgb PIL image, (seed, epoch, index)) -> float32 [H, W, 3]``."""
+"""``(rgb PIL image, (seed, epoch, index)) -> float32 [H, W, 3]`` (or uint8, kept as it is)."""
+
+Loader = Callable[[Example], Any]
+"""``example -> its image`` (a PIL image or a uint8 ``[H, W, 3]`` array) for the transform."""
 
 
 class Batch(NamedTuple):
     """One batch, all numpy, batch dimension first.
 
     Attributes:
-        images: float32 ``[B, H, W, 3]``, normalised.
+        images: float32 ``[B, H, W, 3]``, normalised (uint8 when the transform gives uint8).
         labels: int32 ``[B]`` (multiclass) or float32 multi-hot ``[B, C]``.
         mask: bool ``[B]``; False for padding rows of a last partial batch.
         index: int32 ``[B]``: each row's position in ``examples``; -1 for padding.
@@ -130,6 +133,8 @@ class BatchIterator(Iterator[Batch]):
         num_epochs: Stop after this many epochs; None for no end.
         workers: Decoding threads; 0 decodes in the calling thread.
         prefetch: Batches to decode ahead when ``workers > 0``.
+        load: ``example -> image`` (default: decode its file with
+            :func:`~imgtune.train.data.decode.load_image`; the decoded image store gives its row).
 
     Raises:
         ValidationError: When an epoch would hold no batch, or a label is
@@ -150,6 +155,7 @@ class BatchIterator(Iterator[Batch]):
         num_epochs: int | None = 1,
         workers: int = 0,
         prefetch: int = 2,
+        load: Loader | None = None,
     ):
         if batch_size < 1 or workers < 0 or prefetch < 0 or (num_epochs is not None and num_epochs < 0):
             raise ValueError(
@@ -158,6 +164,7 @@ class BatchIterator(Iterator[Batch]):
         self._examples = tuple(examples)
         self._labels = encode_labels(self._examples, classes, multilabel)
         self._transform = transform
+        self._load = load or _decode
         self._batch_size = batch_size
         self._seed = int(seed)
         self._shuffle = shuffle
@@ -245,7 +252,7 @@ class BatchIterator(Iterator[Batch]):
         slots = self.steps_per_epoch * b
         stop = self._num_epochs * slots if self._num_epochs is not None else _ENDLESS
         ds = grain.MapDataset.range(min(batch * b, stop), stop).map(
-            _Slot(self._examples, self._transform, self._seed, self._shuffle, slots)
+            _Slot(self._examples, self._transform, self._seed, self._shuffle, slots, self._load)
         )
         buffer = max(self._workers, self._prefetch * b) if self._workers > 0 else 0
         opts = grain.ReadOptions(num_threads=self._workers, prefetch_buffer_size=buffer)
@@ -270,9 +277,9 @@ class _Slot:
     """Decodes and transforms the example in stream slot ``k`` (runs in worker threads)."""
 
     def __init__(self, examples: tuple[Example, ...], transform: Transform, seed: int, shuffle: bool,
-                 slots: int):
+                 slots: int, load: Loader | None = None):
         self.examples, self.transform, self.seed = examples, transform, seed
-        self.shuffle, self.slots = shuffle, slots
+        self.shuffle, self.slots, self.load = shuffle, slots, load or _decode
 
     def __call__(self, k: int) -> tuple[np.ndarray | None, int]:
         epoch, position = divmod(k, self.slots)
@@ -280,9 +287,14 @@ class _Slot:
             return None, -1  # padding of a kept last partial batch
         i = int(_epoch_order(self.seed, epoch, len(self.examples), self.shuffle)[position])
         ex = self.examples[i]
-        image = load_image(ex.path, ex.where)
-        out = np.asarray(self.transform(image, (self.seed, epoch, i)), np.float32)
+        out = np.asarray(self.transform(self.load(ex), (self.seed, epoch, i)))
+        if out.dtype != np.uint8:
+            out = out.astype(np.float32, copy=False)
         return out, i
+
+
+def _decode(ex: Example) -> Any:
+    return load_image(ex.path, ex.where)
 
 
 def _collate(rows: Sequence[tuple[np.ndarray | None, int]]) -> tuple[np.ndarray, np.ndarray]:
@@ -290,7 +302,7 @@ def _collate(rows: Sequence[tuple[np.ndarray | None, int]]) -> tuple[np.ndarray,
     shapes = {x.shape for x in real}
     if len(shapes) != 1:
         raise ValueError(f"the transform gave images of different shapes: {sorted(shapes)}")
-    images = np.zeros((len(rows), *real[0].shape), np.float32)
+    images = np.zeros((len(rows), *real[0].shape), real[0].dtype)
     for j, x in enumerate(real):
         images[j] = x
     return images, np.array([r[1] for r in rows], np.int32)
@@ -307,6 +319,7 @@ def train_iterator(
     num_epochs: int | None = None,
     workers: int = 0,
     prefetch: int = 2,
+    load: Loader | None = None,
 ) -> BatchIterator:
     """Shuffled, augmented (:func:`~imgtune.train.data.augment.train_transform`),
     full batches only; ``num_epochs=None`` runs until stopped."""
@@ -314,7 +327,7 @@ def train_iterator(
         examples, classes, multilabel=multilabel,
         transform=functools.partial(train_transform, crop_size=crop_size),
         batch_size=batch_size, seed=seed, shuffle=True, drop_remainder=True,
-        num_epochs=num_epochs, workers=workers, prefetch=prefetch,
+        num_epochs=num_epochs, workers=workers, prefetch=prefetch, load=load,
     )
 
 
@@ -328,6 +341,7 @@ def eval_iterator(
     crop_size: int = 224,
     workers: int = 0,
     prefetch: int = 2,
+    load: Loader | None = None,
 ) -> BatchIterator:
     """One pass in input order (:func:`~imgtune.train.data.augment.eval_transform`);
     the last batch padded, with ``mask``."""
@@ -335,5 +349,5 @@ def eval_iterator(
         examples, classes, multilabel=multilabel,
         transform=functools.partial(eval_transform, resize_size=resize_size, crop_size=crop_size),
         batch_size=batch_size, seed=0, shuffle=False, drop_remainder=False,
-        num_epochs=1, workers=workers, prefetch=prefetch,
+        num_epochs=1, workers=workers, prefetch=prefetch, load=load,
     )
