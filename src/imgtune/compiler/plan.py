@@ -40,6 +40,7 @@ from imgtune.spec.records import (
     EarlyTerminationPolicy,
     ImageClassificationJobBase,
     MedianStoppingPolicy,
+    ResolvedTrainingParameters,
     TrainingParameters,
     TruncationSelectionPolicy,
     to_policy,
@@ -104,6 +105,17 @@ class SamplerConfig(Validated):
             checker.add("type", f"must be one of {', '.join(SAMPLER_TYPES)}, got {self.type!r}")
 
 
+_RESOLVED = record_converter(ResolvedTrainingParameters)
+
+
+def _to_resolved(value: ResolvedTrainingParameters | Mapping[str, Any]) -> ResolvedTrainingParameters:
+    """A trial's parameters: resolved ones as they are; unresolved ones (or a mapping) are built into
+    resolved ones, each unset field reported as required."""
+    if type(value) is TrainingParameters:
+        value = unstructure(value)
+    return _RESOLVED(value)  # type: ignore[no-any-return]
+
+
 @attrs.frozen(kw_only=True)
 class Trial(Validated):
     """One trial: its id, ordinal, subspace, the values drawn for it and its resolved parameters.
@@ -123,7 +135,7 @@ class Trial(Validated):
     index: int
     subspace: int | None = None
     sampled: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze)
-    parameters: TrainingParameters = attrs.field(converter=record_converter(TrainingParameters))
+    parameters: ResolvedTrainingParameters = attrs.field(converter=_to_resolved)
 
     def _check(self, checker: Checker) -> None:
         if not is_int(self.index) or self.index < 0:
