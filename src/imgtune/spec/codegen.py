@@ -191,10 +191,9 @@ def render() -> str:
         lines += _field(spec, resolved=True)
     lines += ["", ""]
     for spec in SEARCHABLE.values():
-        t = _value_type(spec)
+        accepted = f"{_input_type(spec)} | Distribution | Mapping[str, Any] | None"
         lines += [
-            f"def _ss_{spec.name}(value: {_input_type(spec)} | Distribution | Mapping[str, Any] | None)"
-            f" -> {t} | Distribution | None:",
+            f"def _ss_{spec.name}(value: {accepted}) -> {_value_type(spec)} | Distribution | None:",
             f'    return _SEARCH_CONVERTERS["{spec.name}"](value)  # type: ignore[no-any-return]',
             "",
             "",

@@ -84,7 +84,6 @@ __all__ = [
     "TrainingParameterValues",
     "TrainingParameters",
     "TruncationSelectionPolicy",
-    "record_repr",
 ]
 
 
