@@ -3,7 +3,7 @@
 Builds a job in Python, derives variants with the pure transforms, compiles each into a
 plan and inspects the resolved trials; ``python examples/typed_research.py runs/variants``
 also trains the smallest variant (a few minutes on a CPU, with the bundled digits).
-``tests/typing/test_static_types.py`` type-checks this file.
+``tests/static_types/test_static_types.py`` type-checks this file.
 """
 
 from __future__ import annotations
