@@ -77,6 +77,7 @@ __all__ = [
     "inputs",
     "jobs",
     "limits",
+    "multiclass_jobs",
     "multilabel_jobs",
     "policies",
     "sampling_algorithms",
