@@ -129,6 +129,12 @@ class Trial(Validated):
         sampled: The values drawn from the search space (plain JSON values).
         parameters: Every training parameter resolved; only ``checkpoint_frequency``
             and ``checkpoint_run_id`` may be ``None``, which is itself a setting.
+
+    Example:
+        >>> from imgtune import ImageClassificationJob, compile
+        >>> trial = compile(ImageClassificationJob(training_data={"path": "d"}, target_column_name="label")).trials[0]
+        >>> trial.id, trial.parameters.model_name, trial.parameters.learning_rate
+        ('0000-...', 'seresnext', 0.01)
     """
 
     id: str
@@ -163,6 +169,14 @@ class Plan(Validated):
             :func:`~imgtune.compiler.samplers.state_to_json`).
         exhausted: Whether the sampler can propose no further trial.
         notes: What the compiler wants a reader to know (a grid smaller than ``max_trials``, ...).
+
+    Example:
+        >>> from imgtune import ImageClassificationJob, compile
+        >>> plan = compile(ImageClassificationJob(training_data={"path": "d"}, target_column_name="label"), seed=3)
+        >>> plan.seed, plan.limits.max_trials, plan.sampler.type, len(plan.trials)
+        (3, 1, 'fixed', 1)
+        >>> loads_plan(dumps_plan(plan)) == plan
+        True
     """
 
     version: int = PLAN_VERSION

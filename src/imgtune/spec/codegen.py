@@ -138,7 +138,13 @@ def render() -> str:
     lines += _enum_converters()
     lines += [
         "class TrainingParameterValues(TypedDict, total=False):",
-        '    """The keyword arguments of :func:`~imgtune.with_training_parameters`: any of the 34 parameters."""',
+        '    """The keyword arguments of :func:`~imgtune.with_training_parameters`: any of the 34 parameters.',
+        "",
+        "    Example:",
+        '        >>> values: TrainingParameterValues = {"learning_rate": 0.01, "optimizer": "adamw"}',
+        "        >>> TrainingParameters(**values).optimizer",
+        "        <Optimizer.ADAMW: 'adamw'>",
+        '    """',
         "",
     ]
     lines += [f"    {s.name}: {_input_type(s)} | None" for s in tp]

@@ -63,6 +63,11 @@ class FieldSpec:
         allowed: For str/int fields with a closed set of values.
         enum: For enum fields.
         searchable: Whether the field may appear in ``search_space``.
+
+    Example:
+        >>> spec = TRAINING_PARAMETERS["momentum"]
+        >>> spec.kind, spec.range_text(), spec.default
+        (<Kind.FLOAT: 'float'>, 'in [0, 1]', '0.9')
     """
 
     name: str

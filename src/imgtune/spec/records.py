@@ -154,6 +154,15 @@ class Input(Validated):
     one sub-folder per class) are imgtune's local extensions. The path is kept
     exactly as written (Azure's SDK adds an ``azureml:`` prefix on dump; imgtune
     does not), and a relative path resolves against the job's ``base_path``.
+
+    Example:
+        >>> Input(path="data/train", type="UriFolder").type.value
+        'uri_folder'
+        >>> Input(path="")
+        Traceback (most recent call last):
+        ...
+        imgtune.errors.ValidationError: 1 problem in Input:
+          path: must be a non-empty string, got ''
     """
 
     path: str = None  # type: ignore[assignment]  # required: reported by the checks
@@ -177,7 +186,12 @@ class Input(Validated):
 
 @attrs.frozen(kw_only=True)
 class Output(Validated):
-    """A job output, e.g. ``best_model: {type: mlflow_model}`` (kept, written back)."""
+    """A job output, e.g. ``best_model: {type: mlflow_model}`` (kept, written back).
+
+    Example:
+        >>> Output(type="mlflow_model", path="azureml://datastores/x/paths/model")
+        Output(path='azureml://datastores/x/paths/model')
+    """
 
     type: str = "mlflow_model"
     path: str | None = None
@@ -198,6 +212,10 @@ class Limits(Validated):
     ``max_trials`` is capped to it by ``compile`` (with one warning), as Azure's
     service does; a job file that asks for more is read capped (see
     :mod:`imgtune.serialization.azure_quirks`).
+
+    Example:
+        >>> Limits(max_trials=20, max_concurrent_trials=4)
+        Limits(max_trials=20, max_concurrent_trials=4)
     """
 
     max_trials: int | None = _spec_field(LIMITS["max_trials"])
@@ -215,7 +233,12 @@ def _to_random_rule(value: RandomRule | str | None) -> RandomRule | None:
 
 @attrs.frozen(kw_only=True)
 class RandomSampling(Validated):
-    """Random sampling; ``rule: sobol`` uses a scrambled Sobol sequence."""
+    """Random sampling; ``rule: sobol`` uses a scrambled Sobol sequence.
+
+    Example:
+        >>> RandomSampling(rule="sobol", seed=7)
+        RandomSampling(seed=7, rule='sobol')
+    """
 
     type: ClassVar[str] = "random"
     seed: int | None = None
@@ -236,14 +259,24 @@ class RandomSampling(Validated):
 
 @attrs.frozen(kw_only=True)
 class GridSampling(Validated):
-    """Grid sampling over the ``choice`` values."""
+    """Grid sampling over the ``choice`` values.
+
+    Example:
+        >>> Sweep(sampling_algorithm="grid").sampling_algorithm
+        GridSampling()
+    """
 
     type: ClassVar[str] = "grid"
 
 
 @attrs.frozen(kw_only=True)
 class BayesianSampling(Validated):
-    """Bayesian optimisation (Azure documents no seed; imgtune's comes from ``compile``)."""
+    """Bayesian optimisation (Azure documents no seed; imgtune's comes from ``compile``).
+
+    Example:
+        >>> Sweep(sampling_algorithm={"type": "bayesian"}).sampling_algorithm
+        BayesianSampling()
+    """
 
     type: ClassVar[str] = "bayesian"
 
@@ -277,6 +310,15 @@ class BanditPolicy(Validated):
     it is given. Azure's SDK writes both, with ``0.0`` for the unused one; YAML read by
     :mod:`imgtune.serialization` drops that zero (:mod:`imgtune.serialization.azure_quirks`).
     ``evaluation_interval: 0`` (the SDK's default) acts as 1.
+
+    Example:
+        >>> BanditPolicy(slack_factor=0.2, evaluation_interval=2, delay_evaluation=6)
+        BanditPolicy(slack_factor=0.2, evaluation_interval=2, delay_evaluation=6)
+        >>> BanditPolicy(slack_factor=0.2, slack_amount=0.1)
+        Traceback (most recent call last):
+        ...
+        imgtune.errors.ValidationError: 1 problem in BanditPolicy:
+          slack_amount: exactly one of slack_factor and slack_amount is allowed, got both
     """
 
     type: ClassVar[str] = "bandit"
@@ -295,7 +337,12 @@ class BanditPolicy(Validated):
 
 @attrs.frozen(kw_only=True)
 class MedianStoppingPolicy(Validated):
-    """Stop trials whose best value is below the median of running averages."""
+    """Stop trials whose best value is below the median of running averages.
+
+    Example:
+        >>> MedianStoppingPolicy(delay_evaluation=5)
+        MedianStoppingPolicy(delay_evaluation=5)
+    """
 
     type: ClassVar[str] = "median_stopping"
     evaluation_interval: int = _policy_field("evaluation_interval", 1)
@@ -307,7 +354,12 @@ class MedianStoppingPolicy(Validated):
 
 @attrs.frozen(kw_only=True)
 class TruncationSelectionPolicy(Validated):
-    """Stop the lowest ``truncation_percentage`` percent of trials at each interval."""
+    """Stop the lowest ``truncation_percentage`` percent of trials at each interval.
+
+    Example:
+        >>> TruncationSelectionPolicy(truncation_percentage=20, evaluation_interval=1)
+        TruncationSelectionPolicy(truncation_percentage=20)
+    """
 
     type: ClassVar[str] = "truncation_selection"
     truncation_percentage: int = _policy_field("truncation_percentage")
@@ -367,6 +419,10 @@ class Sweep(Validated):
 
     The job checks the rules that involve the search space, and that Bayesian
     sampling takes no early-termination policy.
+
+    Example:
+        >>> Sweep(sampling_algorithm="random", early_termination={"type": "median_stopping"})
+        Sweep(sampling_algorithm=RandomSampling(), early_termination=MedianStoppingPolicy())
     """
 
     sampling_algorithm: SamplingAlgorithm = attrs.field(default=None, converter=_sampling_field)
@@ -546,7 +602,13 @@ def _to_optimizer_resolved(value: Optimizer | str) -> Optimizer:
 
 
 class TrainingParameterValues(TypedDict, total=False):
-    """The keyword arguments of :func:`~imgtune.with_training_parameters`: any of the 34 parameters."""
+    """The keyword arguments of :func:`~imgtune.with_training_parameters`: any of the 34 parameters.
+
+    Example:
+        >>> values: TrainingParameterValues = {"learning_rate": 0.01, "optimizer": "adamw"}
+        >>> TrainingParameters(**values).optimizer
+        <Optimizer.ADAMW: 'adamw'>
+    """
 
     advanced_settings: str | None
     ams_gradient: bool | None
@@ -1107,6 +1169,11 @@ class ImageClassificationJobBase(Validated):
     ``identity``, ``environment_id``, ``environment_variables``,
     ``queue_settings``, ``services``) are kept and written back, unused locally.
     ``base_path`` is where the YAML was loaded from; it is not part of equality.
+
+    Example:
+        >>> job = ImageClassificationJob(training_data={"path": "data"}, target_column_name="label")
+        >>> isinstance(job, ImageClassificationJobBase), job.type, sorted(job.inputs)
+        (True, 'automl', ['training_data'])
     """
 
     TASK: ClassVar[TaskType]
