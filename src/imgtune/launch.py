@@ -151,6 +151,17 @@ def run(job_or_plan: ImageClassificationJobBase | Plan | str | os.PathLike[str],
     Raises:
         ValidationError: Bad arguments, a folder holding another job's run, or (with
             ``mlflow_tracking_uri``) no MLflow or a store that cannot be opened; all before training.
+
+    Example:
+        >>> import tempfile
+        >>> from imgtune import ImageClassificationJob
+        >>> job = ImageClassificationJob(training_data={"path": "data", "type": "uri_folder"}, target_column_name="label")
+        >>> # result = run(job, "runs/job"); result.best_trial.best_metric   (trains: minutes)
+        >>> run(job, tempfile.mkdtemp(), executor="dask")   # every argument is checked before anything starts
+        Traceback (most recent call last):
+        ...
+        imgtune.errors.ValidationError: 1 problem:
+          executor: must be one of local, ray, got 'dask'
     """
     if executor not in EXECUTORS:
         raise ValidationError([Problem("executor", f"must be one of {', '.join(EXECUTORS)}, got {executor!r}")])

@@ -323,6 +323,15 @@ def predict(source: str | os.PathLike[str] | Predictor, images: Images, *, top_k
 
     Raises:
         ValidationError: A bad ``top_k``/``batch_size``, or no model at ``source``.
+
+    Example:
+        >>> import tempfile
+        >>> # predict("runs/job", ["cat.png"], top_k=1) -> [{"probs": [...], "labels": [...], ...}]
+        >>> predict(tempfile.mkdtemp(), ["cat.png"])   # a folder without a trained model
+        Traceback (most recent call last):
+        ...
+        imgtune.errors.ValidationError: 1 problem:
+          model: no checkpoint at ... (expected a run folder, best/, a trial or a checkpoint folder, or a .onnx file)
     """
     return list(iter_predictions(source, images, top_k=top_k, batch_size=batch_size, onnx=onnx,
                                  path_map=path_map))

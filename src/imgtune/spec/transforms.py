@@ -136,7 +136,16 @@ def with_data(*, training_data: Input | Mapping[str, Any] = ..., target_column_n
 def with_data(job: Job, *, training_data: Input | Mapping | None = KEEP, target_column_name: str | None = KEEP,
               validation_data: Input | Mapping | None = KEEP, validation_data_size: float | None = KEEP,
               test_data: Input | Mapping | None = KEEP, test_data_size: float | None = KEEP) -> Job:
-    """Sets the data inputs (Azure's ``set_data``, plus ``test_data``)."""
+    """Sets the data inputs (Azure's ``set_data``, plus ``test_data``).
+
+    Example:
+        >>> from imgtune import ImageClassificationJob
+        >>> job = ImageClassificationJob(training_data={"path": "data"}, target_column_name="label")
+        >>> with_data(job, validation_data={"path": "val", "type": "uri_folder"}).validation_data
+        Input(path='val', type='uri_folder')
+        >>> with_data(validation_data_size=0.1)(job).validation_data_size   # curried
+        0.1
+    """
     return attrs.evolve(job, **_changes(training_data=training_data, target_column_name=target_column_name,
                                         validation_data=validation_data, validation_data_size=validation_data_size,
                                         test_data=test_data, test_data_size=test_data_size))
@@ -151,7 +160,14 @@ def with_limits(*, max_trials: int | None = ..., max_concurrent_trials: int | No
 @_curried
 def with_limits(job: Job, *, max_trials: int | None = KEEP, max_concurrent_trials: int | None = KEEP,
                 timeout_minutes: int | None = KEEP) -> Job:
-    """Merges the given limits into the job's (Azure's ``set_limits``)."""
+    """Merges the given limits into the job's (Azure's ``set_limits``).
+
+    Example:
+        >>> from imgtune import ImageClassificationJob
+        >>> job = ImageClassificationJob(training_data={"path": "data"}, target_column_name="label")
+        >>> with_limits(job, max_trials=10, timeout_minutes=60).limits
+        Limits(max_trials=10, timeout_minutes=60)
+    """
     limits = _evolve(job.limits, _changes(max_trials=max_trials, max_concurrent_trials=max_concurrent_trials,
                                           timeout_minutes=timeout_minutes), "limits")
     return attrs.evolve(job, limits=limits)
@@ -169,6 +185,12 @@ def with_sweep(job: Job, *, sampling_algorithm: Any = KEEP, early_termination: A
 
     ``early_termination=None`` removes the policy (Azure's ``set_sweep`` keeps it).
     ``with_sweep(job, sampling_algorithm=None)`` removes the whole sweep.
+
+    Example:
+        >>> from imgtune import ImageClassificationJob
+        >>> job = ImageClassificationJob(training_data={"path": "data"}, target_column_name="label")
+        >>> with_sweep(job, sampling_algorithm="random", early_termination={"type": "bandit", "slack_factor": 0.1}).sweep
+        Sweep(sampling_algorithm=RandomSampling(), early_termination=BanditPolicy(slack_factor=0.1))
     """
     if sampling_algorithm is None:
         return attrs.evolve(job, sweep=None)
@@ -194,6 +216,17 @@ def with_training_parameters(job: Job, **parameters: Any) -> Job:
 
     Raises:
         ValidationError: An unknown parameter name (with the closest valid one), or a bad value.
+
+    Example:
+        >>> from imgtune import ImageClassificationJob
+        >>> job = ImageClassificationJob(training_data={"path": "data"}, target_column_name="label")
+        >>> with_training_parameters(job, learning_rate=0.01, optimizer="adamw").training_parameters
+        TrainingParameters(learning_rate=0.01, optimizer='adamw')
+        >>> with_training_parameters(job, lerning_rate=0.01)
+        Traceback (most recent call last):
+        ...
+        imgtune.errors.ValidationError: 1 problem:
+          training_parameters.lerning_rate: unknown parameter; did you mean 'learning_rate'?
     """
     known = {a.name for a in attrs.fields(TrainingParameters)}
     unknown = sorted(set(parameters) - known)
@@ -220,7 +253,16 @@ def extend_search_space(job: J, spaces: Spaces, /) -> J: ...
 def extend_search_space(spaces: Spaces, /) -> JobFn: ...
 @_curried
 def extend_search_space(job: Job, spaces: SearchSpace | Mapping | Sequence[SearchSpace | Mapping]) -> Job:
-    """Appends one subspace or several (Azure's ``extend_search_space``)."""
+    """Appends one subspace or several (Azure's ``extend_search_space``).
+
+    Example:
+        >>> from imgtune import ImageClassificationJob
+        >>> job = ImageClassificationJob(training_data={"path": "data"}, target_column_name="label")
+        >>> job = with_sweep(job, sampling_algorithm="random")
+        >>> job = extend_search_space(job, [{"model_name": "resnet18"}, {"model_name": "resnet50"}])
+        >>> [space.model_name for space in job.search_space]
+        ['resnet18', 'resnet50']
+    """
     return attrs.evolve(job, search_space=(*job.search_space, *_as_spaces(spaces)))
 
 
@@ -230,7 +272,16 @@ def replace_search_space(job: J, spaces: Spaces | None, /) -> J: ...
 def replace_search_space(spaces: Spaces | None, /) -> JobFn: ...
 @_curried
 def replace_search_space(job: Job, spaces: SearchSpace | Mapping | Sequence[SearchSpace | Mapping] | None) -> Job:
-    """Replaces the whole search space; ``None`` or ``[]`` removes it."""
+    """Replaces the whole search space; ``None`` or ``[]`` removes it.
+
+    Example:
+        >>> from imgtune import ImageClassificationJob
+        >>> job = ImageClassificationJob(training_data={"path": "data"}, target_column_name="label")
+        >>> job = with_sweep(job, sampling_algorithm="grid")
+        >>> job = replace_search_space(job, {"optimizer": {"type": "choice", "values": ["sgd", "adam"]}})
+        >>> len(job.search_space), replace_search_space(job, None).search_space
+        (1, ())
+    """
     return attrs.evolve(job, search_space=() if spaces is None else tuple(_as_spaces(spaces)))
 
 
@@ -240,7 +291,19 @@ def with_primary_metric(job: J, primary_metric: PrimaryMetric | str | None, /) -
 def with_primary_metric(primary_metric: PrimaryMetric | str | None, /) -> JobFn: ...
 @_curried
 def with_primary_metric(job: Job, primary_metric: Any) -> Job:
-    """Sets the primary metric (any Azure casing); ``None`` restores the task's default."""
+    """Sets the primary metric (any Azure casing); ``None`` restores the task's default.
+
+    Example:
+        >>> from imgtune import ImageClassificationJob
+        >>> job = ImageClassificationJob(training_data={"path": "data"}, target_column_name="label")
+        >>> with_primary_metric(job, "PrecisionScoreWeighted").primary_metric.value
+        'precision_score_weighted'
+        >>> with_primary_metric(job, "iou")
+        Traceback (most recent call last):
+        ...
+        imgtune.errors.ValidationError: 1 problem in ImageClassificationJob:
+          primary_metric: iou is only for multilabel jobs (task image_classification_multilabel)
+    """
     if primary_metric is None:
         primary_metric = type(job).DEFAULT_METRIC
     return attrs.evolve(job, primary_metric=primary_metric)
@@ -261,7 +324,15 @@ def with_metadata(job: Job, *, name: str | None = KEEP, display_name: str | None
                   experiment_name: str | None = KEEP, description: str | None = KEEP,
                   tags: Mapping[str, Any] | None = KEEP, properties: Mapping[str, Any] | None = KEEP,
                   compute: str | None = KEEP, log_verbosity: Any = KEEP) -> Job:
-    """Sets descriptive fields: names, description, tags, properties, compute, log verbosity."""
+    """Sets descriptive fields: names, description, tags, properties, compute, log verbosity.
+
+    Example:
+        >>> from imgtune import ImageClassificationJob
+        >>> job = ImageClassificationJob(training_data={"path": "data"}, target_column_name="label")
+        >>> tagged = with_metadata(job, experiment_name="sweeps", tags={"team": "vision"})
+        >>> tagged.experiment_name, dict(tagged.tags)
+        ('sweeps', {'team': 'vision'})
+    """
     changes = _changes(name=name, display_name=display_name, experiment_name=experiment_name,
                        description=description, tags=tags, properties=properties, compute=compute,
                        log_verbosity=log_verbosity)
