@@ -45,10 +45,13 @@ _LAZY = {"run": "imgtune.launch", "load_result": "imgtune.runner", "RunResult": 
 
 
 if TYPE_CHECKING:  # what type checkers and IDEs see of the lazily served names (nothing is imported at run time)
-    from imgtune.export import export_onnx
-    from imgtune.launch import run
-    from imgtune.prediction import predict
-    from imgtune.runner import RayOptions, RunResult, TrialRecord, load_result
+    from imgtune.export import export_onnx as export_onnx
+    from imgtune.launch import run as run
+    from imgtune.prediction import predict as predict
+    from imgtune.runner import RayOptions as RayOptions
+    from imgtune.runner import RunResult as RunResult
+    from imgtune.runner import TrialRecord as TrialRecord
+    from imgtune.runner import load_result as load_result
 else:  # a module __getattr__ would make every misspelt name Any to a type checker: defined for run time only
     def __getattr__(name: str) -> Any:
         module = _LAZY.get(name)

@@ -8,14 +8,13 @@ import optax
 import pytest
 from flax import nnx
 
+from conftest import tiny_params
 from imgtune.errors import ValidationError
 from imgtune.spec.records import TrainingParameters
 from imgtune.train import optim
 from imgtune.train.loop import make_train_step
 from imgtune.train.models import create_model
 from imgtune.train.state import TrainState
-
-from conftest import tiny_params
 
 
 def test_make_optimizer_on_unresolved_parameters_is_a_validation_error():
