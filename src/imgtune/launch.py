@@ -84,7 +84,8 @@ def trial_fn_name(fn: str | Callable[..., Any]) -> str:
     Traceback (most recent call last):
     ...
     imgtune.errors.ValidationError: 1 problem:
-      trial_fn: <lambda> is a lambda or a nested function, which a trial process (a separate Python process) cannot import: define it with def at the top level of a module, or pass 'module:function'
+      trial_fn: <lambda> is a lambda or a nested function, which a trial process (a separate Python
+      process) cannot import: define it with def at the top level of a module, or pass 'module:function'
     """
     if isinstance(fn, str):
         return fn
@@ -108,7 +109,8 @@ def trial_fn_name(fn: str | Callable[..., Any]) -> str:
 
 def run(job_or_plan: ImageClassificationJobBase | Plan | str | os.PathLike[str],
         output_dir: str | os.PathLike[str], *, executor: str = "local", seed: int = 0,
-        trial_fn: str | Callable[..., Any] | None = None, retry_failed: bool = False, resources: Resources | None = None,
+        trial_fn: str | Callable[..., Any] | None = None, retry_failed: bool = False,
+        resources: Resources | None = None,
         keep_checkpoints: int = 3, progress: Callable[[RunResult], None] | RunObserver | None = None,
         path_map: Mapping[str, str] | None = None, time_limit_seconds: float | None = None,
         address: str | None = None, ray_options: RayOptions | None = None,
@@ -155,7 +157,8 @@ def run(job_or_plan: ImageClassificationJobBase | Plan | str | os.PathLike[str],
     Example:
         >>> import tempfile
         >>> from imgtune import ImageClassificationJob
-        >>> job = ImageClassificationJob(training_data={"path": "data", "type": "uri_folder"}, target_column_name="label")
+        >>> job = ImageClassificationJob(training_data={"path": "data", "type": "uri_folder"},
+        ...                              target_column_name="label")
         >>> # result = run(job, "runs/job"); result.best_trial.best_metric   (trains: minutes)
         >>> run(job, tempfile.mkdtemp(), executor="dask")   # every argument is checked before anything starts
         Traceback (most recent call last):

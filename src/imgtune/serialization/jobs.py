@@ -52,7 +52,9 @@ def to_dict(job: Job) -> dict[str, Any]:
         >>> from imgtune import ImageClassificationJob
         >>> to_dict(ImageClassificationJob(training_data={"path": "d"}, target_column_name="label",
         ...                                training_parameters={"optimizer": "Adam"}))
-        {'type': 'automl', 'task': 'image_classification', 'log_verbosity': 'info', 'primary_metric': 'accuracy', 'target_column_name': 'label', 'training_data': {'path': 'd', 'type': 'mltable'}, 'limits': {}, 'training_parameters': {'optimizer': 'adam'}}
+        {'type': 'automl', 'task': 'image_classification', 'log_verbosity': 'info', 'primary_metric': 'accuracy',
+         'target_column_name': 'label', 'training_data': {'path': 'd', 'type': 'mltable'}, 'limits': {},
+         'training_parameters': {'optimizer': 'adam'}}
     """
     return unstructure(job)
 

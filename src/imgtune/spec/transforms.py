@@ -189,7 +189,8 @@ def with_sweep(job: Job, *, sampling_algorithm: Any = KEEP, early_termination: A
     Example:
         >>> from imgtune import ImageClassificationJob
         >>> job = ImageClassificationJob(training_data={"path": "data"}, target_column_name="label")
-        >>> with_sweep(job, sampling_algorithm="random", early_termination={"type": "bandit", "slack_factor": 0.1}).sweep
+        >>> with_sweep(job, sampling_algorithm="random",
+        ...            early_termination={"type": "bandit", "slack_factor": 0.1}).sweep
         Sweep(sampling_algorithm=RandomSampling(), early_termination=BanditPolicy(slack_factor=0.1))
     """
     if sampling_algorithm is None:
