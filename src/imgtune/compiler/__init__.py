@@ -97,7 +97,14 @@ History = Sequence  # (subspace, sampled params, metric | None) per finished tri
 
 def resolve_limits(job: Job) -> ResolvedLimits:
     """The limits with defaults: 1 trial (AutoMode: as given), 1 at a time, 7 days;
-    ``max_concurrent_trials`` capped at ``max_trials`` (:func:`compile` warns when it caps)."""
+    ``max_concurrent_trials`` capped at ``max_trials`` (:func:`compile` warns when it caps).
+
+    Example:
+        >>> from imgtune import ImageClassificationJob
+        >>> resolve_limits(ImageClassificationJob(training_data={"path": "d"}, target_column_name="label",
+        ...                                       limits={"max_trials": 8, "max_concurrent_trials": 2}))
+        ResolvedLimits(max_trials=8, max_concurrent_trials=2, timeout_minutes=10080)
+    """
     limits = job.limits
     trials = limits.max_trials or 1
     concurrent = min(limits.max_concurrent_trials or 1, trials)

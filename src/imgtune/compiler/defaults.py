@@ -92,6 +92,12 @@ def resolve(params: TrainingParameters, drawn: Mapping[str, Any], *, multilabel:
 
     Raises:
         ValidationError: The combination is invalid (e.g. a ViT with unequal crops).
+
+    Example:
+        >>> from imgtune.spec.records import TrainingParameters
+        >>> p = resolve(TrainingParameters(model_name="vitb16r224"), {"learning_rate": 0.001}, multilabel=False, seed=3)
+        >>> p.learning_rate, p.training_batch_size, p.random_seed, p.optimizer.value
+        (0.001, 48, 3, 'sgd')
     """
     values = {**params.set_fields(), **{k: v for k, v in drawn.items() if v is not None}}
     model = values.setdefault("model_name", DEFAULT_MODEL)

@@ -77,7 +77,14 @@ def _to_job(value: Any) -> Any:
 
 @attrs.frozen(kw_only=True)
 class ResolvedLimits(Validated):
-    """Limits with the defaults filled in (1 trial, 1 at a time, 7 days)."""
+    """Limits with the defaults filled in (1 trial, 1 at a time, 7 days).
+
+    Example:
+        >>> from imgtune import ImageClassificationJob
+        >>> from imgtune.compiler import resolve_limits
+        >>> resolve_limits(ImageClassificationJob(training_data={"path": "d"}, target_column_name="label"))
+        ResolvedLimits(max_trials=1, max_concurrent_trials=1, timeout_minutes=10080)
+    """
 
     max_trials: int
     max_concurrent_trials: int
@@ -91,7 +98,12 @@ class ResolvedLimits(Validated):
 
 @attrs.frozen(kw_only=True)
 class SamplerConfig(Validated):
-    """Which sampler proposes the trials; ``sequential`` samplers need the history."""
+    """Which sampler proposes the trials; ``sequential`` samplers need the history.
+
+    Example:
+        >>> SamplerConfig(type="bayesian").sequential, SamplerConfig(type="grid").sequential
+        (True, False)
+    """
 
     type: str
 
@@ -249,7 +261,16 @@ def trial_id(index: int, parameters: TrainingParameters) -> str:
 
 
 def make_sampler(config: SamplerConfig, *, multilabel: bool):
-    """The sampler's pure functions, derived from its record."""
+    """The sampler's pure functions, derived from its record.
+
+    Example:
+        >>> from imgtune import Choice
+        >>> sampler = make_sampler(SamplerConfig(type="grid"), multilabel=False)
+        >>> state = sampler.init(({"optimizer": Choice(values=["sgd", "adam"])},), 0)
+        >>> proposal, state = sampler.propose(state, ())
+        >>> proposal
+        (0, {'optimizer': <Optimizer.SGD: 'sgd'>})
+    """
     if config.type == "grid":
         return samplers.grid_sampler()
     if config.type in ("random", "fixed"):
@@ -268,6 +289,15 @@ def make_policy(record: EarlyTerminationPolicy | None, metric: PrimaryMetric) ->
     primary metric's scores (:meth:`~imgtune.spec.enums.PrimaryMetric.score`: higher is better).
 
     ``evaluation_interval: 0`` (Azure SDK's default) acts as 1.
+
+    Example:
+        >>> from imgtune import BanditPolicy, PrimaryMetric
+        >>> policy = make_policy(BanditPolicy(slack_factor=0.2), PrimaryMetric.ACCURACY)
+        >>> decisions, state = policy.decide(policy.init(), {"a": [0.9], "b": [0.5]}, {"a", "b"}, 1)
+        >>> [(d.trial_id, d.stop) for d in decisions]
+        [('a', False), ('b', True)]
+        >>> decisions[1].reason
+        'bandit: 0.5 < 0.75 = best 0.9 / (1 + 0.2) at interval 1'
     """
     if record is None:
         return policies.no_policy()
@@ -286,7 +316,14 @@ def _policy(record: EarlyTerminationPolicy) -> policies.Policy:
 
 
 def dumps_plan(plan: Plan) -> str:
-    """The plan as YAML text (readable; ``loads_plan`` reads it back equal)."""
+    """The plan as YAML text (readable; ``loads_plan`` reads it back equal).
+
+    Example:
+        >>> from imgtune import ImageClassificationJob, compile
+        >>> text = dumps_plan(compile(ImageClassificationJob(training_data={"path": "d"}, target_column_name="label")))
+        >>> text.splitlines()[0], loads_plan(text).trials[0].parameters.model_name
+        ('version: 2', 'seresnext')
+    """
     return dump_text(unstructure(plan))
 
 
@@ -295,6 +332,12 @@ def loads_plan(source: str | Mapping[str, Any]) -> Plan:
 
     Raises:
         ValidationError: The text is not a valid plan.
+
+    Example:
+        >>> from imgtune import ImageClassificationJob, compile
+        >>> plan = compile(ImageClassificationJob(training_data={"path": "d"}, target_column_name="label"))
+        >>> loads_plan(dumps_plan(plan)) == plan
+        True
     """
     data = parse_with_marks(source)[0] if isinstance(source, str) else source
     return structure(data, Plan)

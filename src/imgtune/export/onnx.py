@@ -174,6 +174,15 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
 
     Raises:
         ValidationError: The file is not an ONNX model exported by imgtune.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "model.onnx"
+        >>> read_metadata(path)   # a file that is not there
+        Traceback (most recent call last):
+        ...
+        imgtune.errors.ValidationError: 1 problem:
+          model: .../model.onnx: not an ONNX model (FileNotFoundError: ...)
     """
     import onnx
 

@@ -76,6 +76,14 @@ def prepare(job_or_plan: ImageClassificationJobBase | Plan | str | os.PathLike[s
 
     Raises:
         ValidationError: The folder holds a run of a job that differs in more than its limits.
+
+    Example:
+        >>> import tempfile
+        >>> from imgtune import ImageClassificationJob
+        >>> job = ImageClassificationJob(training_data={"path": "d"}, target_column_name="label")
+        >>> plan, store = prepare(job, tempfile.mkdtemp())   # writes job.yaml, job.resolved.yaml and plan.yaml
+        >>> len(plan.trials), sorted(p.name for p in store.root.iterdir())
+        (1, ['job.resolved.yaml', 'job.yaml', 'plan.yaml'])
     """
     if isinstance(job_or_plan, (str, os.PathLike)):
         job_or_plan = load(job_or_plan)

@@ -149,7 +149,13 @@ _UNIONS[Distribution] = DISTRIBUTIONS
 
 
 def unstructure(value: Any) -> Any:
-    """Any record as plain YAML-ready data (dicts, lists, scalars) in Azure's shape."""
+    """Any record as plain YAML-ready data (dicts, lists, scalars) in Azure's shape.
+
+    Example:
+        >>> from imgtune.spec.records import TrainingParameters
+        >>> unstructure(TrainingParameters(optimizer="AdamW", learning_rate=0.01))
+        {'learning_rate': 0.01, 'optimizer': 'adamw'}
+    """
     return _CONVERTER.unstructure(value, unstructure_as=type(value))
 
 
@@ -158,6 +164,11 @@ def structure(data: Any, cls: Any) -> Any:
 
     Raises:
         ValidationError: With the dotted path of each problem, relative to ``data``.
+
+    Example:
+        >>> from imgtune.spec.records import BanditPolicy, EarlyTerminationPolicy
+        >>> structure({"type": "Bandit", "slack_factor": 0.1}, EarlyTerminationPolicy)
+        BanditPolicy(slack_factor=0.1)
     """
     members = _UNIONS.get(cls)
     if members is not None:
