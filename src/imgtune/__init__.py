@@ -15,6 +15,8 @@ Example:
     True
 """
 
+from typing import TYPE_CHECKING, Any
+
 from imgtune.compiler import Plan, Trial, compile, extend, render
 from imgtune.errors import Problem, ValidationError
 from imgtune.spec import *  # noqa: F403
@@ -42,15 +44,24 @@ _LAZY = {"run": "imgtune.launch", "load_result": "imgtune.runner", "RunResult": 
          "export_onnx": "imgtune.export"}
 
 
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'imgtune' has no attribute {name!r}")
-    import importlib
+if TYPE_CHECKING:  # what type checkers and IDEs see of the lazily served names (nothing is imported at run time)
+    from imgtune.export import export_onnx as export_onnx
+    from imgtune.launch import run as run
+    from imgtune.prediction import predict as predict
+    from imgtune.runner import RayOptions as RayOptions
+    from imgtune.runner import RunResult as RunResult
+    from imgtune.runner import TrialRecord as TrialRecord
+    from imgtune.runner import load_result as load_result
+else:  # a module __getattr__ would make every misspelt name Any to a type checker: defined for run time only
+    def __getattr__(name: str) -> Any:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module 'imgtune' has no attribute {name!r}")
+        import importlib
 
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value
 
 __all__ = [
     *_spec_all,

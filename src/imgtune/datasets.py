@@ -75,6 +75,12 @@ def make_digits(
 
     Returns:
         ``dest_dir/data``, the folder holding ``MLTable`` and ``annotations.jsonl``.
+
+    Example:
+        >>> import tempfile
+        >>> folder = make_digits(tempfile.mkdtemp(), size=8, n=20)
+        >>> sorted(p.name for p in folder.iterdir())
+        ['MLTable', 'annotations.jsonl']
     """
     dest = Path(dest_dir)
     images, targets = _digits()

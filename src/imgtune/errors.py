@@ -33,6 +33,10 @@ class Problem:
         line: 1-based line in the YAML source, when known.
         column: 1-based column in the YAML source, when known.
         source: The file the input came from, when it came from one.
+
+    Example:
+        >>> str(Problem("limits.max_trials", "must be in [1, 1000], got 0", line=3, column=15))
+        'limits.max_trials: must be in [1, 1000], got 0 (line 3, column 15)'
     """
 
     path: str
@@ -57,6 +61,16 @@ class ValidationError(ValueError):
 
     Attributes:
         problems: The problems, in the order they were found.
+
+    Example:
+        >>> err = ValidationError([Problem("max_trials", "must be >= 1, got 0")], "Limits")
+        >>> [p.path for p in err.problems]
+        ['max_trials']
+        >>> print(err)
+        1 problem in Limits:
+          max_trials: must be >= 1, got 0
+        >>> err.prefixed("limits").problems[0].path
+        'limits.max_trials'
     """
 
     def __init__(self, problems: Iterable[Problem], title: str | None = None):

@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import attrs
 
@@ -31,7 +32,7 @@ from imgtune.runner.store import RunStore
 from imgtune.spec.records import ImageClassificationJobBase
 from imgtune.tracking import MlflowTracker
 
-__all__ = ["run"]
+__all__ = ["run", "trial_fn_name"]
 
 #: The module that exports a run's best model, run as a process of its own (``python -m``).
 EXPORT_MODULE = "imgtune.export.at_end"
@@ -70,9 +71,46 @@ class OnnxExportAtEnd(RunObserver):
         return attrs.evolve(result, message="ONNX export of the best model failed: see run.log")
 
 
+def trial_fn_name(fn: str | Callable[..., Any]) -> str:
+    """The ``"module:function"`` name by which a trial process imports ``fn``.
+
+    A function defined in the script being run (``__main__``), a lambda or a nested function
+    cannot be imported by another process: it is refused here, before the sweep starts, with
+    what to do instead.
+
+    >>> trial_fn_name("my_trials:train")
+    'my_trials:train'
+    >>> trial_fn_name(lambda settings, data, workdir: None)
+    Traceback (most recent call last):
+    ...
+    imgtune.errors.ValidationError: 1 problem:
+      trial_fn: <lambda> is a lambda or a nested function, which a trial process (a separate Python
+      process) cannot import: define it with def at the top level of a module, or pass 'module:function'
+    """
+    if isinstance(fn, str):
+        return fn
+    module, qualname = getattr(fn, "__module__", None), getattr(fn, "__qualname__", None)
+    if module == "__main__":  # run as ``python -m package.module``: importable under its real name
+        spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+        module = spec.name if spec is not None and spec.name != "__main__" else None
+        if module is None:
+            raise ValidationError([Problem("trial_fn", f"{qualname} is defined in the script being run (__main__), "
+                                                       "which a trial process (a separate Python process) cannot "
+                                                       "import: move it into a module of its own (e.g. my_trials.py "
+                                                       "beside the script), import it from there, and pass it or "
+                                                       "'my_trials:" + f"{qualname}'")])
+    if not isinstance(module, str) or not isinstance(qualname, str) or "<" in qualname:
+        raise ValidationError([Problem("trial_fn", f"{qualname} is a lambda or a nested function, which a trial "
+                                                   "process (a separate Python process) cannot import: define it "
+                                                   "with def at the top level of a module, or pass "
+                                                   "'module:function'")])
+    return f"{module}:{qualname}"
+
+
 def run(job_or_plan: ImageClassificationJobBase | Plan | str | os.PathLike[str],
         output_dir: str | os.PathLike[str], *, executor: str = "local", seed: int = 0,
-        trial_fn: str | Callable | None = None, retry_failed: bool = False, resources: Resources | None = None,
+        trial_fn: str | Callable[..., Any] | None = None, retry_failed: bool = False,
+        resources: Resources | None = None,
         keep_checkpoints: int = 3, progress: Callable[[RunResult], None] | RunObserver | None = None,
         path_map: Mapping[str, str] | None = None, time_limit_seconds: float | None = None,
         address: str | None = None, ray_options: RayOptions | None = None,
@@ -115,6 +153,18 @@ def run(job_or_plan: ImageClassificationJobBase | Plan | str | os.PathLike[str],
     Raises:
         ValidationError: Bad arguments, a folder holding another job's run, or (with
             ``mlflow_tracking_uri``) no MLflow or a store that cannot be opened; all before training.
+
+    Example:
+        >>> import tempfile
+        >>> from imgtune import ImageClassificationJob
+        >>> job = ImageClassificationJob(training_data={"path": "data", "type": "uri_folder"},
+        ...                              target_column_name="label")
+        >>> # result = run(job, "runs/job"); result.best_trial.best_metric   (trains: minutes)
+        >>> run(job, tempfile.mkdtemp(), executor="dask")   # every argument is checked before anything starts
+        Traceback (most recent call last):
+        ...
+        imgtune.errors.ValidationError: 1 problem:
+          executor: must be one of local, ray, got 'dask'
     """
     if executor not in EXECUTORS:
         raise ValidationError([Problem("executor", f"must be one of {', '.join(EXECUTORS)}, got {executor!r}")])
@@ -136,15 +186,13 @@ def run(job_or_plan: ImageClassificationJobBase | Plan | str | os.PathLike[str],
             raise ValidationError([Problem("resources", "is for executor='local'; on Ray use ray_options="
                                                         "RayOptions(cpus_per_trial=..., gpus_per_trial=...)")])
         launcher = RayLauncher(address, ray_options)  # says how to install ray when it is missing
+    fn = trial_fn_name(trial_fn or DEFAULT_TRIAL_FN)  # checked before anything is written
     plan, store = prepare(job_or_plan, output_dir, seed=seed)
     exports = any(t.parameters.enable_onnx_normalization for t in plan.trials)
     if exports and importlib.util.find_spec("jax2onnx") is None:  # found before training, not after it
         raise ValidationError([Problem("training_parameters.enable_onnx_normalization",
                                        "the best model is exported to ONNX at the end, which needs the ONNX "
                                        "packages: pip install 'imgtune[onnx]'")])
-    fn = trial_fn or DEFAULT_TRIAL_FN
-    if callable(fn):
-        fn = f"{fn.__module__}:{fn.__qualname__}"
     observers: list[RunObserver] = []
     if progress is not None:
         observers.append(progress if isinstance(progress, RunObserver) else ProgressCallback(progress))

@@ -84,6 +84,14 @@ def collect_images(images: Images, *, path_map: Mapping[str, str] | None = None)
 
     Raises:
         ValidationError: ``images`` is neither a path, bytes, nor an iterable of them.
+
+    Example:
+        >>> import tempfile
+        >>> from imgtune.datasets import make_image_folder
+        >>> folder = make_image_folder(tempfile.mkdtemp(), size=8, n=10)
+        >>> items = collect_images([folder, b"not an image"])
+        >>> len(items), items[-1].name
+        (11, '<bytes 1>')
     """
     if isinstance(images, (str, bytes, bytearray, memoryview, os.PathLike)):
         images = [images]
@@ -158,6 +166,15 @@ class Predictor:
         resize_size: The validation resize (shorter side).
         crop_size: The validation centre crop.
         backend: ``"jax"`` or ``"onnx"``.
+
+    Example:
+        >>> import tempfile
+        >>> # p = load_predictor("runs/job"); p.labels, p.logits(pixels)  (a trained model)
+        >>> load_predictor(tempfile.mkdtemp())
+        Traceback (most recent call last):
+        ...
+        imgtune.errors.ValidationError: 1 problem:
+          model: no checkpoint at ... (expected a run folder, best/, a trial or a checkpoint folder, or a .onnx file)
     """
 
     def __init__(self, labels: Sequence[str], multilabel: bool, resize_size: int, crop_size: int,
@@ -184,6 +201,15 @@ def load_predictor(source: str | os.PathLike[str], *, onnx: bool = False, batch_
 
     Raises:
         ValidationError: No model at ``source``, or a missing optional package.
+
+    Example:
+        >>> import tempfile
+        >>> # predictor = load_predictor("runs/job"); predict(predictor, ["a.png", "b.png"])  (loaded once)
+        >>> load_predictor(tempfile.mkdtemp())
+        Traceback (most recent call last):
+        ...
+        imgtune.errors.ValidationError: 1 problem:
+          model: ...
     """
     path = Path(source)
     if path.suffix.lower() == ".onnx" or onnx:
@@ -264,7 +290,17 @@ def _result(name: str, probs: np.ndarray, labels: Sequence[str], multilabel: boo
 def iter_predictions(source: str | os.PathLike[str] | Predictor, images: Images, *, top_k: int | None = None,
                      batch_size: int = 32, onnx: bool = False, path_map: Mapping[str, str] | None = None,
                      workers: int | None = None) -> Iterator[dict[str, Any]]:
-    """:func:`predict`, one result at a time (a batch is decoded and run as a whole)."""
+    """:func:`predict`, one result at a time (a batch is decoded and run as a whole).
+
+    Example:
+        >>> import tempfile
+        >>> # for result in iter_predictions("runs/job", "images/"): print(result["filename"], result["labels"][0])
+        >>> next(iter_predictions(tempfile.mkdtemp(), ["cat.png"]))
+        Traceback (most recent call last):
+        ...
+        imgtune.errors.ValidationError: 1 problem:
+          model: no checkpoint at ... (expected a run folder, best/, a trial or a checkpoint folder, or a .onnx file)
+    """
     problems = []
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
         problems.append(Problem("top_k", f"must be an integer >= 1, got {top_k!r}"))
@@ -323,6 +359,15 @@ def predict(source: str | os.PathLike[str] | Predictor, images: Images, *, top_k
 
     Raises:
         ValidationError: A bad ``top_k``/``batch_size``, or no model at ``source``.
+
+    Example:
+        >>> import tempfile
+        >>> # predict("runs/job", ["cat.png"], top_k=1) -> [{"probs": [...], "labels": [...], ...}]
+        >>> predict(tempfile.mkdtemp(), ["cat.png"])   # a folder without a trained model
+        Traceback (most recent call last):
+        ...
+        imgtune.errors.ValidationError: 1 problem:
+          model: no checkpoint at ... (expected a run folder, best/, a trial or a checkpoint folder, or a .onnx file)
     """
     return list(iter_predictions(source, images, top_k=top_k, batch_size=batch_size, onnx=onnx,
                                  path_map=path_map))

@@ -77,6 +77,7 @@ __all__ = [
     "inputs",
     "jobs",
     "limits",
+    "multiclass_jobs",
     "multilabel_jobs",
     "policies",
     "sampling_algorithms",
@@ -90,7 +91,16 @@ _INT_CAP = 4096  # generated ints on fields without an upper bound stay below lo
 
 # --------------------------------------------------------------------------- scalars
 def field_values(spec: FieldSpec) -> st.SearchStrategy[Any]:
-    """Valid values of one field of the table."""
+    """Valid values of one field of the table.
+
+    Example:
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=5, deadline=None, database=None)
+        ... @given(field_values(TRAINING_PARAMETERS["momentum"]))
+        ... def check(value):
+        ...     assert 0 <= value <= 1
+        >>> check()
+    """
     if spec.kind is Kind.BOOL:
         return st.booleans()
     if spec.kind is Kind.ENUM:
@@ -141,7 +151,16 @@ def _consistent_crops(values: dict[str, Any]) -> dict[str, Any]:
 
 @st.composite
 def training_parameters(draw: Any) -> TrainingParameters:
-    """Valid :class:`TrainingParameters`, any subset of the 34 fields set."""
+    """Valid :class:`TrainingParameters`, any subset of the 34 fields set.
+
+    Example:
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=5, deadline=None, database=None)
+        ... @given(training_parameters())
+        ... def check(value):
+        ...     assert TrainingParameters(**value.set_fields()) == value
+        >>> check()
+    """
     names = draw(st.lists(st.sampled_from(list(TRAINING_PARAMETERS)), unique=True, max_size=12))
     values = {name: draw(field_values(TRAINING_PARAMETERS[name])) for name in names}
     return TrainingParameters(**_consistent_crops(values))
@@ -239,7 +258,16 @@ BAYESIAN_KINDS = frozenset({"scalar", "choice", "uniform", "quniform"})
 def search_spaces(draw: Any, kinds: frozenset[str] = ALL_KINDS, max_fields: int = 6) -> SearchSpace:
     """Valid :class:`SearchSpace` subspaces whose values are among ``kinds``
     (``scalar``, ``choice``, ``uniform``, ``quniform``, ``loguniform``,
-    ``qloguniform``, ``normal``, ``randint``)."""
+    ``qloguniform``, ``normal``, ``randint``).
+
+    Example:
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=5, deadline=None, database=None)
+        ... @given(search_spaces(GRID_KINDS))
+        ... def check(value):
+        ...     assert all(d.type == "choice" for d in value.distributions().values())
+        >>> check()
+    """
     names = draw(st.lists(st.sampled_from(list(SEARCHABLE)), unique=True, min_size=1, max_size=max_fields))
     values = {name: draw(_distribution(SEARCHABLE[name], kinds)) for name in names}
     # A one-value choice pins its value, as a scalar does (the records check both).
@@ -255,7 +283,16 @@ def search_spaces(draw: Any, kinds: frozenset[str] = ALL_KINDS, max_fields: int 
 # --------------------------------------------------------------------------- limits and sweeps
 @st.composite
 def limits(draw: Any) -> Limits:
-    """Valid :class:`Limits` (concurrency never above ``max_trials``)."""
+    """Valid :class:`Limits` (concurrency never above ``max_trials``).
+
+    Example:
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=5, deadline=None, database=None)
+        ... @given(limits())
+        ... def check(value):
+        ...     assert value.max_concurrent_trials is None or value.max_concurrent_trials <= (value.max_trials or 100)
+        >>> check()
+    """
     trials = draw(st.none() | field_values(LIMITS["max_trials"]))
     concurrency = draw(st.none() | st.integers(1, min(100, trials or 100)))
     timeout = draw(st.none() | field_values(LIMITS["timeout_minutes"]))
@@ -263,7 +300,16 @@ def limits(draw: Any) -> Limits:
 
 
 def sampling_algorithms() -> st.SearchStrategy[Any]:
-    """Random (seeded or not, random or sobol), grid and Bayesian sampling."""
+    """Random (seeded or not, random or sobol), grid and Bayesian sampling.
+
+    Example:
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=5, deadline=None, database=None)
+        ... @given(sampling_algorithms())
+        ... def check(value):
+        ...     assert value.type in ("random", "grid", "bayesian")
+        >>> check()
+    """
     return st.one_of(
         st.builds(RandomSampling, seed=st.none() | st.integers(0, 2**32 - 1),
                   rule=st.none() | st.sampled_from(["random", "sobol"])),
@@ -273,7 +319,16 @@ def sampling_algorithms() -> st.SearchStrategy[Any]:
 
 
 def policies() -> st.SearchStrategy[Any]:
-    """Valid early-termination policies."""
+    """Valid early-termination policies.
+
+    Example:
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=5, deadline=None, database=None)
+        ... @given(policies())
+        ... def check(value):
+        ...     assert value.type in ("bandit", "median_stopping", "truncation_selection")
+        >>> check()
+    """
     interval = st.integers(0, 10)
     delay = st.integers(0, 20)
     slack = st.floats(0.001, 10, allow_nan=False)
@@ -288,7 +343,16 @@ def policies() -> st.SearchStrategy[Any]:
 
 @st.composite
 def sweeps(draw: Any) -> Sweep:
-    """Valid :class:`Sweep` values (no policy with Bayesian sampling)."""
+    """Valid :class:`Sweep` values (no policy with Bayesian sampling).
+
+    Example:
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=5, deadline=None, database=None)
+        ... @given(sweeps())
+        ... def check(value):
+        ...     assert not (value.sampling_algorithm.type == "bayesian" and value.early_termination)
+        >>> check()
+    """
     algorithm = draw(sampling_algorithms())
     policy = None if isinstance(algorithm, BayesianSampling) else draw(st.none() | policies())
     return Sweep(sampling_algorithm=algorithm, early_termination=policy)
@@ -296,7 +360,16 @@ def sweeps(draw: Any) -> Sweep:
 
 # --------------------------------------------------------------------------- jobs
 def inputs() -> st.SearchStrategy[Input]:
-    """Valid data inputs of the three types."""
+    """Valid data inputs of the three types.
+
+    Example:
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=5, deadline=None, database=None)
+        ... @given(inputs())
+        ... def check(value):
+        ...     assert value.path and value.type.value in ("mltable", "uri_file", "uri_folder")
+        >>> check()
+    """
     path = st.sampled_from(["data/train", "./data/validation-mltable-folder", "azureml:fridge:1",
                             "azureml://datastores/x/paths/train", "/abs/train.jsonl", "images"])
     return st.builds(Input, path=path | _text, type=st.sampled_from(["mltable", "uri_file", "uri_folder"]))
@@ -359,15 +432,42 @@ def _job(draw: Any, cls: type) -> Any:
 
 
 def jobs() -> st.SearchStrategy[Any]:
-    """Valid jobs of both tasks."""
+    """Valid jobs of both tasks.
+
+    Example:
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=5, deadline=None, database=None)
+        ... @given(jobs())
+        ... def check(value):
+        ...     assert loads(dumps(value)) == value
+        >>> check()
+    """
     return st.one_of(_job(ImageClassificationJob), _job(ImageClassificationMultilabelJob))
 
 
 def multilabel_jobs() -> st.SearchStrategy[ImageClassificationMultilabelJob]:
-    """Valid multilabel jobs."""
+    """Valid multilabel jobs.
+
+    Example:
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=5, deadline=None, database=None)
+        ... @given(multilabel_jobs())
+        ... def check(value):
+        ...     assert value.multilabel
+        >>> check()
+    """
     return _job(ImageClassificationMultilabelJob)
 
 
 def multiclass_jobs() -> st.SearchStrategy[ImageClassificationJob]:
-    """Valid multiclass jobs."""
+    """Valid multiclass jobs.
+
+    Example:
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=5, deadline=None, database=None)
+        ... @given(multiclass_jobs())
+        ... def check(value):
+        ...     assert not value.multilabel
+        >>> check()
+    """
     return _job(ImageClassificationJob)

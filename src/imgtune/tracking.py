@@ -130,6 +130,10 @@ def require_mlflow() -> Any:
 
     Raises:
         ValidationError: MLflow is not installed (``pip install 'imgtune[mlflow]'``).
+
+    Example:
+        >>> require_mlflow().__name__
+        'mlflow'
     """
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     try:
@@ -141,7 +145,12 @@ def require_mlflow() -> Any:
 
 def pip_requirements() -> list[str]:
     """What the logged model needs, pinned to this environment (given to MLflow explicitly, so
-    it infers nothing)."""
+    it infers nothing).
+
+    Example:
+        >>> pip_requirements()[0].startswith("imgtune=="), any(r.startswith("mlflow==") for r in pip_requirements())
+        (True, True)
+    """
     from importlib.metadata import PackageNotFoundError, version
 
     out = []
@@ -188,6 +197,13 @@ class MlflowTracker(RunObserver):
 
     Raises:
         ValidationError: MLflow is not installed, or the store cannot be opened.
+
+    Example:
+        >>> import tempfile
+        >>> from imgtune.runner.observers import RunObserver
+        >>> tracker = MlflowTracker(tempfile.mkdtemp())   # a folder store; imgtune.run(..., mlflow_tracking_uri=...)
+        >>> isinstance(tracker, RunObserver)
+        True
     """
 
     def __init__(self, tracking_uri: str | os.PathLike[str]) -> None:
@@ -632,6 +648,11 @@ def model_class() -> type:
 
     Raises:
         ImportError: MLflow is not installed.
+
+    Example:
+        >>> cls = model_class()
+        >>> cls.__name__, [c.__name__ for c in cls.__mro__][1]
+        ('ImgtuneModel', 'PythonModel')
     """
     cls = globals().get("ImgtuneModel")
     if cls is None:

@@ -97,7 +97,14 @@ History = Sequence  # (subspace, sampled params, metric | None) per finished tri
 
 def resolve_limits(job: Job) -> ResolvedLimits:
     """The limits with defaults: 1 trial (AutoMode: as given), 1 at a time, 7 days;
-    ``max_concurrent_trials`` capped at ``max_trials`` (:func:`compile` warns when it caps)."""
+    ``max_concurrent_trials`` capped at ``max_trials`` (:func:`compile` warns when it caps).
+
+    Example:
+        >>> from imgtune import ImageClassificationJob
+        >>> resolve_limits(ImageClassificationJob(training_data={"path": "d"}, target_column_name="label",
+        ...                                       limits={"max_trials": 8, "max_concurrent_trials": 2}))
+        ResolvedLimits(max_trials=8, max_concurrent_trials=2, timeout_minutes=10080)
+    """
     limits = job.limits
     trials = limits.max_trials or 1
     concurrent = min(limits.max_concurrent_trials or 1, trials)
@@ -134,6 +141,16 @@ def compile(job: Job, *, seed: int = 0) -> Plan:  # noqa: A001 - the name users 
 
     Returns:
         The plan, with the trials that can be known before running.
+
+    Example:
+        >>> from imgtune import ImageClassificationJob
+        >>> job = ImageClassificationJob(training_data={"path": "data"}, target_column_name="label",
+        ...                              limits={"max_trials": 3}, sweep={"sampling_algorithm": "grid"},
+        ...                              search_space=[{"model_name": {"type": "choice",
+        ...                                                            "values": ["resnet18", "resnet50"]}}])
+        >>> plan = compile(job, seed=0)
+        >>> [t.parameters.model_name for t in plan.trials], plan.notes[0][:40]
+        (['resnet18', 'resnet50'], 'the search space gives 2 distinct valid ')
     """
     if not isinstance(job, Job):
         raise TypeError(f"compile takes a job, got {type(job).__name__}")
@@ -167,6 +184,18 @@ def extend(plan: Plan, history: History = (), *, count: int = 1) -> Plan:
 
     Returns:
         The plan with the new trials (the same plan when none could be added).
+
+    Example:
+        >>> from imgtune import ImageClassificationJob
+        >>> job = ImageClassificationJob(training_data={"path": "data"}, target_column_name="label",
+        ...     limits={"max_trials": 4, "max_concurrent_trials": 2}, sweep={"sampling_algorithm": "bayesian"},
+        ...     search_space=[{"learning_rate": {"type": "uniform", "min_value": 0.001, "max_value": 0.1}}])
+        >>> plan = compile(job)
+        >>> len(plan.trials)   # Bayesian: the first trials only
+        2
+        >>> history = [(t.subspace, dict(t.sampled), 0.5 + i / 10) for i, t in enumerate(plan.trials)]
+        >>> len(extend(plan, history, count=2).trials)
+        4
     """
     room = plan.limits.max_trials - len(plan.trials)
     if room <= 0 or plan.exhausted:
@@ -226,6 +255,12 @@ def render(job: Job) -> str:
     parameters as a trial with no searched values would get them.
 
     Values drawn from ``search_space`` take precedence over these per trial.
+
+    Example:
+        >>> from imgtune import ImageClassificationJob
+        >>> text = render(ImageClassificationJob(training_data={"path": "data"}, target_column_name="label"))
+        >>> "learning_rate: 0.01" in text, "max_trials: 1" in text
+        (True, True)
     """
     limits = resolve_limits(job)
     params = resolve(job.training_parameters, {}, multilabel=job.multilabel,

@@ -31,13 +31,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from imgtune.spec.enums import LearningRateScheduler, Optimizer
+from imgtune.spec.fields import UNRESOLVED
 from imgtune.spec.models import DEFAULT_MODEL, MODELS
-from imgtune.spec.records import TrainingParameters
+from imgtune.spec.records import ResolvedTrainingParameters, TrainingParameters
 
 __all__ = ["UNSET_BY_DESIGN", "default_learning_rate", "resolve"]
 
 #: Fields whose ``None`` is itself a setting and stays in a resolved trial.
-UNSET_BY_DESIGN = frozenset({"checkpoint_frequency", "checkpoint_run_id"})
+UNSET_BY_DESIGN = frozenset(UNRESOLVED)
 
 _FIXED: dict[str, Any] = {
     "advanced_settings": "{}",
@@ -79,7 +80,8 @@ def default_learning_rate(model_name: str, multilabel: bool) -> float:
     return MODELS[model_name].learning_rate(multilabel=multilabel)
 
 
-def resolve(params: TrainingParameters, drawn: Mapping[str, Any], *, multilabel: bool, seed: int) -> TrainingParameters:
+def resolve(params: TrainingParameters, drawn: Mapping[str, Any], *, multilabel: bool,
+            seed: int) -> ResolvedTrainingParameters:
     """The training parameters with every default filled in.
 
     Args:
@@ -90,6 +92,12 @@ def resolve(params: TrainingParameters, drawn: Mapping[str, Any], *, multilabel:
 
     Raises:
         ValidationError: The combination is invalid (e.g. a ViT with unequal crops).
+
+    Example:
+        >>> from imgtune.spec.records import TrainingParameters
+        >>> p = resolve(TrainingParameters(model_name="vitb16r224"), {"learning_rate": 0.001}, multilabel=False, seed=3)
+        >>> p.learning_rate, p.training_batch_size, p.random_seed, p.optimizer.value
+        (0.001, 48, 3, 'sgd')
     """
     values = {**params.set_fields(), **{k: v for k, v in drawn.items() if v is not None}}
     model = values.setdefault("model_name", DEFAULT_MODEL)
@@ -102,4 +110,4 @@ def resolve(params: TrainingParameters, drawn: Mapping[str, Any], *, multilabel:
         values.setdefault(name, default)
     if values["optimizer"] in (Optimizer.NONE, "none"):
         values["optimizer"] = Optimizer.SGD
-    return TrainingParameters(**values)
+    return ResolvedTrainingParameters(**values)

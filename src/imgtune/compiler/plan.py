@@ -40,6 +40,7 @@ from imgtune.spec.records import (
     EarlyTerminationPolicy,
     ImageClassificationJobBase,
     MedianStoppingPolicy,
+    ResolvedTrainingParameters,
     TrainingParameters,
     TruncationSelectionPolicy,
     to_policy,
@@ -76,7 +77,14 @@ def _to_job(value: Any) -> Any:
 
 @attrs.frozen(kw_only=True)
 class ResolvedLimits(Validated):
-    """Limits with the defaults filled in (1 trial, 1 at a time, 7 days)."""
+    """Limits with the defaults filled in (1 trial, 1 at a time, 7 days).
+
+    Example:
+        >>> from imgtune import ImageClassificationJob
+        >>> from imgtune.compiler import resolve_limits
+        >>> resolve_limits(ImageClassificationJob(training_data={"path": "d"}, target_column_name="label"))
+        ResolvedLimits(max_trials=1, max_concurrent_trials=1, timeout_minutes=10080)
+    """
 
     max_trials: int
     max_concurrent_trials: int
@@ -90,7 +98,12 @@ class ResolvedLimits(Validated):
 
 @attrs.frozen(kw_only=True)
 class SamplerConfig(Validated):
-    """Which sampler proposes the trials; ``sequential`` samplers need the history."""
+    """Which sampler proposes the trials; ``sequential`` samplers need the history.
+
+    Example:
+        >>> SamplerConfig(type="bayesian").sequential, SamplerConfig(type="grid").sequential
+        (True, False)
+    """
 
     type: str
 
@@ -102,6 +115,17 @@ class SamplerConfig(Validated):
     def _check(self, checker: Checker) -> None:
         if self.type not in SAMPLER_TYPES:
             checker.add("type", f"must be one of {', '.join(SAMPLER_TYPES)}, got {self.type!r}")
+
+
+_RESOLVED = record_converter(ResolvedTrainingParameters)
+
+
+def _to_resolved(value: ResolvedTrainingParameters | Mapping[str, Any]) -> ResolvedTrainingParameters:
+    """A trial's parameters: resolved ones as they are; unresolved ones (or a mapping) are built into
+    resolved ones, each unset field reported as required."""
+    if type(value) is TrainingParameters:
+        value = unstructure(value)
+    return _RESOLVED(value)  # type: ignore[no-any-return]
 
 
 @attrs.frozen(kw_only=True)
@@ -117,13 +141,19 @@ class Trial(Validated):
         sampled: The values drawn from the search space (plain JSON values).
         parameters: Every training parameter resolved; only ``checkpoint_frequency``
             and ``checkpoint_run_id`` may be ``None``, which is itself a setting.
+
+    Example:
+        >>> from imgtune import ImageClassificationJob, compile
+        >>> trial = compile(ImageClassificationJob(training_data={"path": "d"}, target_column_name="label")).trials[0]
+        >>> trial.id, trial.parameters.model_name, trial.parameters.learning_rate
+        ('0000-...', 'seresnext', 0.01)
     """
 
     id: str
     index: int
     subspace: int | None = None
     sampled: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze)
-    parameters: TrainingParameters = attrs.field(converter=record_converter(TrainingParameters))
+    parameters: ResolvedTrainingParameters = attrs.field(converter=_to_resolved)
 
     def _check(self, checker: Checker) -> None:
         if not is_int(self.index) or self.index < 0:
@@ -151,6 +181,14 @@ class Plan(Validated):
             :func:`~imgtune.compiler.samplers.state_to_json`).
         exhausted: Whether the sampler can propose no further trial.
         notes: What the compiler wants a reader to know (a grid smaller than ``max_trials``, ...).
+
+    Example:
+        >>> from imgtune import ImageClassificationJob, compile
+        >>> plan = compile(ImageClassificationJob(training_data={"path": "d"}, target_column_name="label"), seed=3)
+        >>> plan.seed, plan.limits.max_trials, plan.sampler.type, len(plan.trials)
+        (3, 1, 'fixed', 1)
+        >>> loads_plan(dumps_plan(plan)) == plan
+        True
     """
 
     version: int = PLAN_VERSION
@@ -223,7 +261,16 @@ def trial_id(index: int, parameters: TrainingParameters) -> str:
 
 
 def make_sampler(config: SamplerConfig, *, multilabel: bool):
-    """The sampler's pure functions, derived from its record."""
+    """The sampler's pure functions, derived from its record.
+
+    Example:
+        >>> from imgtune import Choice
+        >>> sampler = make_sampler(SamplerConfig(type="grid"), multilabel=False)
+        >>> state = sampler.init(({"optimizer": Choice(values=["sgd", "adam"])},), 0)
+        >>> proposal, state = sampler.propose(state, ())
+        >>> proposal
+        (0, {'optimizer': <Optimizer.SGD: 'sgd'>})
+    """
     if config.type == "grid":
         return samplers.grid_sampler()
     if config.type in ("random", "fixed"):
@@ -242,6 +289,15 @@ def make_policy(record: EarlyTerminationPolicy | None, metric: PrimaryMetric) ->
     primary metric's scores (:meth:`~imgtune.spec.enums.PrimaryMetric.score`: higher is better).
 
     ``evaluation_interval: 0`` (Azure SDK's default) acts as 1.
+
+    Example:
+        >>> from imgtune import BanditPolicy, PrimaryMetric
+        >>> policy = make_policy(BanditPolicy(slack_factor=0.2), PrimaryMetric.ACCURACY)
+        >>> decisions, state = policy.decide(policy.init(), {"a": [0.9], "b": [0.5]}, {"a", "b"}, 1)
+        >>> [(d.trial_id, d.stop) for d in decisions]
+        [('a', False), ('b', True)]
+        >>> decisions[1].reason
+        'bandit: 0.5 < 0.75 = best 0.9 / (1 + 0.2) at interval 1'
     """
     if record is None:
         return policies.no_policy()
@@ -260,7 +316,14 @@ def _policy(record: EarlyTerminationPolicy) -> policies.Policy:
 
 
 def dumps_plan(plan: Plan) -> str:
-    """The plan as YAML text (readable; ``loads_plan`` reads it back equal)."""
+    """The plan as YAML text (readable; ``loads_plan`` reads it back equal).
+
+    Example:
+        >>> from imgtune import ImageClassificationJob, compile
+        >>> text = dumps_plan(compile(ImageClassificationJob(training_data={"path": "d"}, target_column_name="label")))
+        >>> text.splitlines()[0], loads_plan(text).trials[0].parameters.model_name
+        ('version: 2', 'seresnext')
+    """
     return dump_text(unstructure(plan))
 
 
@@ -269,6 +332,12 @@ def loads_plan(source: str | Mapping[str, Any]) -> Plan:
 
     Raises:
         ValidationError: The text is not a valid plan.
+
+    Example:
+        >>> from imgtune import ImageClassificationJob, compile
+        >>> plan = compile(ImageClassificationJob(training_data={"path": "d"}, target_column_name="label"))
+        >>> loads_plan(dumps_plan(plan)) == plan
+        True
     """
     data = parse_with_marks(source)[0] if isinstance(source, str) else source
     return structure(data, Plan)

@@ -143,6 +143,15 @@ def export_onnx(source: str | os.PathLike[str], dest: str | os.PathLike[str] | N
     Raises:
         ValidationError: No checkpoint at ``source``, or the ONNX packages are missing.
         FileExistsError: ``dest`` exists and ``overwrite`` is false.
+
+    Example:
+        >>> import tempfile
+        >>> # export_onnx("runs/job") -> Path("runs/job/best/model.onnx")
+        >>> export_onnx(tempfile.mkdtemp())   # a folder without a trained model
+        Traceback (most recent call last):
+        ...
+        imgtune.errors.ValidationError: 1 problem:
+          source: no checkpoint at ... (expected a run folder, best/, a trial or a checkpoint folder)
     """
     _require_jax2onnx()
     try:
@@ -165,6 +174,15 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
 
     Raises:
         ValidationError: The file is not an ONNX model exported by imgtune.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "model.onnx"
+        >>> read_metadata(path)   # a file that is not there
+        Traceback (most recent call last):
+        ...
+        imgtune.errors.ValidationError: 1 problem:
+          model: .../model.onnx: not an ONNX model (FileNotFoundError: ...)
     """
     import onnx
 

@@ -53,6 +53,10 @@ def report_path(output_dir: str | os.PathLike[str]) -> Path:
     """Where the report of the run in ``output_dir`` is (``OUT/report.html``, absolute).
 
     Its ``file://`` URL, ``report_path(out).as_uri()``, is ``RunResult.studio_url``.
+
+    Example:
+        >>> report_path("runs/job").name
+        'report.html'
     """
     return RunLayout(Path(output_dir).resolve()).report
 
@@ -71,6 +75,16 @@ def write_report(output_dir: str | os.PathLike[str], *, now: float | None = None
 
     Raises:
         ValidationError: The folder holds no run, or an unreadable one.
+
+    Example:
+        >>> import tempfile
+        >>> from imgtune import ImageClassificationJob
+        >>> from imgtune.runner import RunResult, prepare
+        >>> plan, store = prepare(ImageClassificationJob(training_data={"path": "d"}, target_column_name="label"),
+        ...                       tempfile.mkdtemp())
+        >>> store.save_result(RunResult(primary_metric="accuracy", output_dir=str(store.root)))  # a run just started
+        >>> write_report(store.root) == report_path(store.root), report_path(store.root).is_file()
+        (True, True)
     """
     path = report_path(output_dir)
     write_atomic(path, render_report(output_dir, now=now))
@@ -89,6 +103,17 @@ def render_report(output_dir: str | os.PathLike[str], *, now: float | None = Non
 
     Raises:
         ValidationError: The folder holds no run, or an unreadable one.
+
+    Example:
+        >>> import tempfile
+        >>> from imgtune import ImageClassificationJob
+        >>> from imgtune.runner import RunResult, prepare
+        >>> plan, store = prepare(ImageClassificationJob(training_data={"path": "d"}, target_column_name="label"),
+        ...                       tempfile.mkdtemp())
+        >>> store.save_result(RunResult(primary_metric="accuracy", output_dir=str(store.root)))  # a run just started
+        >>> html = render_report(store.root)
+        >>> html.startswith("<!DOCTYPE html>"), "NotStarted" in html
+        (True, True)
     """
     run = _read(Path(output_dir), time.time() if now is None else now)
     sections = [_header(run), _timeline(run), _trials(run), _metric_chart(run), _hyperparameters(run),

@@ -28,6 +28,12 @@ class ReportWriter(RunObserver):
 
     A report that cannot be written is logged to ``run.log`` (``report.html not written: ...``);
     it never fails the run: the report is a view of the run, not part of it.
+
+    Example:
+        >>> # imgtune.run adds one; imgtune.runner.run_plan(plan, store, ..., observers=[ReportWriter()])
+        >>> from imgtune.runner.observers import RunObserver
+        >>> isinstance(ReportWriter(), RunObserver)
+        True
     """
 
     def __init__(self) -> None:

@@ -97,6 +97,10 @@ class Resources:
     Attributes:
         cpus: The cores to share among concurrent trials (default: this process's affinity).
         gpus: GPU ids to hand out, one per trial (default: ``IMGTUNE_GPUS``, else ``nvidia-smi -L``).
+
+    Example:
+        >>> Resources(cpus=(0, 1, 2, 3), gpus=())   # four cores, no GPU, shared among the trials at once
+        Resources(cpus=(0, 1, 2, 3), gpus=())
     """
 
     cpus: tuple[int, ...] | None = None
@@ -401,6 +405,19 @@ def run_plan(plan: Plan, store: RunStore, *, trial_fn: str, retry_failed: bool =
         launcher: Where trials run (default: a :class:`LocalLauncher`).
         observers: What watches the run (:class:`~imgtune.runner.observers.RunObserver` s), called in
             this order; one that raises is logged to ``run.log`` and never fails the run.
+
+    Example:
+        >>> import tempfile
+        >>> from imgtune import ImageClassificationJob
+        >>> from imgtune.runner import prepare
+        >>> plan, store = prepare(ImageClassificationJob(training_data={"path": "d"}, target_column_name="label"),
+        ...                       tempfile.mkdtemp())
+        >>> result = run_plan(plan, store, trial_fn="imgtune.runner.training:train")  # "d" holds no data
+        >>> result.status.value, result.trials[0].status.value
+        ('Failed', 'Failed')
+        >>> print(result.trials[0].stop_reason)
+        ValidationError: 1 problem:
+          training_data.path: .../d/MLTable: no MLTable file (the folder does not exist); ...
     """
     image_store = prepare_images(plan, store, path_map) if trial_fn == TRIAL_FN else None
     launcher = launcher or LocalLauncher()

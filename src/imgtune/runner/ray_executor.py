@@ -59,6 +59,12 @@ class RayOptions:
         max_retries: How many times a trial whose process was killed or whose actor or node was lost
             is started again (from its last checkpoint) before it fails.
         runtime_env: Ray's ``runtime_env`` for the trial actors (``env_vars``, ``working_dir``, ...).
+
+    Example:
+        >>> RayOptions(cpus_per_trial=2, gpus_per_trial=0.5).problems()
+        []
+        >>> RayOptions(cpus_per_trial=-1).problems()[0].path
+        'ray_options.cpus_per_trial'
     """
 
     cpus_per_trial: float | None = None

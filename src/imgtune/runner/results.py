@@ -90,6 +90,14 @@ class TrialRecord:
         checkpoint: The folder of its best checkpoint, while it is kept (the best few trials).
         artifacts: Name -> file the trial produced for its best model (``labels.json``,
             ``metrics.json``, ...); copied into ``best/`` for the best trial.
+
+    Example:
+        >>> from imgtune import ImageClassificationJob, compile
+        >>> trial = compile(ImageClassificationJob(training_data={"path": "d"}, target_column_name="label")).trials[0]
+        >>> record = TrialRecord(id=trial.id, index=0, parameters=trial.parameters, status="Completed",
+        ...                      best_metric=0.91, best_epoch=3)
+        >>> record.finished, record.status.value, record.best_metric
+        (True, 'Completed', 0.91)
     """
 
     id: str
@@ -131,6 +139,15 @@ class RunResult:
         started_at, ended_at: Unix times.
         elapsed_seconds: Time spent running, summed over resumes (what the timeout counts).
         message: Why the job ended as it did (e.g. the timeout), when it is worth saying.
+
+    Example:
+        >>> from imgtune import ImageClassificationJob, compile
+        >>> trial = compile(ImageClassificationJob(training_data={"path": "d"}, target_column_name="label")).trials[0]
+        >>> done = [TrialRecord(id=f"{i}", index=i, parameters=trial.parameters, status="Completed", best_metric=m)
+        ...         for i, m in enumerate([0.8, 0.9])]
+        >>> result = RunResult(primary_metric="accuracy", status="Completed", trials=done)
+        >>> result.best_trial.id, result.status.value
+        ('1', 'Completed')
     """
 
     version: int = RUN_VERSION

@@ -425,6 +425,14 @@ def load_result(output_dir: str | os.PathLike[str]) -> RunResult:
 
     Raises:
         ValidationError: The folder holds no run (or an unreadable one).
+
+    Example:
+        >>> import tempfile
+        >>> load_result(tempfile.mkdtemp())   # a folder that holds no run
+        Traceback (most recent call last):
+        ...
+        imgtune.errors.ValidationError: 1 problem:
+          ... holds no imgtune run (no run.json)
     """
     store = RunStore(output_dir)
     if not store.exists():

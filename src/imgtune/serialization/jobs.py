@@ -46,7 +46,16 @@ Job = ImageClassificationJobBase
 
 
 def to_dict(job: Job) -> dict[str, Any]:
-    """The job as the dict its YAML holds (Azure's ``job._to_dict()``)."""
+    """The job as the dict its YAML holds (Azure's ``job._to_dict()``).
+
+    Example:
+        >>> from imgtune import ImageClassificationJob
+        >>> to_dict(ImageClassificationJob(training_data={"path": "d"}, target_column_name="label",
+        ...                                training_parameters={"optimizer": "Adam"}))
+        {'type': 'automl', 'task': 'image_classification', 'log_verbosity': 'info', 'primary_metric': 'accuracy',
+         'target_column_name': 'label', 'training_data': {'path': 'd', 'type': 'mltable'}, 'limits': {},
+         'training_parameters': {'optimizer': 'adam'}}
+    """
     return unstructure(job)
 
 
@@ -118,6 +127,14 @@ def loads(source: str | bytes | Mapping[str, Any], *, base_path: str | os.PathLi
     Raises:
         ValidationError: Listing every problem with its path (and line and
             column for text). Nothing else escapes, whatever the input.
+
+    Example:
+        >>> job = loads("type: automl\\ntask: image_classification\\ntarget_column_name: label\\n"
+        ...             "training_data: {path: data, type: mltable}\\nlimits: {max_trials: 0}\\n")
+        Traceback (most recent call last):
+        ...
+        imgtune.errors.ValidationError: 1 problem in job:
+          limits.max_trials: must be in [1, 1000], got 0 (line 5, column 22)
     """
     try:
         return _loads(source, base_path, max_job_bytes(max_bytes))
@@ -182,6 +199,15 @@ def load(source: str | os.PathLike | TextIO | BinaryIO, *, max_bytes: int | None
     Raises:
         ValidationError: The YAML is not a valid job, or the file is too big, binary or not UTF-8.
         FileNotFoundError: There is no such file.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "job.yml"
+        >>> _ = path.write_text("type: automl\\ntask: image_classification\\ntarget_column_name: label\\n"
+        ...                     "training_data: {path: data, type: mltable}\\n")
+        >>> job = load(path)
+        >>> job.target_column_name, job.base_path == str(path.parent)
+        ('label', True)
     """
     limit = max_job_bytes(max_bytes)
     if hasattr(source, "read"):
@@ -204,7 +230,23 @@ def _load_named(data: str | bytes, label: str, base: Path | None, limit: int) ->
     except ValidationError as err:
         raise err.from_source(label) from None
 def dumps(job: Job) -> str:
-    """The job as YAML text in the Azure ML v2 schema, keys in a stable, readable order."""
+    """The job as YAML text in the Azure ML v2 schema, keys in a stable, readable order.
+
+    Example:
+        >>> from imgtune import ImageClassificationJob
+        >>> print(dumps(ImageClassificationJob(training_data={"path": "d"}, target_column_name="label")))
+        type: automl
+        task: image_classification
+        log_verbosity: info
+        primary_metric: accuracy
+        target_column_name: label
+        training_data:
+          path: d
+          type: mltable
+        limits: {}
+        training_parameters: {}
+        <BLANKLINE>
+    """
     if not isinstance(job, Job):
         raise TypeError(f"dumps takes a job, got {type(job).__name__}")
     return dump_text(to_dict(job))
@@ -215,6 +257,19 @@ def dump(job: Job, dest: str | os.PathLike | TextIO, *, overwrite: bool = False)
 
     Raises:
         FileExistsError: ``dest`` exists and ``overwrite`` is false.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> from imgtune import ImageClassificationJob
+        >>> job = ImageClassificationJob(training_data={"path": "d"}, target_column_name="label")
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "job.yml"
+        >>> dump(job, path)
+        >>> load(path) == job
+        True
+        >>> dump(job, path)
+        Traceback (most recent call last):
+        ...
+        FileExistsError: ...
     """
     text = dumps(job)
     if hasattr(dest, "write"):

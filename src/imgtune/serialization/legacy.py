@@ -21,7 +21,18 @@ __all__ = ["LegacySchemaWarning", "RENAMED_PARAMETERS", "migrate"]
 
 
 class LegacySchemaWarning(UserWarning):
-    """A job used the pre-2022-09 schema (``image_model``, ``sweep.limits``, string distributions, ...)."""
+    """A job used the pre-2022-09 schema (``image_model``, ``sweep.limits``, string distributions, ...).
+
+    Example:
+        >>> import warnings
+        >>> from imgtune import loads
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     job = loads({"type": "automl", "task": "image_classification", "target_column_name": "label",
+        ...                  "training_data": {"path": "d"}, "training_parameters": {"grad_accumulation_step": 2}})
+        >>> job.training_parameters.gradient_accumulation_step, caught[0].category.__name__
+        (2, 'LegacySchemaWarning')
+    """
 
 
 RENAMED_PARAMETERS = {

@@ -29,7 +29,13 @@ class Loader(yaml.SafeLoader):
 
 
 class Dumper(yaml.SafeDumper):
-    """Safe dumping that quotes strings our loader would read as floats."""
+    """Safe dumping that quotes strings our loader would read as floats.
+
+    Example:
+        >>> import yaml
+        >>> yaml.dump({"weight_decay": "1e-4"}, Dumper=Dumper)   # quoted: read back as text, not a float
+        "weight_decay: '1e-4'\\n"
+    """
 
 
 for _cls in (Loader, Dumper):
@@ -138,6 +144,11 @@ def parse_with_marks(text: str, *, max_nodes: int | None = MAX_NODES,
 
     Raises:
         ValidationError: The text is not valid YAML, or expands past ``max_nodes`` (with where).
+
+    Example:
+        >>> data, marks = parse_with_marks("limits:\\n  max_trials: 0\\n")
+        >>> data, marks["limits.max_trials"]
+        ({'limits': {'max_trials': 0}}, (2, 15))
     """
     use_c = HAVE_LIBYAML if composer is None else composer == "c"
     if use_c and not HAVE_LIBYAML:
@@ -198,5 +209,12 @@ def with_marks(err: ValidationError, marks: Mapping[str, tuple[int, int]], renam
 
 
 def dump_text(data: Any) -> str:
-    """Plain data as YAML text, keys in the order given."""
+    """Plain data as YAML text, keys in the order given.
+
+    Example:
+        >>> print(dump_text({"b": 1, "a": ["x", "1e-4"]}))
+        b: 1
+        a: [x, '1e-4']
+        <BLANKLINE>
+    """
     return yaml.dump(data, Dumper=Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=100)

@@ -69,20 +69,30 @@ def field_key(a: attrs.Attribute) -> str:
     return a.metadata.get("key", a.name)
 
 
+#: Record class -> its fields' names and YAML keys (computed once per class).
+_KEYS: dict[type, tuple[tuple[str, str], ...]] = {}
+
+
 class Validated:
     """Mixin: on construction, report nested :class:`Invalid` values and run
     ``_check(checker)``, then raise once with every problem."""
 
     def __attrs_post_init__(self) -> None:
         checker = Checker()
-        for a in attrs.fields(type(self)):
-            value = getattr(self, a.name)
+        cls = type(self)
+        keys = _KEYS.get(cls)
+        if keys is None:  # once per class
+            keys = _KEYS[cls] = tuple((a.name, field_key(a)) for a in attrs.fields(cls))
+        for name, key in keys:
+            value = getattr(self, name)
+            if value is None:
+                continue
             if isinstance(value, Invalid):
-                checker.extend(field_key(a), value.problems)
+                checker.extend(key, value.problems)
             elif isinstance(value, tuple):
                 for i, item in enumerate(value):
                     if isinstance(item, Invalid):
-                        checker.extend(f"{field_key(a)}[{i}]", item.problems)
+                        checker.extend(f"{key}[{i}]", item.problems)
         self._check(checker)
         checker.raise_if_any(type(self).__name__)
 

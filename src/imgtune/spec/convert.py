@@ -63,8 +63,9 @@ def _make_converter() -> cattrs.Converter:
     conv.register_unstructure_hook_func(lambda t: isinstance(t, type) and attrs.has(t), unstructure_fields)
     conv.register_unstructure_hook(FrozenMap, _unstructure_free)
     conv.register_unstructure_hook(tuple, _unstructure_free)
-    conv.register_unstructure_hook_func(lambda t: isinstance(t, type) and issubclass(t, AzureEnum),
-                                        lambda e: e.value)
+    # By class, not by predicate: cattrs' own hook for str subclasses would win over a predicate and
+    # keep the enum member, which yaml.safe_dump and json.dumps cannot write.
+    conv.register_unstructure_hook(AzureEnum, _enum_value)
     conv.register_unstructure_hook_func(lambda t: isinstance(t, type) and issubclass(t, PurePath), str)
     return conv
 
@@ -78,6 +79,10 @@ def _record_structure_fn(cls: type, conv: cattrs.Converter) -> Any:
         else:
             overrides[a.name] = override(rename=field_key(a), struct_hook=_as_written)
     return make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=True, **overrides)
+
+
+def _enum_value(member: AzureEnum) -> str:
+    return member.value  # type: ignore[no-any-return]
 
 
 def _as_written(value: Any, _: Any) -> Any:
@@ -144,7 +149,13 @@ _UNIONS[Distribution] = DISTRIBUTIONS
 
 
 def unstructure(value: Any) -> Any:
-    """Any record as plain YAML-ready data (dicts, lists, scalars) in Azure's shape."""
+    """Any record as plain YAML-ready data (dicts, lists, scalars) in Azure's shape.
+
+    Example:
+        >>> from imgtune.spec.records import TrainingParameters
+        >>> unstructure(TrainingParameters(optimizer="AdamW", learning_rate=0.01))
+        {'learning_rate': 0.01, 'optimizer': 'adamw'}
+    """
     return _CONVERTER.unstructure(value, unstructure_as=type(value))
 
 
@@ -153,6 +164,11 @@ def structure(data: Any, cls: Any) -> Any:
 
     Raises:
         ValidationError: With the dotted path of each problem, relative to ``data``.
+
+    Example:
+        >>> from imgtune.spec.records import BanditPolicy, EarlyTerminationPolicy
+        >>> structure({"type": "Bandit", "slack_factor": 0.1}, EarlyTerminationPolicy)
+        BanditPolicy(slack_factor=0.1)
     """
     members = _UNIONS.get(cls)
     if members is not None:

@@ -52,7 +52,13 @@ def _tuple(value: Any) -> Any:
 
 
 class Distribution(Validated):
-    """Base of the ten distributions; ``type`` is the YAML tag."""
+    """Base of the ten distributions; ``type`` is the YAML tag.
+
+    Example:
+        >>> from imgtune.spec.convert import structure
+        >>> structure({"type": "uniform", "min_value": 0.001, "max_value": 0.01}, Distribution)
+        Uniform(min_value=0.001, max_value=0.01)
+    """
 
     type: ClassVar[str]
 
@@ -85,7 +91,12 @@ def _rest_literal(value: Any) -> str:
 
 @attrs.frozen(kw_only=True)
 class Choice(Distribution):
-    """One of ``values``, each equally likely."""
+    """One of ``values``, each equally likely.
+
+    Example:
+        >>> Choice(values=["resnet18", "resnet50"]).values
+        ('resnet18', 'resnet50')
+    """
 
     type: ClassVar[str] = "choice"
     values: tuple = attrs.field(converter=_tuple)
@@ -109,7 +120,12 @@ class Choice(Distribution):
 
 @attrs.frozen(kw_only=True)
 class Randint(Distribution):
-    """An integer in ``[0, upper)``."""
+    """An integer in ``[0, upper)``.
+
+    Example:
+        >>> Randint(upper=4)
+        Randint(upper=4)
+    """
 
     type: ClassVar[str] = "randint"
     upper: int
@@ -134,14 +150,24 @@ class _Bounded(Distribution):
 
 @attrs.frozen(kw_only=True)
 class Uniform(_Bounded):
-    """``U(min_value, max_value)``."""
+    """``U(min_value, max_value)``.
+
+    Example:
+        >>> Uniform(min_value=0.001, max_value=0.01).type
+        'uniform'
+    """
 
     type: ClassVar[str] = "uniform"
 
 
 @attrs.frozen(kw_only=True)
 class LogUniform(_Bounded):
-    """``exp(U(min_value, max_value))``: the bounds are exponents."""
+    """``exp(U(min_value, max_value))``: the bounds are exponents.
+
+    Example:
+        >>> LogUniform(min_value=-7, max_value=-3)   # learning rates from exp(-7) to exp(-3)
+        LogUniform(min_value=-7, max_value=-3)
+    """
 
     type: ClassVar[str] = "loguniform"
 
@@ -153,7 +179,12 @@ def _check_q(checker: Checker, q: Any) -> None:
 
 @attrs.frozen(kw_only=True)
 class QUniform(_Bounded):
-    """``round(U(min_value, max_value) / q) * q``."""
+    """``round(U(min_value, max_value) / q) * q``.
+
+    Example:
+        >>> QUniform(min_value=8, max_value=64, q=8)   # 8, 16, ..., 64
+        QUniform(min_value=8, max_value=64, q=8)
+    """
 
     type: ClassVar[str] = "quniform"
     q: float
@@ -165,7 +196,12 @@ class QUniform(_Bounded):
 
 @attrs.frozen(kw_only=True)
 class QLogUniform(_Bounded):
-    """``round(exp(U(min_value, max_value)) / q) * q``."""
+    """``round(exp(U(min_value, max_value)) / q) * q``.
+
+    Example:
+        >>> QLogUniform(min_value=2, max_value=5, q=1).type
+        'qloguniform'
+    """
 
     type: ClassVar[str] = "qloguniform"
     q: float
@@ -188,21 +224,36 @@ class _Gaussian(Distribution):
 
 @attrs.frozen(kw_only=True)
 class Normal(_Gaussian):
-    """``N(mu, sigma)``."""
+    """``N(mu, sigma)``.
+
+    Example:
+        >>> Normal(mu=0.9, sigma=0.02)
+        Normal(mu=0.9, sigma=0.02)
+    """
 
     type: ClassVar[str] = "normal"
 
 
 @attrs.frozen(kw_only=True)
 class LogNormal(_Gaussian):
-    """``exp(N(mu, sigma))``."""
+    """``exp(N(mu, sigma))``.
+
+    Example:
+        >>> LogNormal(mu=-5, sigma=1).type
+        'lognormal'
+    """
 
     type: ClassVar[str] = "lognormal"
 
 
 @attrs.frozen(kw_only=True)
 class QNormal(_Gaussian):
-    """``round(N(mu, sigma) / q) * q``."""
+    """``round(N(mu, sigma) / q) * q``.
+
+    Example:
+        >>> QNormal(mu=32, sigma=8, q=4).type
+        'qnormal'
+    """
 
     type: ClassVar[str] = "qnormal"
     q: float
@@ -214,7 +265,12 @@ class QNormal(_Gaussian):
 
 @attrs.frozen(kw_only=True)
 class QLogNormal(_Gaussian):
-    """``round(exp(N(mu, sigma)) / q) * q``."""
+    """``round(exp(N(mu, sigma)) / q) * q``.
+
+    Example:
+        >>> QLogNormal(mu=3, sigma=0.5, q=1).type
+        'qlognormal'
+    """
 
     type: ClassVar[str] = "qlognormal"
     q: float

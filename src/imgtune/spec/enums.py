@@ -79,6 +79,13 @@ class AzureEnum(str, enum.Enum):
 
 
 class TaskType(AzureEnum):
+    """The two tasks: multiclass and multilabel image classification.
+
+    Example:
+        >>> TaskType.parse("ImageClassificationMultilabel")
+        <TaskType.IMAGE_CLASSIFICATION_MULTILABEL: 'image_classification_multilabel'>
+    """
+
     IMAGE_CLASSIFICATION = "image_classification"
     IMAGE_CLASSIFICATION_MULTILABEL = "image_classification_multilabel"
 
@@ -144,6 +151,13 @@ MULTILABEL_METRICS = CLASSIFICATION_METRICS + (PrimaryMetric.IOU,)
 
 
 class Optimizer(AzureEnum):
+    """The optimisers (``none`` means the default, ``sgd``).
+
+    Example:
+        >>> Optimizer.parse("AdamW"), Optimizer.values()
+        (<Optimizer.ADAMW: 'adamw'>, ('none', 'sgd', 'adam', 'adamw'))
+    """
+
     NONE = "none"
     SGD = "sgd"
     ADAM = "adam"
@@ -151,12 +165,26 @@ class Optimizer(AzureEnum):
 
 
 class LearningRateScheduler(AzureEnum):
+    """The learning-rate schedules (``none``: a constant rate).
+
+    Example:
+        >>> LearningRateScheduler.parse("WarmupCosine")
+        <LearningRateScheduler.WARMUP_COSINE: 'warmup_cosine'>
+    """
+
     NONE = "none"
     WARMUP_COSINE = "warmup_cosine"
     STEP = "step"
 
 
 class LogVerbosity(AzureEnum):
+    """The job's log verbosity.
+
+    Example:
+        >>> LogVerbosity.parse("Debug").value
+        'debug'
+    """
+
     NOT_SET = "not_set"
     DEBUG = "debug"
     INFO = "info"
@@ -166,7 +194,12 @@ class LogVerbosity(AzureEnum):
 
 
 class SamplingAlgorithmType(AzureEnum):
-    """The ``sweep.sampling_algorithm`` types (the records are in :mod:`imgtune.spec.records`)."""
+    """The ``sweep.sampling_algorithm`` types (the records are in :mod:`imgtune.spec.records`).
+
+    Example:
+        >>> SamplingAlgorithmType.parse("Bayesian").value
+        'bayesian'
+    """
 
     RANDOM = "random"
     GRID = "grid"
@@ -174,13 +207,25 @@ class SamplingAlgorithmType(AzureEnum):
 
 
 class RandomRule(AzureEnum):
+    """The rule of random sampling: plain random draws, or a scrambled Sobol sequence.
+
+    Example:
+        >>> RandomRule.parse("Sobol")
+        <RandomRule.SOBOL: 'sobol'>
+    """
+
     RANDOM = "random"
     SOBOL = "sobol"
 
 
 class InputType(AzureEnum):
     """Data input types: ``mltable`` as in Azure; ``uri_file`` (a bare JSONL
-    manifest) and ``uri_folder`` (one sub-folder per class) are imgtune's own."""
+    manifest) and ``uri_folder`` (one sub-folder per class) are imgtune's own.
+
+    Example:
+        >>> InputType.parse("UriFolder").value
+        'uri_folder'
+    """
 
     MLTABLE = "mltable"
     URI_FILE = "uri_file"
@@ -188,7 +233,12 @@ class InputType(AzureEnum):
 
 
 class JobStatus(AzureEnum):
-    """Azure's job statuses (REST ``JobStatus``), for jobs and trials alike."""
+    """Azure's job statuses (REST ``JobStatus``), for jobs and trials alike.
+
+    Example:
+        >>> JobStatus.parse("completed"), JobStatus.COMPLETED.value
+        (<JobStatus.COMPLETED: 'Completed'>, 'Completed')
+    """
 
     NOT_STARTED = "NotStarted"
     STARTING = "Starting"

@@ -38,6 +38,7 @@ __all__ = [
     "LIMITS",
     "SEARCHABLE",
     "TRAINING_PARAMETERS",
+    "UNRESOLVED",
 ]
 
 class Kind(enum.Enum):
@@ -62,6 +63,11 @@ class FieldSpec:
         allowed: For str/int fields with a closed set of values.
         enum: For enum fields.
         searchable: Whether the field may appear in ``search_space``.
+
+    Example:
+        >>> spec = TRAINING_PARAMETERS["momentum"]
+        >>> spec.kind, spec.range_text(), spec.default
+        (<Kind.FLOAT: 'float'>, 'in [0, 1]', '0.9')
     """
 
     name: str
@@ -281,6 +287,8 @@ _P = [
 ]
 #: The 34 training parameters, keyed by name, in Azure's alphabetical order.
 TRAINING_PARAMETERS: dict[str, FieldSpec] = {p.name: p for p in _P}
+#: Training parameters that ``compile`` may leave unset: their ``None`` is itself a setting.
+UNRESOLVED = ("checkpoint_frequency", "checkpoint_run_id")
 #: The 31 fields that may appear in a search space.
 SEARCHABLE: dict[str, FieldSpec] = {k: v for k, v in TRAINING_PARAMETERS.items() if v.searchable}
 

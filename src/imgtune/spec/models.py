@@ -34,6 +34,10 @@ class ModelSpec:
         batch_size: Azure's default training and validation batch size.
         learning_rate_multiclass: Azure's default learning rate for multiclass jobs.
         learning_rate_multilabel: Azure's default learning rate for multilabel jobs.
+
+    Example:
+        >>> MODELS["vitb16r224"].family, MODELS["vitb16r224"].batch_size
+        ('vit', 48)
     """
 
     name: str

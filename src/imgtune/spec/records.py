@@ -19,8 +19,9 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar, Union
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, TypedDict, Union
 
 import attrs
 
@@ -40,8 +41,11 @@ from imgtune.spec.distributions import (
 from imgtune.spec.enums import (
     CLASSIFICATION_METRICS,
     MULTILABEL_METRICS,
+    AzureEnum,
     InputType,
+    LearningRateScheduler,
     LogVerbosity,
+    Optimizer,
     PrimaryMetric,
     RandomRule,
     SamplingAlgorithmType,
@@ -73,27 +77,60 @@ __all__ = [
     "MedianStoppingPolicy",
     "Output",
     "RandomSampling",
+    "ResolvedTrainingParameters",
     "SamplingAlgorithm",
     "SearchSpace",
     "Sweep",
+    "TrainingParameterValues",
     "TrainingParameters",
     "TruncationSelectionPolicy",
 ]
 
 
 # --------------------------------------------------------------------------- helpers
-def _spec_field(spec: FieldSpec, **kw: Any) -> Any:
-    return attrs.field(default=None, converter=spec.convert, metadata={"spec": spec}, **kw)
+# Typed converters: type checkers read a field's accepted input from its converter's
+# parameter. At run time each does what FieldSpec.convert does for its kind: a value it
+# cannot normalise is kept as given, for the record's checks to report.
+def _to_float(value: float | None) -> float | None:
+    if type(value) is float or value is None:
+        return value
+    return float(value) if is_number(value) else value
+
+
+def _to_int(value: int | None) -> int | None:
+    if type(value) is int or value is None:
+        return value
+    return int(value) if is_int(value) else value
+
+
+def _to_float_resolved(value: float) -> float:
+    return _to_float(value)  # type: ignore[return-value]  # never None: the field is required
+
+
+def _to_int_resolved(value: int) -> int:
+    return _to_int(value)  # type: ignore[return-value]  # never None: the field is required
+
+
+def _spec_field(spec: FieldSpec) -> Any:
+    return attrs.field(default=None, converter=_to_int if spec.kind is Kind.INT else _to_float,
+                       metadata={"spec": spec})
+
+
+_SPECS: dict[type, tuple[tuple[str, Any], ...]] = {}
 
 
 def _check_specs(checker: Checker, record: Any) -> None:
-    for a in attrs.fields(type(record)):
-        spec = a.metadata.get("spec")
-        value = getattr(record, a.name)
-        if spec is not None and not isinstance(value, Invalid):
-            message = spec.check(value)
+    cls = type(record)
+    specs = _SPECS.get(cls)
+    if specs is None:  # once per class: the fields that have a spec, with its check
+        specs = _SPECS[cls] = tuple((a.name, a.metadata["spec"].check) for a in attrs.fields(cls)
+                                    if a.metadata.get("spec") is not None)
+    for name, check in specs:
+        value = getattr(record, name)
+        if value is not None and not isinstance(value, Invalid):
+            message = check(value)
             if message:
-                checker.add(a.name, message)
+                checker.add(name, message)
 
 
 def _opt_str(checker: Checker, record: Any, *names: str) -> None:
@@ -104,6 +141,10 @@ def _opt_str(checker: Checker, record: Any, *names: str) -> None:
 
 
 # --------------------------------------------------------------------------- data
+def _to_input_type(value: InputType | str) -> InputType:
+    return InputType.parse_or_keep(value)  # type: ignore[return-value]  # a bad value is reported by the checks
+
+
 @attrs.frozen(kw_only=True)
 class Input(Validated):
     """A data input: ``path`` and ``type``.
@@ -113,13 +154,25 @@ class Input(Validated):
     one sub-folder per class) are imgtune's local extensions. The path is kept
     exactly as written (Azure's SDK adds an ``azureml:`` prefix on dump; imgtune
     does not), and a relative path resolves against the job's ``base_path``.
+
+    Example:
+        >>> Input(path="data/train", type="UriFolder").type.value
+        'uri_folder'
+        >>> Input(path="")
+        Traceback (most recent call last):
+        ...
+        imgtune.errors.ValidationError: 1 problem in Input:
+          path: must be a non-empty string, got ''
     """
 
-    path: str = None
-    type: InputType = attrs.field(default=InputType.MLTABLE,
-                                  converter=InputType.parse_or_keep)
+    path: str = None  # type: ignore[assignment]  # required: reported by the checks
+    """The data: a folder or file (local, relative to the job file) or an ``azureml://`` URL."""
+    type: InputType = attrs.field(default=InputType.MLTABLE, converter=_to_input_type)
+    """``mltable`` (default), ``uri_file`` or ``uri_folder``, in any casing."""
     mode: str | None = None
+    """Azure's mount mode (kept, unused locally)."""
     description: str | None = None
+    """Free text."""
 
     def _check(self, checker: Checker) -> None:
         if self.path is None:
@@ -133,7 +186,12 @@ class Input(Validated):
 
 @attrs.frozen(kw_only=True)
 class Output(Validated):
-    """A job output, e.g. ``best_model: {type: mlflow_model}`` (kept, written back)."""
+    """A job output, e.g. ``best_model: {type: mlflow_model}`` (kept, written back).
+
+    Example:
+        >>> Output(type="mlflow_model", path="azureml://datastores/x/paths/model")
+        Output(path='azureml://datastores/x/paths/model')
+    """
 
     type: str = "mlflow_model"
     path: str | None = None
@@ -154,6 +212,10 @@ class Limits(Validated):
     ``max_trials`` is capped to it by ``compile`` (with one warning), as Azure's
     service does; a job file that asks for more is read capped (see
     :mod:`imgtune.serialization.azure_quirks`).
+
+    Example:
+        >>> Limits(max_trials=20, max_concurrent_trials=4)
+        Limits(max_trials=20, max_concurrent_trials=4)
     """
 
     max_trials: int | None = _spec_field(LIMITS["max_trials"])
@@ -165,14 +227,26 @@ class Limits(Validated):
 
 
 # --------------------------------------------------------------------------- sweep
+def _to_random_rule(value: RandomRule | str | None) -> RandomRule | None:
+    return RandomRule.parse_or_keep(value)  # type: ignore[return-value]  # a bad value is reported by the checks
+
+
 @attrs.frozen(kw_only=True)
 class RandomSampling(Validated):
-    """Random sampling; ``rule: sobol`` uses a scrambled Sobol sequence."""
+    """Random sampling; ``rule: sobol`` uses a scrambled Sobol sequence.
+
+    Example:
+        >>> RandomSampling(rule="sobol", seed=7)
+        RandomSampling(seed=7, rule='sobol')
+    """
 
     type: ClassVar[str] = "random"
     seed: int | None = None
-    rule: RandomRule | None = attrs.field(default=None, converter=RandomRule.parse_or_keep)
+    """The seed of the draws; ``None``: the plan's seed (``compile(job, seed=...)``)."""
+    rule: RandomRule | None = attrs.field(default=None, converter=_to_random_rule)
+    """``random`` (default) or ``sobol``."""
     logbase: float | str | None = None
+    """Azure's log base of log distributions (a positive number or ``'e'``); kept, unused."""
 
     def _check(self, checker: Checker) -> None:
         if self.seed is not None and not (is_int(self.seed) and 0 <= self.seed < 2**32):
@@ -185,14 +259,24 @@ class RandomSampling(Validated):
 
 @attrs.frozen(kw_only=True)
 class GridSampling(Validated):
-    """Grid sampling over the ``choice`` values."""
+    """Grid sampling over the ``choice`` values.
+
+    Example:
+        >>> Sweep(sampling_algorithm="grid").sampling_algorithm
+        GridSampling()
+    """
 
     type: ClassVar[str] = "grid"
 
 
 @attrs.frozen(kw_only=True)
 class BayesianSampling(Validated):
-    """Bayesian optimisation (Azure documents no seed; imgtune's comes from ``compile``)."""
+    """Bayesian optimisation (Azure documents no seed; imgtune's comes from ``compile``).
+
+    Example:
+        >>> Sweep(sampling_algorithm={"type": "bayesian"}).sampling_algorithm
+        BayesianSampling()
+    """
 
     type: ClassVar[str] = "bayesian"
 
@@ -226,6 +310,15 @@ class BanditPolicy(Validated):
     it is given. Azure's SDK writes both, with ``0.0`` for the unused one; YAML read by
     :mod:`imgtune.serialization` drops that zero (:mod:`imgtune.serialization.azure_quirks`).
     ``evaluation_interval: 0`` (the SDK's default) acts as 1.
+
+    Example:
+        >>> BanditPolicy(slack_factor=0.2, evaluation_interval=2, delay_evaluation=6)
+        BanditPolicy(slack_factor=0.2, evaluation_interval=2, delay_evaluation=6)
+        >>> BanditPolicy(slack_factor=0.2, slack_amount=0.1)
+        Traceback (most recent call last):
+        ...
+        imgtune.errors.ValidationError: 1 problem in BanditPolicy:
+          slack_amount: exactly one of slack_factor and slack_amount is allowed, got both
     """
 
     type: ClassVar[str] = "bandit"
@@ -244,7 +337,12 @@ class BanditPolicy(Validated):
 
 @attrs.frozen(kw_only=True)
 class MedianStoppingPolicy(Validated):
-    """Stop trials whose best value is below the median of running averages."""
+    """Stop trials whose best value is below the median of running averages.
+
+    Example:
+        >>> MedianStoppingPolicy(delay_evaluation=5)
+        MedianStoppingPolicy(delay_evaluation=5)
+    """
 
     type: ClassVar[str] = "median_stopping"
     evaluation_interval: int = _policy_field("evaluation_interval", 1)
@@ -256,7 +354,12 @@ class MedianStoppingPolicy(Validated):
 
 @attrs.frozen(kw_only=True)
 class TruncationSelectionPolicy(Validated):
-    """Stop the lowest ``truncation_percentage`` percent of trials at each interval."""
+    """Stop the lowest ``truncation_percentage`` percent of trials at each interval.
+
+    Example:
+        >>> TruncationSelectionPolicy(truncation_percentage=20, evaluation_interval=1)
+        TruncationSelectionPolicy(truncation_percentage=20)
+    """
 
     type: ClassVar[str] = "truncation_selection"
     truncation_percentage: int = _policy_field("truncation_percentage")
@@ -298,16 +401,34 @@ def to_policy(value: Any) -> Any:
     raise ValidationError([Problem("", f"must be an early-termination policy or a mapping, got {fmt(value)}")])
 
 
+_LENIENT_SAMPLING = lenient(_to_sampling)
+_LENIENT_POLICY = lenient(to_policy)
+
+
+def _sampling_field(value: SamplingAlgorithm | str | Mapping[str, Any] | None) -> SamplingAlgorithm:
+    return _LENIENT_SAMPLING(value)  # type: ignore[no-any-return]
+
+
+def _policy_field_value(value: EarlyTerminationPolicy | Mapping[str, Any] | None) -> EarlyTerminationPolicy | None:
+    return _LENIENT_POLICY(value)  # type: ignore[no-any-return]
+
+
 @attrs.frozen(kw_only=True)
 class Sweep(Validated):
     """How trials are chosen (``sampling_algorithm``) and stopped early (``early_termination``).
 
     The job checks the rules that involve the search space, and that Bayesian
     sampling takes no early-termination policy.
+
+    Example:
+        >>> Sweep(sampling_algorithm="random", early_termination={"type": "median_stopping"})
+        Sweep(sampling_algorithm=RandomSampling(), early_termination=MedianStoppingPolicy())
     """
 
-    sampling_algorithm: SamplingAlgorithm = attrs.field(default=None, converter=lenient(_to_sampling))
-    early_termination: EarlyTerminationPolicy | None = attrs.field(default=None, converter=lenient(to_policy))
+    sampling_algorithm: SamplingAlgorithm = attrs.field(default=None, converter=_sampling_field)
+    """``random``, ``grid`` or ``bayesian`` (text, a mapping with a ``type``, or a record). Required."""
+    early_termination: EarlyTerminationPolicy | None = attrs.field(default=None, converter=_policy_field_value)
+    """``None`` (no early termination) or a policy (a record or a mapping with a ``type``)."""
 
     def _check(self, checker: Checker) -> None:
         if self.sampling_algorithm is None:
@@ -315,10 +436,6 @@ class Sweep(Validated):
 
 
 # --------------------------------------------------------------------------- training parameters
-def _tp_fields() -> dict[str, Any]:
-    return {name: _spec_field(spec) for name, spec in TRAINING_PARAMETERS.items()}
-
-
 def _check_crops(checker: Checker, path: str, model: Any, train_crop: Any, val_crop: Any, resize: Any) -> None:
     values = dict(zip(CROSS_FIELD_KEYS, (model, train_crop, val_crop, resize)))
     for field, message in cross_field_problems(values):
@@ -333,21 +450,25 @@ class _TrainingParametersBase(Validated):
                      self.validation_resize_size)
 
     def set_fields(self) -> dict[str, Any]:
-        """The fields that are not ``None``, by name."""
+        """The fields that are not ``None``, by name.
+
+        >>> TrainingParameters(learning_rate=0.01).set_fields()
+        {'learning_rate': 0.01}
+        """
         return {k: v for k, v in attrs.asdict(self, recurse=False).items() if v is not None}
 
+    # Resolved and unresolved parameters with the same values are equal (and hash alike).
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _TrainingParametersBase):
+            return NotImplemented
+        return attrs.astuple(self, recurse=False) == attrs.astuple(other, recurse=False)
 
-TrainingParameters = attrs.make_class(
-    "TrainingParameters", _tp_fields(), bases=(_TrainingParametersBase,), frozen=True, kw_only=True)
-TrainingParameters.__module__ = __name__
-TrainingParameters.__doc__ = """The 34 training parameters (Azure's ``ImageModelSettingsClassification``).
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
 
-Every field defaults to ``None``, meaning "the default", which ``compile``
-resolves per model and task; the record keeps what the user wrote. Types and
-ranges are in :data:`imgtune.spec.fields.TRAINING_PARAMETERS` and the generated
-table in ``docs/training-parameters.md``. Enum fields accept any Azure casing.
-``model_name`` is one of Azure's twelve built-in names.
-"""
+    def __hash__(self) -> int:
+        return hash(attrs.astuple(self, recurse=False))
 
 
 # --------------------------------------------------------------------------- search space
@@ -425,11 +546,6 @@ def _check_support(checker: Checker, name: str, spec: FieldSpec, value: Distribu
             checker.add(f"{name}.{arg}", f"must lie {spec.range_text()}: {where}{extra}")
 
 
-def _ss_fields() -> dict[str, Any]:
-    return {name: attrs.field(default=None, converter=_search_value(spec), metadata={"spec": spec})
-            for name, spec in SEARCHABLE.items()}
-
-
 @attrs.frozen(kw_only=True)
 class _SearchSpaceBase(Validated):
     def _check(self, checker: Checker) -> None:
@@ -456,16 +572,624 @@ def _fixed(value: Any) -> Any:
     return None if isinstance(value, Distribution) else value
 
 
-SearchSpace = attrs.make_class("SearchSpace", _ss_fields(), bases=(_SearchSpaceBase,), frozen=True, kw_only=True)
-SearchSpace.__module__ = __name__
-SearchSpace.__doc__ = """One subspace of a search space (the 31 searchable training parameters).
+_SEARCH_CONVERTERS = {name: _search_value(spec) for name, spec in SEARCHABLE.items()}
 
-Each field is ``None`` (not searched), a fixed value, or a distribution, with
-the fact sheet's per-type rules: float fields take every distribution; integer
-fields take an int, a choice of ints, ``randint`` or a ``q*`` distribution with
-integer arguments; bool, string and enum fields take a value or a ``choice``.
-A job's ``search_space`` is a tuple of these (conditional subspaces).
-"""
+
+# BEGIN GENERATED by `python -m imgtune.spec.codegen` from imgtune.spec.fields: do not edit by hand
+_TP = TRAINING_PARAMETERS
+
+
+def _to_learning_rate_scheduler(value: LearningRateScheduler | str | None) -> LearningRateScheduler | None:
+    if value is None:
+        return None
+    member = LearningRateScheduler.parse(value)
+    return value if member is None else member  # type: ignore[return-value]  # reported by the checks
+
+
+def _to_learning_rate_scheduler_resolved(value: LearningRateScheduler | str) -> LearningRateScheduler:
+    return _to_learning_rate_scheduler(value)  # type: ignore[return-value]  # never None: the field is required
+
+
+def _to_optimizer(value: Optimizer | str | None) -> Optimizer | None:
+    if value is None:
+        return None
+    member = Optimizer.parse(value)
+    return value if member is None else member  # type: ignore[return-value]  # reported by the checks
+
+
+def _to_optimizer_resolved(value: Optimizer | str) -> Optimizer:
+    return _to_optimizer(value)  # type: ignore[return-value]  # never None: the field is required
+
+
+class TrainingParameterValues(TypedDict, total=False):
+    """The keyword arguments of :func:`~imgtune.with_training_parameters`: any of the 34 parameters.
+
+    Example:
+        >>> values: TrainingParameterValues = {"learning_rate": 0.01, "optimizer": "adamw"}
+        >>> TrainingParameters(**values).optimizer
+        <Optimizer.ADAMW: 'adamw'>
+    """
+
+    advanced_settings: str | None
+    ams_gradient: bool | None
+    beta1: float | None
+    beta2: float | None
+    checkpoint_frequency: int | None
+    checkpoint_run_id: str | None
+    distributed: bool | None
+    early_stopping: bool | None
+    early_stopping_delay: int | None
+    early_stopping_patience: int | None
+    enable_onnx_normalization: bool | None
+    evaluation_frequency: int | None
+    gradient_accumulation_step: int | None
+    layers_to_freeze: int | None
+    learning_rate: float | None
+    learning_rate_scheduler: LearningRateScheduler | str | None
+    model_name: str | None
+    momentum: float | None
+    nesterov: bool | None
+    number_of_epochs: int | None
+    number_of_workers: int | None
+    optimizer: Optimizer | str | None
+    random_seed: int | None
+    step_lr_gamma: float | None
+    step_lr_step_size: int | None
+    training_batch_size: int | None
+    validation_batch_size: int | None
+    warmup_cosine_lr_cycles: float | None
+    warmup_cosine_lr_warmup_epochs: int | None
+    weight_decay: float | None
+    training_crop_size: int | None
+    validation_crop_size: int | None
+    validation_resize_size: int | None
+    weighted_loss: int | None
+
+
+@attrs.frozen(kw_only=True, eq=False, repr=False, slots=False)  # no slots: a faster __init__
+class TrainingParameters(_TrainingParametersBase):
+    """The 34 training parameters (Azure's ``ImageModelSettingsClassification``).
+
+    Every field defaults to ``None``, meaning "the default", which ``compile``
+    resolves per model and task (:class:`ResolvedTrainingParameters`); the record
+    keeps what the user wrote. Types and ranges come from
+    :data:`imgtune.spec.fields.TRAINING_PARAMETERS` (the table in
+    ``docs/training-parameters.md``). Enum fields accept any Azure casing;
+    ``model_name`` is one of Azure's twelve built-in names (checked when built).
+
+    Example:
+        >>> TrainingParameters(model_name="resnet18", optimizer="AdamW", learning_rate=0.01)
+        TrainingParameters(learning_rate=0.01, model_name='resnet18', optimizer='adamw')
+        >>> TrainingParameters(learning_rate=5.0)
+        Traceback (most recent call last):
+        ...
+        imgtune.errors.ValidationError: 1 problem in TrainingParameters:
+          learning_rate: must be in [0, 1], got 5.0
+    """
+
+    advanced_settings: str | None = attrs.field(default=None, metadata={"spec": _TP["advanced_settings"]})
+    """Extra settings as a JSON object (see below). Valid: a JSON object as text. Default: none (``None`` means the
+    default)."""
+    ams_gradient: bool | None = attrs.field(default=None, metadata={"spec": _TP["ams_gradient"]})
+    """Use AMSGrad with adam or adamw. Default: false (``None`` means the default)."""
+    beta1: float | None = attrs.field(default=None, converter=_to_float, metadata={"spec": _TP["beta1"]})
+    """Adam/AdamW first-moment decay. Valid: in [0, 1]. Default: 0.9 (``None`` means the default)."""
+    beta2: float | None = attrs.field(default=None, converter=_to_float, metadata={"spec": _TP["beta2"]})
+    """Adam/AdamW second-moment decay. Valid: in [0, 1]. Default: 0.999 (``None`` means the default)."""
+    checkpoint_frequency: int | None = attrs.field(
+        default=None, converter=_to_int, metadata={"spec": _TP["checkpoint_frequency"]})
+    """Checkpoint every N epochs (none: keep the best epoch by the primary metric). Valid: >= 1. Default: none
+    (``None`` means the default)."""
+    checkpoint_run_id: str | None = attrs.field(default=None, metadata={"spec": _TP["checkpoint_run_id"]})
+    """A finished run whose best checkpoint to start from (incremental training). Default: none (``None`` means the
+    default)."""
+    distributed: bool | None = attrs.field(default=None, metadata={"spec": _TP["distributed"]})
+    """Data-parallel training over all devices the trial is given. Default: false (``None`` means the default)."""
+    early_stopping: bool | None = attrs.field(default=None, metadata={"spec": _TP["early_stopping"]})
+    """Stop when the primary metric stops improving. Default: true (``None`` means the default)."""
+    early_stopping_delay: int | None = attrs.field(
+        default=None, converter=_to_int, metadata={"spec": _TP["early_stopping_delay"]})
+    """Evaluations to wait before tracking improvement. Valid: >= 1. Default: 5 (``None`` means the default)."""
+    early_stopping_patience: int | None = attrs.field(
+        default=None, converter=_to_int, metadata={"spec": _TP["early_stopping_patience"]})
+    """Evaluations without improvement before stopping. Valid: >= 1. Default: 5 (``None`` means the default)."""
+    enable_onnx_normalization: bool | None = attrs.field(
+        default=None, metadata={"spec": _TP["enable_onnx_normalization"]})
+    """Bake ImageNet normalisation into the ONNX export. Default: false (``None`` means the default)."""
+    evaluation_frequency: int | None = attrs.field(
+        default=None, converter=_to_int, metadata={"spec": _TP["evaluation_frequency"]})
+    """Evaluate every N epochs. Valid: >= 1. Default: 1 (``None`` means the default)."""
+    gradient_accumulation_step: int | None = attrs.field(
+        default=None, converter=_to_int, metadata={"spec": _TP["gradient_accumulation_step"]})
+    """Batches whose gradients are summed per optimiser update. Valid: >= 1. Default: 1 (``None`` means the
+    default)."""
+    layers_to_freeze: int | None = attrs.field(
+        default=None, converter=_to_int, metadata={"spec": _TP["layers_to_freeze"]})
+    """Freeze the first N layer groups of the model. Valid: >= 0. Default: 0 (``None`` means the default)."""
+    learning_rate: float | None = attrs.field(
+        default=None, converter=_to_float, metadata={"spec": _TP["learning_rate"]})
+    """Initial learning rate. Valid: in [0, 1]. Default: per model and task (``None`` means the default)."""
+    learning_rate_scheduler: LearningRateScheduler | None = attrs.field(
+        default=None, converter=_to_learning_rate_scheduler, metadata={"spec": _TP["learning_rate_scheduler"]})
+    """Learning-rate schedule. Valid: one of none, warmup_cosine, step. Default: warmup_cosine (``None`` means the
+    default)."""
+    model_name: str | None = attrs.field(default=None, metadata={"spec": _TP["model_name"]})
+    """Model architecture. Valid: one of mobilenetv2, resnet18, resnet34, resnet50, resnet101, resnet152, resnest50,
+    resnest101, seresnext, vits16r224, vitb16r224, vitl16r224. Default: seresnext (``None`` means the default)."""
+    momentum: float | None = attrs.field(default=None, converter=_to_float, metadata={"spec": _TP["momentum"]})
+    """SGD momentum. Valid: in [0, 1]. Default: 0.9 (``None`` means the default)."""
+    nesterov: bool | None = attrs.field(default=None, metadata={"spec": _TP["nesterov"]})
+    """Nesterov momentum with sgd. Default: true (``None`` means the default)."""
+    number_of_epochs: int | None = attrs.field(
+        default=None, converter=_to_int, metadata={"spec": _TP["number_of_epochs"]})
+    """Training epochs. Valid: >= 1. Default: 15 (``None`` means the default)."""
+    number_of_workers: int | None = attrs.field(
+        default=None, converter=_to_int, metadata={"spec": _TP["number_of_workers"]})
+    """Data-loading worker processes (0: in the training process). Valid: >= 0. Default: 4 (capped at the cores a
+    trial gets) (``None`` means the default)."""
+    optimizer: Optimizer | None = attrs.field(
+        default=None, converter=_to_optimizer, metadata={"spec": _TP["optimizer"]})
+    """Optimiser. Valid: one of none, sgd, adam, adamw. Default: sgd (``None`` means the default)."""
+    random_seed: int | None = attrs.field(default=None, converter=_to_int, metadata={"spec": _TP["random_seed"]})
+    """Seed of weights, augmentation and order. Valid: in [0, 4294967295]. Default: the plan's seed (``None`` means
+    the default)."""
+    step_lr_gamma: float | None = attrs.field(
+        default=None, converter=_to_float, metadata={"spec": _TP["step_lr_gamma"]})
+    """Step schedule: factor per step. Valid: in [0, 1]. Default: 0.5 (``None`` means the default)."""
+    step_lr_step_size: int | None = attrs.field(
+        default=None, converter=_to_int, metadata={"spec": _TP["step_lr_step_size"]})
+    """Step schedule: epochs per step. Valid: >= 1. Default: 5 (``None`` means the default)."""
+    training_batch_size: int | None = attrs.field(
+        default=None, converter=_to_int, metadata={"spec": _TP["training_batch_size"]})
+    """Training batch size. Valid: >= 1. Default: 78 (ViT: per model) (``None`` means the default)."""
+    validation_batch_size: int | None = attrs.field(
+        default=None, converter=_to_int, metadata={"spec": _TP["validation_batch_size"]})
+    """Validation batch size. Valid: >= 1. Default: 78 (ViT: per model) (``None`` means the default)."""
+    warmup_cosine_lr_cycles: float | None = attrs.field(
+        default=None, converter=_to_float, metadata={"spec": _TP["warmup_cosine_lr_cycles"]})
+    """Cosine schedule: cycles over training. Valid: in [0, 1]. Default: 0.45 (``None`` means the default)."""
+    warmup_cosine_lr_warmup_epochs: int | None = attrs.field(
+        default=None, converter=_to_int, metadata={"spec": _TP["warmup_cosine_lr_warmup_epochs"]})
+    """Cosine schedule: linear warm-up epochs. Valid: >= 1. Default: 2 (``None`` means the default)."""
+    weight_decay: float | None = attrs.field(default=None, converter=_to_float, metadata={"spec": _TP["weight_decay"]})
+    """Weight decay (L2 for sgd/adam, decoupled for adamw). Valid: in [0, 1]. Default: 1e-4 (``None`` means the
+    default)."""
+    training_crop_size: int | None = attrs.field(
+        default=None, converter=_to_int, metadata={"spec": _TP["training_crop_size"]})
+    """Training crop size in pixels. Valid: >= 1. Default: 224 (``None`` means the default)."""
+    validation_crop_size: int | None = attrs.field(
+        default=None, converter=_to_int, metadata={"spec": _TP["validation_crop_size"]})
+    """Validation centre-crop size in pixels. Valid: >= 1. Default: 224 (``None`` means the default)."""
+    validation_resize_size: int | None = attrs.field(
+        default=None, converter=_to_int, metadata={"spec": _TP["validation_resize_size"]})
+    """Validation resize (shorter side) before the centre crop. Valid: >= 1. Default: 256 (``None`` means the
+    default)."""
+    weighted_loss: int | None = attrs.field(default=None, converter=_to_int, metadata={"spec": _TP["weighted_loss"]})
+    """0 none, 1 sqrt(class weights), 2 class weights. Valid: one of 0, 1, 2. Default: 0 (``None`` means the
+    default)."""
+
+
+@attrs.frozen(kw_only=True, eq=False, repr=False, slots=False)  # no slots: a faster __init__
+class ResolvedTrainingParameters(TrainingParameters):
+    """Training parameters with every default filled in, as ``compile`` makes them (``Trial.parameters``).
+
+    Only ``checkpoint_frequency``, ``checkpoint_run_id`` may be ``None``, which is itself
+    a setting. It equals a :class:`TrainingParameters` with the same values.
+
+    Example:
+        >>> from imgtune.compiler.defaults import resolve
+        >>> p = resolve(TrainingParameters(model_name="resnet18"), {}, multilabel=False, seed=0)
+        >>> type(p).__name__, p.learning_rate, p.optimizer.value
+        ('ResolvedTrainingParameters', 0.01, 'sgd')
+    """
+
+    advanced_settings: str = attrs.field(metadata={"spec": _TP["advanced_settings"]})
+    """Extra settings as a JSON object (see below). Valid: a JSON object as text. Resolved by ``compile``."""
+    ams_gradient: bool = attrs.field(metadata={"spec": _TP["ams_gradient"]})
+    """Use AMSGrad with adam or adamw. Resolved by ``compile``."""
+    beta1: float = attrs.field(converter=_to_float_resolved, metadata={"spec": _TP["beta1"]})
+    """Adam/AdamW first-moment decay. Valid: in [0, 1]. Resolved by ``compile``."""
+    beta2: float = attrs.field(converter=_to_float_resolved, metadata={"spec": _TP["beta2"]})
+    """Adam/AdamW second-moment decay. Valid: in [0, 1]. Resolved by ``compile``."""
+    checkpoint_frequency: int | None = attrs.field(
+        default=None, converter=_to_int, metadata={"spec": _TP["checkpoint_frequency"]})
+    """Checkpoint every N epochs (none: keep the best epoch by the primary metric). Valid: >= 1. ``None``: not
+    set."""
+    checkpoint_run_id: str | None = attrs.field(default=None, metadata={"spec": _TP["checkpoint_run_id"]})
+    """A finished run whose best checkpoint to start from (incremental training). ``None``: not set."""
+    distributed: bool = attrs.field(metadata={"spec": _TP["distributed"]})
+    """Data-parallel training over all devices the trial is given. Resolved by ``compile``."""
+    early_stopping: bool = attrs.field(metadata={"spec": _TP["early_stopping"]})
+    """Stop when the primary metric stops improving. Resolved by ``compile``."""
+    early_stopping_delay: int = attrs.field(converter=_to_int_resolved, metadata={"spec": _TP["early_stopping_delay"]})
+    """Evaluations to wait before tracking improvement. Valid: >= 1. Resolved by ``compile``."""
+    early_stopping_patience: int = attrs.field(
+        converter=_to_int_resolved, metadata={"spec": _TP["early_stopping_patience"]})
+    """Evaluations without improvement before stopping. Valid: >= 1. Resolved by ``compile``."""
+    enable_onnx_normalization: bool = attrs.field(metadata={"spec": _TP["enable_onnx_normalization"]})
+    """Bake ImageNet normalisation into the ONNX export. Resolved by ``compile``."""
+    evaluation_frequency: int = attrs.field(converter=_to_int_resolved, metadata={"spec": _TP["evaluation_frequency"]})
+    """Evaluate every N epochs. Valid: >= 1. Resolved by ``compile``."""
+    gradient_accumulation_step: int = attrs.field(
+        converter=_to_int_resolved, metadata={"spec": _TP["gradient_accumulation_step"]})
+    """Batches whose gradients are summed per optimiser update. Valid: >= 1. Resolved by ``compile``."""
+    layers_to_freeze: int = attrs.field(converter=_to_int_resolved, metadata={"spec": _TP["layers_to_freeze"]})
+    """Freeze the first N layer groups of the model. Valid: >= 0. Resolved by ``compile``."""
+    learning_rate: float = attrs.field(converter=_to_float_resolved, metadata={"spec": _TP["learning_rate"]})
+    """Initial learning rate. Valid: in [0, 1]. Resolved by ``compile``."""
+    learning_rate_scheduler: LearningRateScheduler = attrs.field(
+        converter=_to_learning_rate_scheduler_resolved, metadata={"spec": _TP["learning_rate_scheduler"]})
+    """Learning-rate schedule. Valid: one of none, warmup_cosine, step. Resolved by ``compile``."""
+    model_name: str = attrs.field(metadata={"spec": _TP["model_name"]})
+    """Model architecture. Valid: one of mobilenetv2, resnet18, resnet34, resnet50, resnet101, resnet152, resnest50,
+    resnest101, seresnext, vits16r224, vitb16r224, vitl16r224. Resolved by ``compile``."""
+    momentum: float = attrs.field(converter=_to_float_resolved, metadata={"spec": _TP["momentum"]})
+    """SGD momentum. Valid: in [0, 1]. Resolved by ``compile``."""
+    nesterov: bool = attrs.field(metadata={"spec": _TP["nesterov"]})
+    """Nesterov momentum with sgd. Resolved by ``compile``."""
+    number_of_epochs: int = attrs.field(converter=_to_int_resolved, metadata={"spec": _TP["number_of_epochs"]})
+    """Training epochs. Valid: >= 1. Resolved by ``compile``."""
+    number_of_workers: int = attrs.field(converter=_to_int_resolved, metadata={"spec": _TP["number_of_workers"]})
+    """Data-loading worker processes (0: in the training process). Valid: >= 0. Resolved by ``compile``."""
+    optimizer: Optimizer = attrs.field(converter=_to_optimizer_resolved, metadata={"spec": _TP["optimizer"]})
+    """Optimiser. Valid: one of none, sgd, adam, adamw. Resolved by ``compile``."""
+    random_seed: int = attrs.field(converter=_to_int_resolved, metadata={"spec": _TP["random_seed"]})
+    """Seed of weights, augmentation and order. Valid: in [0, 4294967295]. Resolved by ``compile``."""
+    step_lr_gamma: float = attrs.field(converter=_to_float_resolved, metadata={"spec": _TP["step_lr_gamma"]})
+    """Step schedule: factor per step. Valid: in [0, 1]. Resolved by ``compile``."""
+    step_lr_step_size: int = attrs.field(converter=_to_int_resolved, metadata={"spec": _TP["step_lr_step_size"]})
+    """Step schedule: epochs per step. Valid: >= 1. Resolved by ``compile``."""
+    training_batch_size: int = attrs.field(converter=_to_int_resolved, metadata={"spec": _TP["training_batch_size"]})
+    """Training batch size. Valid: >= 1. Resolved by ``compile``."""
+    validation_batch_size: int = attrs.field(
+        converter=_to_int_resolved, metadata={"spec": _TP["validation_batch_size"]})
+    """Validation batch size. Valid: >= 1. Resolved by ``compile``."""
+    warmup_cosine_lr_cycles: float = attrs.field(
+        converter=_to_float_resolved, metadata={"spec": _TP["warmup_cosine_lr_cycles"]})
+    """Cosine schedule: cycles over training. Valid: in [0, 1]. Resolved by ``compile``."""
+    warmup_cosine_lr_warmup_epochs: int = attrs.field(
+        converter=_to_int_resolved, metadata={"spec": _TP["warmup_cosine_lr_warmup_epochs"]})
+    """Cosine schedule: linear warm-up epochs. Valid: >= 1. Resolved by ``compile``."""
+    weight_decay: float = attrs.field(converter=_to_float_resolved, metadata={"spec": _TP["weight_decay"]})
+    """Weight decay (L2 for sgd/adam, decoupled for adamw). Valid: in [0, 1]. Resolved by ``compile``."""
+    training_crop_size: int = attrs.field(converter=_to_int_resolved, metadata={"spec": _TP["training_crop_size"]})
+    """Training crop size in pixels. Valid: >= 1. Resolved by ``compile``."""
+    validation_crop_size: int = attrs.field(converter=_to_int_resolved, metadata={"spec": _TP["validation_crop_size"]})
+    """Validation centre-crop size in pixels. Valid: >= 1. Resolved by ``compile``."""
+    validation_resize_size: int = attrs.field(
+        converter=_to_int_resolved, metadata={"spec": _TP["validation_resize_size"]})
+    """Validation resize (shorter side) before the centre crop. Valid: >= 1. Resolved by ``compile``."""
+    weighted_loss: int = attrs.field(converter=_to_int_resolved, metadata={"spec": _TP["weighted_loss"]})
+    """0 none, 1 sqrt(class weights), 2 class weights. Valid: one of 0, 1, 2. Resolved by ``compile``."""
+
+
+def _ss_ams_gradient(value: bool | Distribution | Mapping[str, Any] | None,
+                     ) -> bool | Distribution | None:
+    return _SEARCH_CONVERTERS["ams_gradient"](value)  # type: ignore[no-any-return]
+
+
+def _ss_beta1(value: float | Distribution | Mapping[str, Any] | None,
+              ) -> float | Distribution | None:
+    return _SEARCH_CONVERTERS["beta1"](value)  # type: ignore[no-any-return]
+
+
+def _ss_beta2(value: float | Distribution | Mapping[str, Any] | None,
+              ) -> float | Distribution | None:
+    return _SEARCH_CONVERTERS["beta2"](value)  # type: ignore[no-any-return]
+
+
+def _ss_distributed(value: bool | Distribution | Mapping[str, Any] | None,
+                    ) -> bool | Distribution | None:
+    return _SEARCH_CONVERTERS["distributed"](value)  # type: ignore[no-any-return]
+
+
+def _ss_early_stopping(value: bool | Distribution | Mapping[str, Any] | None,
+                       ) -> bool | Distribution | None:
+    return _SEARCH_CONVERTERS["early_stopping"](value)  # type: ignore[no-any-return]
+
+
+def _ss_early_stopping_delay(value: int | Distribution | Mapping[str, Any] | None,
+                             ) -> int | Distribution | None:
+    return _SEARCH_CONVERTERS["early_stopping_delay"](value)  # type: ignore[no-any-return]
+
+
+def _ss_early_stopping_patience(value: int | Distribution | Mapping[str, Any] | None,
+                                ) -> int | Distribution | None:
+    return _SEARCH_CONVERTERS["early_stopping_patience"](value)  # type: ignore[no-any-return]
+
+
+def _ss_enable_onnx_normalization(value: bool | Distribution | Mapping[str, Any] | None,
+                                  ) -> bool | Distribution | None:
+    return _SEARCH_CONVERTERS["enable_onnx_normalization"](value)  # type: ignore[no-any-return]
+
+
+def _ss_evaluation_frequency(value: int | Distribution | Mapping[str, Any] | None,
+                             ) -> int | Distribution | None:
+    return _SEARCH_CONVERTERS["evaluation_frequency"](value)  # type: ignore[no-any-return]
+
+
+def _ss_gradient_accumulation_step(value: int | Distribution | Mapping[str, Any] | None,
+                                   ) -> int | Distribution | None:
+    return _SEARCH_CONVERTERS["gradient_accumulation_step"](value)  # type: ignore[no-any-return]
+
+
+def _ss_layers_to_freeze(value: int | Distribution | Mapping[str, Any] | None,
+                         ) -> int | Distribution | None:
+    return _SEARCH_CONVERTERS["layers_to_freeze"](value)  # type: ignore[no-any-return]
+
+
+def _ss_learning_rate(value: float | Distribution | Mapping[str, Any] | None,
+                      ) -> float | Distribution | None:
+    return _SEARCH_CONVERTERS["learning_rate"](value)  # type: ignore[no-any-return]
+
+
+def _ss_learning_rate_scheduler(value: LearningRateScheduler | str | Distribution | Mapping[str, Any] | None,
+                                ) -> LearningRateScheduler | Distribution | None:
+    return _SEARCH_CONVERTERS["learning_rate_scheduler"](value)  # type: ignore[no-any-return]
+
+
+def _ss_model_name(value: str | Distribution | Mapping[str, Any] | None,
+                   ) -> str | Distribution | None:
+    return _SEARCH_CONVERTERS["model_name"](value)  # type: ignore[no-any-return]
+
+
+def _ss_momentum(value: float | Distribution | Mapping[str, Any] | None,
+                 ) -> float | Distribution | None:
+    return _SEARCH_CONVERTERS["momentum"](value)  # type: ignore[no-any-return]
+
+
+def _ss_nesterov(value: bool | Distribution | Mapping[str, Any] | None,
+                 ) -> bool | Distribution | None:
+    return _SEARCH_CONVERTERS["nesterov"](value)  # type: ignore[no-any-return]
+
+
+def _ss_number_of_epochs(value: int | Distribution | Mapping[str, Any] | None,
+                         ) -> int | Distribution | None:
+    return _SEARCH_CONVERTERS["number_of_epochs"](value)  # type: ignore[no-any-return]
+
+
+def _ss_number_of_workers(value: int | Distribution | Mapping[str, Any] | None,
+                          ) -> int | Distribution | None:
+    return _SEARCH_CONVERTERS["number_of_workers"](value)  # type: ignore[no-any-return]
+
+
+def _ss_optimizer(value: Optimizer | str | Distribution | Mapping[str, Any] | None,
+                  ) -> Optimizer | Distribution | None:
+    return _SEARCH_CONVERTERS["optimizer"](value)  # type: ignore[no-any-return]
+
+
+def _ss_random_seed(value: int | Distribution | Mapping[str, Any] | None,
+                    ) -> int | Distribution | None:
+    return _SEARCH_CONVERTERS["random_seed"](value)  # type: ignore[no-any-return]
+
+
+def _ss_step_lr_gamma(value: float | Distribution | Mapping[str, Any] | None,
+                      ) -> float | Distribution | None:
+    return _SEARCH_CONVERTERS["step_lr_gamma"](value)  # type: ignore[no-any-return]
+
+
+def _ss_step_lr_step_size(value: int | Distribution | Mapping[str, Any] | None,
+                          ) -> int | Distribution | None:
+    return _SEARCH_CONVERTERS["step_lr_step_size"](value)  # type: ignore[no-any-return]
+
+
+def _ss_training_batch_size(value: int | Distribution | Mapping[str, Any] | None,
+                            ) -> int | Distribution | None:
+    return _SEARCH_CONVERTERS["training_batch_size"](value)  # type: ignore[no-any-return]
+
+
+def _ss_validation_batch_size(value: int | Distribution | Mapping[str, Any] | None,
+                              ) -> int | Distribution | None:
+    return _SEARCH_CONVERTERS["validation_batch_size"](value)  # type: ignore[no-any-return]
+
+
+def _ss_warmup_cosine_lr_cycles(value: float | Distribution | Mapping[str, Any] | None,
+                                ) -> float | Distribution | None:
+    return _SEARCH_CONVERTERS["warmup_cosine_lr_cycles"](value)  # type: ignore[no-any-return]
+
+
+def _ss_warmup_cosine_lr_warmup_epochs(value: int | Distribution | Mapping[str, Any] | None,
+                                       ) -> int | Distribution | None:
+    return _SEARCH_CONVERTERS["warmup_cosine_lr_warmup_epochs"](value)  # type: ignore[no-any-return]
+
+
+def _ss_weight_decay(value: float | Distribution | Mapping[str, Any] | None,
+                     ) -> float | Distribution | None:
+    return _SEARCH_CONVERTERS["weight_decay"](value)  # type: ignore[no-any-return]
+
+
+def _ss_training_crop_size(value: int | Distribution | Mapping[str, Any] | None,
+                           ) -> int | Distribution | None:
+    return _SEARCH_CONVERTERS["training_crop_size"](value)  # type: ignore[no-any-return]
+
+
+def _ss_validation_crop_size(value: int | Distribution | Mapping[str, Any] | None,
+                             ) -> int | Distribution | None:
+    return _SEARCH_CONVERTERS["validation_crop_size"](value)  # type: ignore[no-any-return]
+
+
+def _ss_validation_resize_size(value: int | Distribution | Mapping[str, Any] | None,
+                               ) -> int | Distribution | None:
+    return _SEARCH_CONVERTERS["validation_resize_size"](value)  # type: ignore[no-any-return]
+
+
+def _ss_weighted_loss(value: int | Distribution | Mapping[str, Any] | None,
+                      ) -> int | Distribution | None:
+    return _SEARCH_CONVERTERS["weighted_loss"](value)  # type: ignore[no-any-return]
+
+
+@attrs.frozen(kw_only=True, repr=False, slots=False)  # no slots: a faster __init__
+class SearchSpace(_SearchSpaceBase):
+    """One subspace of a search space (the 31 searchable training parameters).
+
+    Each field is ``None`` (not searched), a fixed value, or a distribution, with
+    the fact sheet's per-type rules: float fields take every distribution; integer
+    fields take an int, a choice of ints, ``randint`` or a ``q*`` distribution with
+    integer arguments; bool, string and enum fields take a value or a ``choice``.
+    A job's ``search_space`` is a tuple of these (conditional subspaces).
+
+    Example:
+        >>> space = SearchSpace(learning_rate={"type": "uniform", "min_value": 0.001, "max_value": 0.01},
+        ...                     model_name=Choice(values=("resnet18", "resnet50")))
+        >>> sorted(space.distributions())
+        ['learning_rate', 'model_name']
+    """
+
+    ams_gradient: bool | Distribution | None = attrs.field(
+        default=None, converter=_ss_ams_gradient,
+        metadata={"spec": _TP["ams_gradient"]})
+    """Use AMSGrad with adam or adamw. Default: false (``None`` means the default). Or a distribution to search."""
+    beta1: float | Distribution | None = attrs.field(
+        default=None, converter=_ss_beta1,
+        metadata={"spec": _TP["beta1"]})
+    """Adam/AdamW first-moment decay. Valid: in [0, 1]. Default: 0.9 (``None`` means the default). Or a distribution
+    to search."""
+    beta2: float | Distribution | None = attrs.field(
+        default=None, converter=_ss_beta2,
+        metadata={"spec": _TP["beta2"]})
+    """Adam/AdamW second-moment decay. Valid: in [0, 1]. Default: 0.999 (``None`` means the default). Or a
+    distribution to search."""
+    distributed: bool | Distribution | None = attrs.field(
+        default=None, converter=_ss_distributed,
+        metadata={"spec": _TP["distributed"]})
+    """Data-parallel training over all devices the trial is given. Default: false (``None`` means the default). Or a
+    distribution to search."""
+    early_stopping: bool | Distribution | None = attrs.field(
+        default=None, converter=_ss_early_stopping,
+        metadata={"spec": _TP["early_stopping"]})
+    """Stop when the primary metric stops improving. Default: true (``None`` means the default). Or a distribution
+    to search."""
+    early_stopping_delay: int | Distribution | None = attrs.field(
+        default=None, converter=_ss_early_stopping_delay,
+        metadata={"spec": _TP["early_stopping_delay"]})
+    """Evaluations to wait before tracking improvement. Valid: >= 1. Default: 5 (``None`` means the default). Or a
+    distribution to search."""
+    early_stopping_patience: int | Distribution | None = attrs.field(
+        default=None, converter=_ss_early_stopping_patience,
+        metadata={"spec": _TP["early_stopping_patience"]})
+    """Evaluations without improvement before stopping. Valid: >= 1. Default: 5 (``None`` means the default). Or a
+    distribution to search."""
+    enable_onnx_normalization: bool | Distribution | None = attrs.field(
+        default=None, converter=_ss_enable_onnx_normalization,
+        metadata={"spec": _TP["enable_onnx_normalization"]})
+    """Bake ImageNet normalisation into the ONNX export. Default: false (``None`` means the default). Or a
+    distribution to search."""
+    evaluation_frequency: int | Distribution | None = attrs.field(
+        default=None, converter=_ss_evaluation_frequency,
+        metadata={"spec": _TP["evaluation_frequency"]})
+    """Evaluate every N epochs. Valid: >= 1. Default: 1 (``None`` means the default). Or a distribution to
+    search."""
+    gradient_accumulation_step: int | Distribution | None = attrs.field(
+        default=None, converter=_ss_gradient_accumulation_step,
+        metadata={"spec": _TP["gradient_accumulation_step"]})
+    """Batches whose gradients are summed per optimiser update. Valid: >= 1. Default: 1 (``None`` means the
+    default). Or a distribution to search."""
+    layers_to_freeze: int | Distribution | None = attrs.field(
+        default=None, converter=_ss_layers_to_freeze,
+        metadata={"spec": _TP["layers_to_freeze"]})
+    """Freeze the first N layer groups of the model. Valid: >= 0. Default: 0 (``None`` means the default). Or a
+    distribution to search."""
+    learning_rate: float | Distribution | None = attrs.field(
+        default=None, converter=_ss_learning_rate,
+        metadata={"spec": _TP["learning_rate"]})
+    """Initial learning rate. Valid: in [0, 1]. Default: per model and task (``None`` means the default). Or a
+    distribution to search."""
+    learning_rate_scheduler: LearningRateScheduler | Distribution | None = attrs.field(
+        default=None, converter=_ss_learning_rate_scheduler,
+        metadata={"spec": _TP["learning_rate_scheduler"]})
+    """Learning-rate schedule. Valid: one of none, warmup_cosine, step. Default: warmup_cosine (``None`` means the
+    default). Or a distribution to search."""
+    model_name: str | Distribution | None = attrs.field(
+        default=None, converter=_ss_model_name,
+        metadata={"spec": _TP["model_name"]})
+    """Model architecture. Valid: one of mobilenetv2, resnet18, resnet34, resnet50, resnet101, resnet152, resnest50,
+    resnest101, seresnext, vits16r224, vitb16r224, vitl16r224. Default: seresnext (``None`` means the default). Or a
+    distribution to search."""
+    momentum: float | Distribution | None = attrs.field(
+        default=None, converter=_ss_momentum,
+        metadata={"spec": _TP["momentum"]})
+    """SGD momentum. Valid: in [0, 1]. Default: 0.9 (``None`` means the default). Or a distribution to search."""
+    nesterov: bool | Distribution | None = attrs.field(
+        default=None, converter=_ss_nesterov,
+        metadata={"spec": _TP["nesterov"]})
+    """Nesterov momentum with sgd. Default: true (``None`` means the default). Or a distribution to search."""
+    number_of_epochs: int | Distribution | None = attrs.field(
+        default=None, converter=_ss_number_of_epochs,
+        metadata={"spec": _TP["number_of_epochs"]})
+    """Training epochs. Valid: >= 1. Default: 15 (``None`` means the default). Or a distribution to search."""
+    number_of_workers: int | Distribution | None = attrs.field(
+        default=None, converter=_ss_number_of_workers,
+        metadata={"spec": _TP["number_of_workers"]})
+    """Data-loading worker processes (0: in the training process). Valid: >= 0. Default: 4 (capped at the cores a
+    trial gets) (``None`` means the default). Or a distribution to search."""
+    optimizer: Optimizer | Distribution | None = attrs.field(
+        default=None, converter=_ss_optimizer,
+        metadata={"spec": _TP["optimizer"]})
+    """Optimiser. Valid: one of none, sgd, adam, adamw. Default: sgd (``None`` means the default). Or a distribution
+    to search."""
+    random_seed: int | Distribution | None = attrs.field(
+        default=None, converter=_ss_random_seed,
+        metadata={"spec": _TP["random_seed"]})
+    """Seed of weights, augmentation and order. Valid: in [0, 4294967295]. Default: the plan's seed (``None`` means
+    the default). Or a distribution to search."""
+    step_lr_gamma: float | Distribution | None = attrs.field(
+        default=None, converter=_ss_step_lr_gamma,
+        metadata={"spec": _TP["step_lr_gamma"]})
+    """Step schedule: factor per step. Valid: in [0, 1]. Default: 0.5 (``None`` means the default). Or a
+    distribution to search."""
+    step_lr_step_size: int | Distribution | None = attrs.field(
+        default=None, converter=_ss_step_lr_step_size,
+        metadata={"spec": _TP["step_lr_step_size"]})
+    """Step schedule: epochs per step. Valid: >= 1. Default: 5 (``None`` means the default). Or a distribution to
+    search."""
+    training_batch_size: int | Distribution | None = attrs.field(
+        default=None, converter=_ss_training_batch_size,
+        metadata={"spec": _TP["training_batch_size"]})
+    """Training batch size. Valid: >= 1. Default: 78 (ViT: per model) (``None`` means the default). Or a
+    distribution to search."""
+    validation_batch_size: int | Distribution | None = attrs.field(
+        default=None, converter=_ss_validation_batch_size,
+        metadata={"spec": _TP["validation_batch_size"]})
+    """Validation batch size. Valid: >= 1. Default: 78 (ViT: per model) (``None`` means the default). Or a
+    distribution to search."""
+    warmup_cosine_lr_cycles: float | Distribution | None = attrs.field(
+        default=None, converter=_ss_warmup_cosine_lr_cycles,
+        metadata={"spec": _TP["warmup_cosine_lr_cycles"]})
+    """Cosine schedule: cycles over training. Valid: in [0, 1]. Default: 0.45 (``None`` means the default). Or a
+    distribution to search."""
+    warmup_cosine_lr_warmup_epochs: int | Distribution | None = attrs.field(
+        default=None, converter=_ss_warmup_cosine_lr_warmup_epochs,
+        metadata={"spec": _TP["warmup_cosine_lr_warmup_epochs"]})
+    """Cosine schedule: linear warm-up epochs. Valid: >= 1. Default: 2 (``None`` means the default). Or a
+    distribution to search."""
+    weight_decay: float | Distribution | None = attrs.field(
+        default=None, converter=_ss_weight_decay,
+        metadata={"spec": _TP["weight_decay"]})
+    """Weight decay (L2 for sgd/adam, decoupled for adamw). Valid: in [0, 1]. Default: 1e-4 (``None`` means the
+    default). Or a distribution to search."""
+    training_crop_size: int | Distribution | None = attrs.field(
+        default=None, converter=_ss_training_crop_size,
+        metadata={"spec": _TP["training_crop_size"]})
+    """Training crop size in pixels. Valid: >= 1. Default: 224 (``None`` means the default). Or a distribution to
+    search."""
+    validation_crop_size: int | Distribution | None = attrs.field(
+        default=None, converter=_ss_validation_crop_size,
+        metadata={"spec": _TP["validation_crop_size"]})
+    """Validation centre-crop size in pixels. Valid: >= 1. Default: 224 (``None`` means the default). Or a
+    distribution to search."""
+    validation_resize_size: int | Distribution | None = attrs.field(
+        default=None, converter=_ss_validation_resize_size,
+        metadata={"spec": _TP["validation_resize_size"]})
+    """Validation resize (shorter side) before the centre crop. Valid: >= 1. Default: 256 (``None`` means the
+    default). Or a distribution to search."""
+    weighted_loss: int | Distribution | None = attrs.field(
+        default=None, converter=_ss_weighted_loss,
+        metadata={"spec": _TP["weighted_loss"]})
+    """0 none, 1 sqrt(class weights), 2 class weights. Valid: one of 0, 1, 2. Default: 0 (``None`` means the
+    default). Or a distribution to search."""
+
+
+# END GENERATED
 
 
 # --------------------------------------------------------------------------- the job
@@ -511,7 +1235,61 @@ def _default_metric(self: Any) -> PrimaryMetric:
 
 
 def _job_field(spec: FieldSpec) -> Any:
-    return attrs.field(default=None, converter=spec.convert, metadata={"spec": spec})
+    return attrs.field(default=None, converter=_to_float, metadata={"spec": spec})
+
+
+# Typed converters of the job's fields (type checkers read what a field accepts from them).
+_INPUT = record_converter(Input)
+_LIMITS = record_converter(Limits)
+_TRAINING_PARAMETERS = record_converter(TrainingParameters)
+_SWEEP = record_converter(Sweep)
+_LENIENT_MAP = lenient(_to_map)
+_LENIENT_OUTPUTS = lenient(_to_outputs)
+
+
+def _to_input(value: Input | Mapping[str, Any] | None) -> Input:
+    return _INPUT(value)  # type: ignore[no-any-return]  # None (unset) is reported by the checks
+
+
+def _to_optional_input(value: Input | Mapping[str, Any] | None) -> Input | None:
+    return _INPUT(value)  # type: ignore[no-any-return]
+
+
+def _to_limits(value: Limits | Mapping[str, Any]) -> Limits:
+    return _LIMITS(value)  # type: ignore[no-any-return]
+
+
+def _to_training_parameters(value: TrainingParameters | Mapping[str, Any]) -> TrainingParameters:
+    return _TRAINING_PARAMETERS(value)  # type: ignore[no-any-return]
+
+
+def _to_sweep(value: Sweep | Mapping[str, Any] | None) -> Sweep | None:
+    return _SWEEP(value)  # type: ignore[no-any-return]
+
+
+def _to_spaces(value: SearchSpace | Mapping[str, Any] | Sequence[SearchSpace | Mapping[str, Any]] | None,
+               ) -> tuple[SearchSpace, ...]:
+    return _to_search_space(value)  # type: ignore[no-any-return]
+
+
+def _to_frozen_map(value: Mapping[str, Any] | None) -> FrozenMap:
+    return _LENIENT_MAP(value)  # type: ignore[no-any-return]
+
+
+def _to_output_map(value: Mapping[str, Output | Mapping[str, Any]] | None) -> FrozenMap:
+    return _LENIENT_OUTPUTS(value)  # type: ignore[no-any-return]
+
+
+def _to_log_verbosity(value: LogVerbosity | str) -> LogVerbosity:
+    return LogVerbosity.parse_or_keep(value)  # type: ignore[return-value]  # a bad value is reported by the checks
+
+
+def _to_primary_metric(value: PrimaryMetric | str) -> PrimaryMetric:
+    return PrimaryMetric.parse_or_keep(value)  # type: ignore[return-value]  # a bad value is reported by the checks
+
+
+def _to_path_text(value: str | os.PathLike[str] | None) -> str | None:
+    return None if value is None else str(value)
 
 
 @attrs.frozen(kw_only=True)
@@ -523,6 +1301,11 @@ class ImageClassificationJobBase(Validated):
     ``identity``, ``environment_id``, ``environment_variables``,
     ``queue_settings``, ``services``) are kept and written back, unused locally.
     ``base_path`` is where the YAML was loaded from; it is not part of equality.
+
+    Example:
+        >>> job = ImageClassificationJob(training_data={"path": "data"}, target_column_name="label")
+        >>> isinstance(job, ImageClassificationJobBase), job.type, sorted(job.inputs)
+        (True, 'automl', ['training_data'])
     """
 
     TASK: ClassVar[TaskType]
@@ -530,37 +1313,64 @@ class ImageClassificationJobBase(Validated):
     METRICS: ClassVar[tuple[PrimaryMetric, ...]]
 
     schema: str | None = attrs.field(default=None, metadata={"key": "$schema"})
+    """The YAML's ``$schema`` (kept, written back)."""
     name: str | None = None
+    """The job's name (Azure's run id)."""
     display_name: str | None = None
+    """A display name."""
     experiment_name: str | None = None
+    """The experiment the job belongs to."""
     description: str | None = None
-    tags: FrozenMap = attrs.field(factory=FrozenMap, converter=lenient(_to_map))
-    properties: FrozenMap = attrs.field(factory=FrozenMap, converter=lenient(_to_map))
+    """Free text."""
+    tags: FrozenMap = attrs.field(factory=FrozenMap, converter=_to_frozen_map)
+    """String keys to string values (as in Azure)."""
+    properties: FrozenMap = attrs.field(factory=FrozenMap, converter=_to_frozen_map)
+    """String keys to string values (as in Azure)."""
     compute: str | None = None
-    log_verbosity: LogVerbosity = attrs.field(default=LogVerbosity.INFO,
-                                              converter=LogVerbosity.parse_or_keep)
+    """Azure's compute target (kept, unused locally)."""
+    log_verbosity: LogVerbosity = attrs.field(default=LogVerbosity.INFO, converter=_to_log_verbosity)
+    """``not_set``, ``debug``, ``info`` (default), ``warning``, ``error`` or ``critical``, in any casing."""
     primary_metric: PrimaryMetric = attrs.field(default=attrs.Factory(_default_metric, takes_self=True),
-                                                converter=PrimaryMetric.parse_or_keep)
-    target_column_name: str = None
-    training_data: Input = attrs.field(default=None, converter=record_converter(Input))
-    validation_data: Input | None = attrs.field(default=None, converter=record_converter(Input))
+                                                converter=_to_primary_metric)
+    """The metric the sweep maximises; default ``accuracy`` (multiclass) or ``iou`` (multilabel)."""
+    target_column_name: str = None  # type: ignore[assignment]  # required: reported by the checks
+    """The label column of the data (usually ``label``). Required."""
+    training_data: Input = attrs.field(default=None, converter=_to_input)
+    """The training images (an :class:`Input` or ``{path: ..., type: ...}``). Required."""
+    validation_data: Input | None = attrs.field(default=None, converter=_to_optional_input)
+    """Validation images; else ``validation_data_size`` of the training data is held out."""
     validation_data_size: float | None = _job_field(JOB_FIELDS["validation_data_size"])
-    test_data: Input | None = attrs.field(default=None, converter=record_converter(Input))
+    """Fraction of the training data held out for validation, in (0, 1); default 0.2."""
+    test_data: Input | None = attrs.field(default=None, converter=_to_optional_input)
+    """Test images, scored once with the best model (imgtune's extension)."""
     test_data_size: float | None = _job_field(JOB_FIELDS["test_data_size"])
-    limits: Limits = attrs.field(factory=Limits, converter=record_converter(Limits))
+    """Fraction of the training data held out for the final test, in (0, 1) (imgtune's extension)."""
+    limits: Limits = attrs.field(factory=Limits, converter=_to_limits)
+    """Trials at most, at once, and the sweep's timeout (a :class:`Limits` or a mapping)."""
     training_parameters: TrainingParameters = attrs.field(factory=TrainingParameters,
-                                                          converter=record_converter(TrainingParameters))
-    sweep: Sweep | None = attrs.field(default=None, converter=record_converter(Sweep))
-    search_space: tuple[SearchSpace, ...] = attrs.field(default=(), converter=_to_search_space)
-    outputs: FrozenMap = attrs.field(factory=FrozenMap, converter=lenient(_to_outputs))
+                                                          converter=_to_training_parameters)
+    """The fixed training parameters (a :class:`TrainingParameters` or a mapping)."""
+    sweep: Sweep | None = attrs.field(default=None, converter=_to_sweep)
+    """Sampling algorithm and early termination; required with a ``search_space``."""
+    search_space: tuple[SearchSpace, ...] = attrs.field(default=(), converter=_to_spaces)
+    """Subspaces to sample trials from (each a :class:`SearchSpace` or a mapping)."""
+    outputs: FrozenMap = attrs.field(factory=FrozenMap, converter=_to_output_map)
+    """Azure's outputs, e.g. ``{best_model: {type: mlflow_model}}`` (kept, written back)."""
     resources: Any = attrs.field(default=None, converter=_free)
+    """Azure-only (kept, written back)."""
     identity: Any = attrs.field(default=None, converter=_free)
+    """Azure-only (kept, written back)."""
     environment_id: Any = None
+    """Azure-only (kept, written back)."""
     environment_variables: Any = attrs.field(default=None, converter=_free)
+    """Azure-only (kept, written back)."""
     queue_settings: Any = attrs.field(default=None, converter=_free)
+    """Azure-only (kept, written back)."""
     services: Any = attrs.field(default=None, converter=_free)
+    """Azure-only (kept, written back)."""
     base_path: str | None = attrs.field(default=None, eq=False, repr=False, metadata={"dump": False},
-                                        converter=lambda v: None if v is None else str(v))
+                                        converter=_to_path_text)
+    """Where the job's YAML was loaded from: relative data paths resolve against it. Not part of equality."""
 
     # -- read-only views ---------------------------------------------------
     @property
@@ -662,16 +1472,8 @@ class ImageClassificationJobBase(Validated):
                              pick("validation_crop_size"), pick("validation_resize_size"))
 
 
-def _job_class(name: str, task: TaskType, default: PrimaryMetric, metrics: tuple, doc: str) -> type:
-    cls = attrs.make_class(name, {}, bases=(ImageClassificationJobBase,), frozen=True, kw_only=True)
-    cls.TASK, cls.DEFAULT_METRIC, cls.METRICS = task, default, metrics
-    cls.__module__ = __name__
-    cls.__doc__ = doc
-    return cls
-
-
-ImageClassificationJob = _job_class(
-    "ImageClassificationJob", TaskType.IMAGE_CLASSIFICATION, PrimaryMetric.ACCURACY, CLASSIFICATION_METRICS,
+@attrs.frozen(kw_only=True, repr=False, slots=False)  # no slots: a faster __init__ (sets __dict__)
+class ImageClassificationJob(ImageClassificationJobBase):
     """A multiclass image-classification job (``task: image_classification``).
 
     Example:
@@ -682,14 +1484,33 @@ ImageClassificationJob = _job_class(
         ... )
         >>> job.primary_metric.value, job.limits.max_trials, job.task_type.value
         ('accuracy', 4, 'image_classification')
-    """,
-)
-ImageClassificationMultilabelJob = _job_class(
-    "ImageClassificationMultilabelJob", TaskType.IMAGE_CLASSIFICATION_MULTILABEL, PrimaryMetric.IOU,
-    MULTILABEL_METRICS,
-    """A multilabel image-classification job (``task: image_classification_multilabel``); the default
-    primary metric is ``iou``.""",
-)
+        >>> job
+        ImageClassificationJob(target_column_name='label', training_data=Input(path='data/train'),
+                               limits=Limits(max_trials=4))
+    """
+
+    TASK: ClassVar[TaskType] = TaskType.IMAGE_CLASSIFICATION
+    DEFAULT_METRIC: ClassVar[PrimaryMetric] = PrimaryMetric.ACCURACY
+    METRICS: ClassVar[tuple[PrimaryMetric, ...]] = CLASSIFICATION_METRICS
+
+
+@attrs.frozen(kw_only=True, repr=False, slots=False)  # no slots: a faster __init__ (sets __dict__)
+class ImageClassificationMultilabelJob(ImageClassificationJobBase):
+    """A multilabel image-classification job (``task: image_classification_multilabel``).
+
+    The default primary metric is ``iou``.
+
+    Example:
+        >>> job = ImageClassificationMultilabelJob(training_data=Input(path="data/train"),
+        ...                                        target_column_name="labels")
+        >>> job.primary_metric.value, job.multilabel
+        ('iou', True)
+    """
+
+    TASK: ClassVar[TaskType] = TaskType.IMAGE_CLASSIFICATION_MULTILABEL
+    DEFAULT_METRIC: ClassVar[PrimaryMetric] = PrimaryMetric.IOU
+    METRICS: ClassVar[tuple[PrimaryMetric, ...]] = MULTILABEL_METRICS
+
 
 JOB_CLASSES: dict[TaskType, type] = {c.TASK: c for c in (ImageClassificationJob, ImageClassificationMultilabelJob)}
 
@@ -702,3 +1523,40 @@ def _unstructure_job(job: ImageClassificationJobBase) -> dict[str, Any]:
 
 
 register_unstructure(ImageClassificationJobBase, _unstructure_job)
+
+
+# --------------------------------------------------------------------------- repr
+def _is_default(record: Any, a: attrs.Attribute, value: Any) -> bool:
+    default = a.default
+    if default is attrs.NOTHING:
+        return False
+    if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+        default = default.factory(record) if default.takes_self else default.factory()
+    return type(value) is type(default) and value == default or value is None and default is None
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, AzureEnum):
+        return repr(value.value)  # as a constructor accepts it
+    if isinstance(value, FrozenMap):
+        return repr(dict(value))
+    return repr(value)
+
+
+def record_repr(record: Any) -> str:
+    """A record as its constructor call, with only the fields that differ from their defaults.
+
+    >>> Limits(max_trials=4)
+    Limits(max_trials=4)
+    >>> Input(path="data/train", type="uri_folder")
+    Input(path='data/train', type='uri_folder')
+    """
+    shown = [f"{a.name}={_shown(value)}" for a in attrs.fields(type(record))
+             if a.repr and not _is_default(record, a, value := getattr(record, a.name))]
+    return f"{type(record).__name__}({', '.join(shown)})"
+
+
+for _cls in (Input, Output, Limits, RandomSampling, GridSampling, BayesianSampling, BanditPolicy,
+             MedianStoppingPolicy, TruncationSelectionPolicy, Sweep, TrainingParameters, ResolvedTrainingParameters,
+             SearchSpace, ImageClassificationJobBase, ImageClassificationJob, ImageClassificationMultilabelJob):
+    _cls.__repr__ = record_repr  # type: ignore[method-assign]

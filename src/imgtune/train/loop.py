@@ -115,8 +115,16 @@ def make_train_step(
     weights: np.ndarray | None = None,
     frozen_stats: Any | None = None,
     state_sharding: Any | None = None,
+    donate: bool = True,
 ) -> Callable[..., tuple[TrainState, jax.Array]]:
     """The jitted ``train_step(state, images, labels, mask) -> (state, loss)``.
+
+    **Donation.** By default the step *donates* its input ``state`` to XLA (``donate_argnums=0``):
+    the new state reuses the old one's device buffers, which halves the memory of the
+    parameters and optimiser state, but the ``state`` passed in is deleted on GPU/TPU (reading
+    it afterwards raises "Array has been deleted"; on CPU donation is ignored). Keep only the
+    returned state, ``state, loss = step(state, ...)``, or pass ``donate=False`` to keep the
+    input (e.g. to compare two steps from one state).
 
     Args:
         graphdef: The model's ``nnx`` graph definition.
@@ -127,6 +135,7 @@ def make_train_step(
         frozen_stats: A tree of bools shaped like the batch statistics; true
             leaves keep their old value (frozen groups).
         state_sharding: Sharding of the state (replicated) for ``out_shardings``.
+        donate: Donate the input state's buffers to the output (see above).
     """
     loss_fn = multilabel_loss if multilabel else multiclass_loss
     keep = frozen_stats if frozen_stats is not None and any(jax.tree.leaves(frozen_stats)) else None
@@ -149,7 +158,7 @@ def make_train_step(
         return TrainState(state.step + 1, params, stats, opt_state), loss
 
     out = None if state_sharding is None else (state_sharding, state_sharding)
-    return jax.jit(train_step, donate_argnums=0, out_shardings=out)
+    return jax.jit(train_step, donate_argnums=0 if donate else (), out_shardings=out)
 
 
 def make_eval_step(graphdef: Any, rest: Any, *, multilabel: bool, out_sharding: Any | None = None):

@@ -96,7 +96,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from imgtune.errors import Problem, ValidationError
 from imgtune.spec.enums import LearningRateScheduler, Optimizer
+from imgtune.spec.fields import UNRESOLVED
 from imgtune.spec.records import TrainingParameters
 
 __all__ = [
@@ -125,7 +127,11 @@ def learning_rate_schedule(params: TrainingParameters, steps_per_epoch: int) -> 
     Args:
         params: Resolved training parameters.
         steps_per_epoch: Training batches per epoch (before accumulation).
+
+    Raises:
+        ValidationError: ``params`` are not resolved (a field is unset).
     """
+    _require_resolved(params, "learning_rate_schedule")
     lr = float(params.learning_rate)
     u = updates_per_epoch(steps_per_epoch, params.gradient_accumulation_step)
     total = max(1, int(params.number_of_epochs) * u)
@@ -196,6 +202,20 @@ def _base_optimizer(params: TrainingParameters, schedule: optax.Schedule) -> opt
     raise ValueError(f"unknown optimizer {params.optimizer!r}")
 
 
+def _require_resolved(params: TrainingParameters, user: str) -> None:
+    """Raises one :class:`~imgtune.errors.ValidationError` naming every unset field of ``params``
+    that ``compile`` would have filled in (``user`` names the caller in the message)."""
+    if not isinstance(params, TrainingParameters):
+        raise ValidationError([Problem("training_parameters", f"must be TrainingParameters, got "
+                                                              f"{type(params).__name__}")], user)
+    missing = [a.name for a in params.__attrs_attrs__ if getattr(params, a.name) is None and a.name not in UNRESOLVED]
+    if missing:
+        raise ValidationError([Problem(f"training_parameters.{name}",
+                                       f"is unset: {user} takes resolved parameters (a compiled plan's "
+                                       f"trial.parameters, or imgtune.compiler.defaults.resolve(params, ...))")
+                               for name in missing], user)
+
+
 def make_optimizer(
     params: TrainingParameters,
     *,
@@ -212,7 +232,19 @@ def make_optimizer(
 
     Returns:
         An Optax transformation; ``update`` takes ``params`` (needed for weight decay).
+
+    Raises:
+        ValidationError: ``params`` are not resolved (a field the rule reads is unset).
+
+    Example:
+        >>> make_optimizer(TrainingParameters(optimizer="adam"), steps_per_epoch=10)
+        Traceback (most recent call last):
+        ...
+        imgtune.errors.ValidationError: 31 problems in make_optimizer:
+          training_parameters.advanced_settings: is unset: make_optimizer takes resolved parameters ...
+        ...
     """
+    _require_resolved(params, "make_optimizer")
     tx = _base_optimizer(params, learning_rate_schedule(params, steps_per_epoch))
     if frozen is not None and any(jax.tree.leaves(frozen)):
         labels = jax.tree.map(lambda f: "frozen" if f else "train", frozen)
