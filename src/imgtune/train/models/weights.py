@@ -138,7 +138,13 @@ def torch_layout(model: nnx.Module) -> list[dict[str, Any]]:
     return out
 
 
-def load_pretrained(model: nnx.Module, path: str | os.PathLike, *, skip_head: bool = False) -> None:
+#: The key naming each zoo model reads without a key map (ResNets: torchvision's and timm's are the same).
+_NATIVE_LAYOUTS = {"MobileNetV2": ("torchvision",), "ResNet": ("torchvision", "timm"),
+                   "VisionTransformer": ("torchvision",)}
+
+
+def load_pretrained(model: nnx.Module, path: str | os.PathLike, *, skip_head: bool = False,
+                    source_layout: str | None = None) -> None:
     """Loads a torchvision/timm ``state_dict`` for the model's reference architecture, in place.
 
     Conv kernels are transposed OIHW -> HWIO, linear weights ``(out, in)`` -> ``(in, out)``,
@@ -154,6 +160,8 @@ def load_pretrained(model: nnx.Module, path: str | os.PathLike, *, skip_head: bo
             ``heads.head``) as initialised: head keys in the file are ignored and may be
             absent or of another class count. Use it to fine-tune an ImageNet checkpoint on
             a new label set. Without it the head must match like any other layer.
+        source_layout: The file's key naming, ``"torchvision"`` or ``"timm"``; ``None``: the
+            model's own. Another naming needs a key map (not available yet for any model).
 
     Raises:
         ValidationError: Listing every missing key, every unexpected key and every shape
@@ -161,6 +169,16 @@ def load_pretrained(model: nnx.Module, path: str | os.PathLike, *, skip_head: bo
         ImportError: A ``.pth`` checkpoint without PyTorch installed (message says how to
             install it).
     """
+    if source_layout is not None:
+        kind = type(model).__name__
+        native = _NATIVE_LAYOUTS.get(kind, ())
+        if kind == "VisionTransformer" and getattr(model, "flavor", "torchvision") == "timm":
+            native = ("timm",)
+        if kind == "ResNet" and not _plain_resnet(model):
+            native = ("timm",)
+        if source_layout not in native:
+            raise ValidationError([Problem("source_layout", f"key map not available: {source_layout!r} keys "
+                                                            f"for {kind} (reads {', '.join(native)})")])
     sd = read_state_dict(path)
     layout = torch_layout(model)
     problems: list[Problem] = []
@@ -192,3 +210,9 @@ def load_pretrained(model: nnx.Module, path: str | os.PathLike, *, skip_head: bo
         var = flat[entry["path"]]
         var[...] = jnp.asarray(_from_torch(np.asarray(sd[key]), entry["transform"]), dtype=var.dtype)
     nnx.update(model, state)
+
+
+def _plain_resnet(model: nnx.Module) -> bool:
+    """A torchvision ResNet (not seresnext or resnest, whose reference is timm's)."""
+    keys = {k for e in torch_layout(model) for k in e["keys"][:1]}
+    return not any(".se." in k or ".attn." in k or "radix" in k or "conv1.0." in k for k in keys)
