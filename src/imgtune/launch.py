@@ -30,6 +30,7 @@ from imgtune.runner.ray_executor import RayLauncher
 from imgtune.runner.store import RunStore
 from imgtune.spec.records import ImageClassificationJobBase
 from imgtune.tracking import MlflowTracker
+from imgtune.train.pretrained import cache_root, fetch, missing, plan_models
 
 __all__ = ["run"]
 
@@ -68,6 +69,28 @@ class OnnxExportAtEnd(RunObserver):
             return attrs.evolve(result, outputs={**result.outputs, "onnx": str(target)})
         store.log(f"exporting the best model to ONNX failed (exit {code}); see above")
         return attrs.evolve(result, message="ONNX export of the best model failed: see run.log")
+
+
+def _fetch_weights(plan: Plan, store: RunStore, *, ray: bool) -> None:
+    """Fetches (through the Hugging Face cache) and verifies the ImageNet weights of every model
+    the plan can propose, before any trial starts; see :mod:`imgtune.train.pretrained`.
+
+    Raises:
+        ValidationError: Each model whose weights are missing and cannot be downloaded (with the
+            ways out), or whose file does not match its hash.
+    """
+    names = plan_models(plan)
+    if not names:
+        return
+    absent = missing(names)
+    if absent:
+        store.log(f"downloading the ImageNet weights of {', '.join(absent)} into {cache_root()}")
+    fetch(names)  # huggingface_hub shows a progress bar for each download
+    store.log(f"ImageNet weights of {', '.join(names)} verified in {cache_root()}")
+    if ray:
+        store.log("Ray: each trial reads the weights from its own node's Hugging Face cache (HF_HOME); on a "
+                  "cluster of several machines point HF_HOME at a folder every node shares, or run `imgtune weights "
+                  f"download {' '.join(names)}` on every node (a trial that finds no weights fails and says so)")
 
 
 def run(job_or_plan: ImageClassificationJobBase | Plan | str | os.PathLike[str],
@@ -113,8 +136,10 @@ def run(job_or_plan: ImageClassificationJobBase | Plan | str | os.PathLike[str],
             ``pip install 'imgtune[mlflow]'``; see :mod:`imgtune.tracking`.
 
     Raises:
-        ValidationError: Bad arguments, a folder holding another job's run, or (with
-            ``mlflow_tracking_uri``) no MLflow or a store that cannot be opened; all before training.
+        ValidationError: Bad arguments, a folder holding another job's run, (with real training)
+            the models' ImageNet weights neither cached nor downloadable or not matching their hash
+            (see :mod:`imgtune.train.pretrained`), or (with ``mlflow_tracking_uri``) no MLflow or a
+            store that cannot be opened; all before training.
     """
     if executor not in EXECUTORS:
         raise ValidationError([Problem("executor", f"must be one of {', '.join(EXECUTORS)}, got {executor!r}")])
@@ -137,6 +162,8 @@ def run(job_or_plan: ImageClassificationJobBase | Plan | str | os.PathLike[str],
                                                         "RayOptions(cpus_per_trial=..., gpus_per_trial=...)")])
         launcher = RayLauncher(address, ray_options)  # says how to install ray when it is missing
     plan, store = prepare(job_or_plan, output_dir, seed=seed)
+    if trial_fn is None:  # real training: the ImageNet weights, fetched here once, never in a trial
+        _fetch_weights(plan, store, ray=executor == "ray")
     exports = any(t.parameters.enable_onnx_normalization for t in plan.trials)
     if exports and importlib.util.find_spec("jax2onnx") is None:  # found before training, not after it
         raise ValidationError([Problem("training_parameters.enable_onnx_normalization",

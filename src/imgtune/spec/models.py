@@ -48,7 +48,7 @@ class PretrainedWeights:
             ``main``; the first download records the file's sha256, see
             :mod:`imgtune.train.pretrained`).
         sha256: The file's sha256 where a public source states it, or ``None``.
-        size_bytes: The file's size where known.
+        size_mb: The file's size in MB (10**6 bytes) as the Hub lists it, where known.
         note: How these weights differ from the variant Azure documents for the name.
     """
 
@@ -60,7 +60,7 @@ class PretrainedWeights:
     std: tuple[float, float, float] = IMAGENET_STD
     revision: str | None = None
     sha256: str | None = None
-    size_bytes: int | None = None
+    size_mb: float | None = None
     note: str = ""
 
     @property
@@ -113,47 +113,59 @@ def _cnn(name: str, family: str, reference: str, params: int, groups: int, weigh
                      batch_size=78, learning_rate_multiclass=0.01, learning_rate_multilabel=0.035, weights=weights)
 
 
-def _tv_resnet(depth: int) -> PretrainedWeights:
-    # timm's copies of torchvision's IMAGENET1K_V1 files: torchvision's key names (timm's ResNet uses the same).
+def _tv_resnet(depth: int, size_mb: float, revision: str | None = None, sha256: str | None = None) -> PretrainedWeights:
+    # timm's copies of torchvision's IMAGENET1K_V1 files (timm's cfgs carry torchvision's URLs); timm's ResNet key
+    # names are torchvision's.
     return PretrainedWeights(repo=f"timm/resnet{depth}.tv_in1k", license="bsd-3-clause", source_layout="torchvision",
-                             note="torchvision's IMAGENET1K_V1 weights, as timm republished them")
+                             size_mb=size_mb, revision=revision, sha256=sha256,
+                             note="torchvision's IMAGENET1K_V1 weights (Azure's), as timm republished them")
 
 
-#: Azure's twelve built-in models, in the fact sheet's order.
+_TIMM_VIT = ("timm's ImageNet-21k-pretrained, ImageNet-1k-fine-tuned augreg weights, which expect mean and std "
+             "0.5 (Azure's ViT layer names are timm's; which tag Azure loads is not published)")
+
+#: Azure's twelve built-in models, in the fact sheet's order. The weights' sources, licences, sizes (as the Hub
+#: lists them) and pins were checked against timm's and torchvision's source and the Hub's pages.
 MODELS: dict[str, ModelSpec] = {m.name: m for m in (
     _cnn("mobilenetv2", "mobilenetv2", "torchvision mobilenet_v2", 3_504_872, 19, PretrainedWeights(
-        repo="timm/mobilenetv2_100.ra_in1k", license="apache-2.0", source_layout="timm",
-        note="timm's own ImageNet training of the same architecture (the Hub has no copy of torchvision's "
-             "mobilenet_v2 file); timm's key names, mapped onto torchvision's layout")),
-    _cnn("resnet18", "resnet", "torchvision resnet18", 11_689_512, 5, _tv_resnet(18)),
-    _cnn("resnet34", "resnet", "torchvision resnet34", 21_797_672, 5, _tv_resnet(34)),
-    _cnn("resnet50", "resnet", "torchvision resnet50", 25_557_032, 5, _tv_resnet(50)),
-    _cnn("resnet101", "resnet", "torchvision resnet101", 44_549_160, 5, _tv_resnet(101)),
-    _cnn("resnet152", "resnet", "torchvision resnet152", 60_192_808, 5, _tv_resnet(152)),
+        repo="timm/mobilenetv2_100.ra_in1k", license="apache-2.0", source_layout="timm", size_mb=14.2,
+        revision="f3ff81ba89de0bc46b546568ebeab2edef6b9d49",
+        note="nearest: timm's own RandAugment training of the same architecture (the Hub has no copy of "
+             "torchvision's mobilenet_v2-b0353104.pth); timm's key names, mapped onto torchvision's layout")),
+    _cnn("resnet18", "resnet", "torchvision resnet18", 11_689_512, 5, _tv_resnet(18, 46.8)),
+    _cnn("resnet34", "resnet", "torchvision resnet34", 21_797_672, 5, _tv_resnet(34, 87.3)),
+    _cnn("resnet50", "resnet", "torchvision resnet50", 25_557_032, 5, _tv_resnet(
+        50, 102, revision="aa6c2d36d56bc0209040c02b5a7b7d7bf11d57b8",
+        sha256="5d061a3c593d795bfe682d9b152bafbcf550579873492def3515b46db1189888")),
+    _cnn("resnet101", "resnet", "torchvision resnet101", 44_549_160, 5, _tv_resnet(101, 179)),
+    _cnn("resnet152", "resnet", "torchvision resnet152", 60_192_808, 5, _tv_resnet(
+        152, 241, revision="2a9b5c2460893a2ab13d8625db2383f3094d704f")),
     _cnn("resnest50", "resnest", "timm resnest50d", 27_483_240, 5, PretrainedWeights(
-        repo="timm/resnest50d.in1k", license="apache-2.0", source_layout="timm")),
+        repo="timm/resnest50d.in1k", license="apache-2.0", source_layout="timm", size_mb=110,
+        note="the paper authors' weights, as timm republished them (Azure's variant is not published)")),
     _cnn("resnest101", "resnest", "timm resnest101e", 48_275_016, 5, PretrainedWeights(
-        repo="timm/resnest101e.in1k", license="apache-2.0", source_layout="timm")),
+        repo="timm/resnest101e.in1k", license="apache-2.0", source_layout="timm", size_mb=194,
+        note="the paper authors' weights, trained at 256 px (Azure's variant is not published)")),
     _cnn("seresnext", "seresnext", "timm seresnext50_32x4d", 27_559_896, 5, PretrainedWeights(
-        repo="timm/seresnext50_32x4d.gluon_in1k", license="apache-2.0", source_layout="timm")),
+        repo="timm/seresnext50_32x4d.racm_in1k", license="apache-2.0", source_layout="timm", size_mb=111,
+        note="nearest: timm's own training of the zoo's architecture; Azure's layer names suggest Cadene's "
+             "legacy SE-ResNeXt, whose stem pools differently and which the Hub does not hold")),
     ModelSpec(name="vits16r224", family="vit", reference="timm vit_small_patch16_224", params=22_050_664,
               layer_groups=13, batch_size=128, learning_rate_multiclass=0.0125, learning_rate_multilabel=0.025,
               weights=PretrainedWeights(repo="timm/vit_small_patch16_224.augreg_in21k_ft_in1k", license="apache-2.0",
-                                        source_layout="timm", mean=HALF, std=HALF)),
+                                        source_layout="timm", mean=HALF, std=HALF, note=_TIMM_VIT)),
     ModelSpec(name="vitb16r224", family="vit", reference="torchvision vit_b_16", params=86_567_656,
               layer_groups=13, batch_size=48, learning_rate_multiclass=0.0125, learning_rate_multilabel=0.025,
               weights=PretrainedWeights(
                   repo="timm/vit_base_patch16_224.augreg2_in21k_ft_in1k", license="apache-2.0", source_layout="timm",
-                  mean=HALF, std=HALF,
-                  note="timm's ImageNet-21k-pretrained, ImageNet-1k-fine-tuned weights (the Hub has no copy of "
-                       "torchvision's vit_b_16 file); timm's key names, mapped onto torchvision's layout")),
+                  mean=HALF, std=HALF, size_mb=346, revision="3feba41e737e1b28af8e1fd7dca8eed073385972",
+                  note=_TIMM_VIT + "; timm's key names, mapped onto the zoo's torchvision layout")),
     ModelSpec(name="vitl16r224", family="vit", reference="torchvision vit_l_16", params=304_326_632,
               layer_groups=25, batch_size=10, learning_rate_multiclass=0.001, learning_rate_multilabel=0.002,
               weights=PretrainedWeights(
                   repo="timm/vit_large_patch16_224.augreg_in21k_ft_in1k", license="apache-2.0", source_layout="timm",
                   mean=HALF, std=HALF,
-                  note="timm's ImageNet-21k-pretrained, ImageNet-1k-fine-tuned weights (the Hub has no copy of "
-                       "torchvision's vit_l_16 file); timm's key names, mapped onto torchvision's layout")),
+                  note=_TIMM_VIT + "; timm's key names, mapped onto the zoo's torchvision layout")),
 )}
 
 MODEL_NAMES: tuple[str, ...] = tuple(MODELS)

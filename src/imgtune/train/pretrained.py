@@ -235,7 +235,8 @@ def fetch(names: Iterable[str], *, cache_dir: str | os.PathLike[str] | None = No
                                         local_files_only=local_files_only))
         except Exception as e:  # noqa: BLE001 - offline, not found, HTTP: each is a missing model here
             missing.append(name)
-            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            text = str(e).strip()
+            reason = text.splitlines()[0].split(". ")[0] if text else type(e).__name__
             problems.append(Problem(name, f"ImageNet weights {w.source} are not in the cache "
                                           f"({cache_root(cache_dir)}) and could not be downloaded: {reason}"))
             continue
