@@ -110,7 +110,7 @@ def test_render_prints_a_loadable_job_with_defaults(tmp_path):
     assert job.training_parameters.model_name == "seresnext" and job.limits.timeout_minutes == 10080
 
 
-COMMANDS = ["validate", "render", "plan", "run", "status", "evaluate", "report", "export", "predict"]
+COMMANDS = ["validate", "render", "plan", "run", "status", "evaluate", "report", "export", "predict", "weights"]
 
 
 @pytest.mark.parametrize("module", ["imgtune", "imgtune.cli"])

@@ -77,6 +77,7 @@ training_parameters:
   validation_batch_size: 32
   number_of_epochs: 3
   number_of_workers: 0
+  advanced_settings: '{"pretrained": false}'
 sweep: {sampling_algorithm: grid}
 search_space:
   - learning_rate: {type: choice, values: [0.001, 0.003]}
