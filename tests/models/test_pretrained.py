@@ -9,7 +9,6 @@ weights made from the PyTorch references under the source's key names.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import subprocess
 import sys
@@ -29,7 +28,7 @@ from imgtune.train.models import create_model, load_pretrained
 torch = pytest.importorskip("torch")
 safetensors_torch = pytest.importorskip("safetensors.torch")
 
-from . import torch_reference as tr  # noqa: E402  (needs torch)
+from . import torch_reference as tr
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -139,7 +138,7 @@ def test_imgtune_run_offline_with_an_empty_cache_exits_2_before_any_trial(tmp_pa
     env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_CACHE": str(tmp_path / "hf" / "hub"),
            "HF_HUB_OFFLINE": "1"}
     result = subprocess.run([sys.executable, "-m", "imgtune", "run", str(tmp_path / "job.yml"), "--output",
-                             str(tmp_path / "out")], capture_output=True, text=True, timeout=120, env=env)
+                             str(tmp_path / "out")], capture_output=True, text=True, timeout=120, env=env, check=False)
     assert result.returncode == 2, result.stderr
     for name in ("seresnext", "vitb16r224", "resnet50"):
         assert f"error: {name}: ImageNet weights" in result.stderr
@@ -199,7 +198,7 @@ def test_weights_commands(resnet18_hub):
     env = {**os.environ, "HF_HUB_CACHE": str(cache)}
 
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "imgtune", "weights", *args], capture_output=True, text=True,
+        return subprocess.run([sys.executable, "-m", "imgtune", "weights", *args], capture_output=True, text=True, check=False,
                               timeout=60, env=env)
 
     path = cli("path", "resnet18")  # the first load records the sha256

@@ -22,8 +22,18 @@ from __future__ import annotations
 
 import attrs
 
-__all__ = ["AUTOMODE_PORTFOLIO", "CNN_MODELS", "DEFAULT_MODEL", "IMAGENET_MEAN", "IMAGENET_STD", "MODELS", "MODEL_NAMES",
-           "ModelSpec", "PretrainedWeights", "VIT_MODELS"]
+__all__ = [
+    "AUTOMODE_PORTFOLIO",
+    "CNN_MODELS",
+    "DEFAULT_MODEL",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "MODELS",
+    "MODEL_NAMES",
+    "VIT_MODELS",
+    "ModelSpec",
+    "PretrainedWeights",
+]
 
 #: The ImageNet statistics torchvision's weights (and most of timm's) expect, RGB in 0-1.
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)

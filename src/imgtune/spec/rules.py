@@ -47,6 +47,5 @@ def cross_field_problems(values: Mapping[str, Any]) -> list[tuple[str, str]]:
         out.append(("validation_resize_size", f"must be >= validation_crop_size ({val}), got {resize}"))
     groups = MODELS[model].layer_groups if isinstance(model, str) and model in MODELS else None
     if groups is not None and is_int(freeze) and freeze > groups:
-        out.append(("layers_to_freeze", f"must be at most {groups}, the number of layer groups of {model}, "
-                                        f"got {freeze}"))
+        out.append(("layers_to_freeze", f"must be at most {groups}, the number of layer groups of {model}, got {freeze}"))
     return out

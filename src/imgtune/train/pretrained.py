@@ -45,8 +45,19 @@ from imgtune.compiler import Plan
 from imgtune.errors import Problem, ValidationError
 from imgtune.spec.models import AUTOMODE_PORTFOLIO, DEFAULT_MODEL, IMAGENET_MEAN, IMAGENET_STD, MODELS
 
-__all__ = ["RECORD_FILE", "STARTS", "cache_root", "cached_path", "fetch", "plan_models", "preprocessing",
-           "missing", "record_status", "start_of", "weights_path"]
+__all__ = [
+    "RECORD_FILE",
+    "STARTS",
+    "cache_root",
+    "cached_path",
+    "fetch",
+    "missing",
+    "plan_models",
+    "preprocessing",
+    "record_status",
+    "start_of",
+    "weights_path",
+]
 
 #: The starts a trial can have (``imgtune plan`` and ``render`` show them).
 STARTS = ("pretrained", "scratch", "file", "checkpoint")
@@ -221,9 +232,10 @@ def fetch(names: Iterable[str], *, cache_dir: str | os.PathLike[str] | None = No
             file whose sha256 does not match; nothing is returned then.
     """
     from huggingface_hub import hf_hub_download  # see cache_root
+    from huggingface_hub.utils import EntryNotFoundError  # see cache_root
 
     paths: dict[str, Path] = {}
-    missing: list[str] = []
+    absent: list[str] = []
     problems: list[Problem] = []
     for name in dict.fromkeys(names):
         if name not in MODELS:
@@ -233,8 +245,8 @@ def fetch(names: Iterable[str], *, cache_dir: str | os.PathLike[str] | None = No
         try:
             path = Path(hf_hub_download(w.repo, w.filename, revision=w.revision, cache_dir=cache_dir,
                                         local_files_only=local_files_only))
-        except Exception as e:  # noqa: BLE001 - offline, not found, HTTP: each is a missing model here
-            missing.append(name)
+        except (OSError, ValueError, EntryNotFoundError) as e:  # offline, not found, HTTP: a missing model here
+            absent.append(name)
             text = str(e).strip()
             reason = text.splitlines()[0].split(". ")[0] if text else type(e).__name__
             problems.append(Problem(name, f"ImageNet weights {w.source} are not in the cache "
@@ -245,8 +257,8 @@ def fetch(names: Iterable[str], *, cache_dir: str | os.PathLike[str] | None = No
             problems.append(problem)
         else:
             paths[name] = path
-    if missing:
-        problems.append(Problem("pretrained", _WAYS_OUT.format(names=" ".join(missing))))
+    if absent:
+        problems.append(Problem("pretrained", _WAYS_OUT.format(names=" ".join(absent))))
     if problems:
         raise ValidationError(problems, title="pretrained weights")
     return paths
