@@ -21,16 +21,17 @@ from collections.abc import Callable, Mapping
 
 import attrs
 
-from imgtune.compiler import Plan
+from imgtune.compiler import Plan, compile
 from imgtune.errors import Problem, ValidationError
 from imgtune.report import ReportWriter
 from imgtune.runner import DEFAULT_TRIAL_FN, EXECUTORS, RayOptions, Resources, RunResult, prepare, run_plan
 from imgtune.runner.observers import ProgressCallback, RunObserver
 from imgtune.runner.ray_executor import RayLauncher
 from imgtune.runner.store import RunStore
+from imgtune.serialization import load
 from imgtune.spec.records import ImageClassificationJobBase
 from imgtune.tracking import MlflowTracker
-from imgtune.train.pretrained import cache_root, fetch, missing, plan_models
+from imgtune.train.pretrained import cache_root, fetch, plan_models
 
 __all__ = ["run"]
 
@@ -71,21 +72,27 @@ class OnnxExportAtEnd(RunObserver):
         return attrs.evolve(result, message="ONNX export of the best model failed: see run.log")
 
 
-def _fetch_weights(plan: Plan, store: RunStore, *, ray: bool) -> None:
+def _fetch_weights(job_or_plan: ImageClassificationJobBase | Plan, *, seed: int) -> tuple[str, ...]:
     """Fetches (through the Hugging Face cache) and verifies the ImageNet weights of every model
-    the plan can propose, before any trial starts; see :mod:`imgtune.train.pretrained`.
+    the plan can propose, before anything is written and any trial starts (see
+    :mod:`imgtune.train.pretrained`); returns their names.
 
     Raises:
         ValidationError: Each model whose weights are missing and cannot be downloaded (with the
             ways out), or whose file does not match its hash.
     """
+    if not isinstance(job_or_plan, (Plan, ImageClassificationJobBase)):
+        return ()  # prepare says what it takes
+    plan = job_or_plan if isinstance(job_or_plan, Plan) else compile(job_or_plan, seed=seed)
     names = plan_models(plan)
+    if names:
+        fetch(names)  # huggingface_hub shows a progress bar for each download
+    return names
+
+
+def _log_weights(store: RunStore, names: tuple[str, ...], *, ray: bool) -> None:
     if not names:
         return
-    absent = missing(names)
-    if absent:
-        store.log(f"downloading the ImageNet weights of {', '.join(absent)} into {cache_root()}")
-    fetch(names)  # huggingface_hub shows a progress bar for each download
     store.log(f"ImageNet weights of {', '.join(names)} verified in {cache_root()}")
     if ray:
         store.log("Ray: each trial reads the weights from its own node's Hugging Face cache (HF_HOME); on a "
@@ -161,17 +168,21 @@ def run(job_or_plan: ImageClassificationJobBase | Plan | str | os.PathLike[str],
             raise ValidationError([Problem("resources", "is for executor='local'; on Ray use ray_options="
                                                         "RayOptions(cpus_per_trial=..., gpus_per_trial=...)")])
         launcher = RayLauncher(address, ray_options)  # says how to install ray when it is missing
+    fn = trial_fn or DEFAULT_TRIAL_FN
+    if callable(fn):
+        fn = f"{fn.__module__}:{fn.__qualname__}"
+    if isinstance(job_or_plan, (str, os.PathLike)):
+        job_or_plan = load(job_or_plan)
+    weights = ()
+    if fn == DEFAULT_TRIAL_FN:  # real training: the ImageNet weights, fetched here once, never in a trial
+        weights = _fetch_weights(job_or_plan, seed=seed)
     plan, store = prepare(job_or_plan, output_dir, seed=seed)
-    if trial_fn is None:  # real training: the ImageNet weights, fetched here once, never in a trial
-        _fetch_weights(plan, store, ray=executor == "ray")
+    _log_weights(store, weights, ray=executor == "ray")
     exports = any(t.parameters.enable_onnx_normalization for t in plan.trials)
     if exports and importlib.util.find_spec("jax2onnx") is None:  # found before training, not after it
         raise ValidationError([Problem("training_parameters.enable_onnx_normalization",
                                        "the best model is exported to ONNX at the end, which needs the ONNX "
                                        "packages: pip install 'imgtune[onnx]'")])
-    fn = trial_fn or DEFAULT_TRIAL_FN
-    if callable(fn):
-        fn = f"{fn.__module__}:{fn.__qualname__}"
     observers: list[RunObserver] = []
     if progress is not None:
         observers.append(progress if isinstance(progress, RunObserver) else ProgressCallback(progress))
