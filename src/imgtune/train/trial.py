@@ -101,7 +101,8 @@ from imgtune.train.trial_types import TrialResult, TrialSettings
 __all__ = ["TrialResult", "TrialSettings", "train_trial"]
 
 def _train_transform(image: Any, key: Sequence[int], *, random_seed: int, augment: bool, crop: int,
-                     resize: int, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
+                     resize: int, mean: Sequence[float] = d.IMAGENET_MEAN,
+                     std: Sequence[float] = d.IMAGENET_STD) -> np.ndarray:
     if not augment:
         return eval_transform(image, resize_size=resize, crop_size=crop, mean=mean, std=std)
     return train_transform(image, (random_seed, key[1], key[2]), crop_size=crop, mean=mean, std=std)
