@@ -14,7 +14,7 @@ from imgtune.cli.registry import EXIT_OK, arguments, command, file_argument, loa
 from imgtune.cli.tables import plan_table
 from imgtune.spec import ImageClassificationJobBase
 from imgtune.spec.models import MODELS
-from imgtune.train.pretrained import start_of
+from imgtune.train.pretrained import CHECKPOINT, FILE, PRETRAINED, SCRATCH, start_of
 
 __all__ = ["plan_command", "render_command", "start_comment", "validate"]
 
@@ -53,15 +53,15 @@ def start_comment(job: ImageClassificationJobBase) -> str:
     """``# start: ...``: how the job's trials start (see :mod:`imgtune.train.pretrained`)."""
     tp = job.training_parameters
     start = start_of(tp)
-    if start == "pretrained" and tp.model_name and not job.search_space:
+    if start == PRETRAINED and tp.model_name and not job.search_space:
         w = MODELS[tp.model_name].weights
         how = f"{tp.model_name}'s ImageNet weights ({w.source}), a new head for the job's classes"
-    elif start == "pretrained":
+    elif start == PRETRAINED:
         how = "each trial's model's ImageNet weights, a new head for the job's classes (imgtune weights list)"
     else:
-        how = {"scratch": "random weights (advanced_settings pretrained: false)",
-               "file": "the advanced_settings pretrained_weights file",
-               "checkpoint": "the checkpoint_run_id checkpoint"}[start]
+        how = {SCRATCH: "random weights (advanced_settings pretrained: false)",
+               FILE: "the advanced_settings pretrained_weights file",
+               CHECKPOINT: "the checkpoint_run_id checkpoint"}[start]
     return f"# start: {start}: {how}\n"
 
 

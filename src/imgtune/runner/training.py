@@ -62,7 +62,7 @@ def write_artifacts(workdir: Path, params: TrainingParameters, result: TrialResu
     * ``confusion_matrix.json`` (multiclass) or ``per_label.json`` (multilabel).
     """
     out: dict[str, str] = {TrialLayout.LABELS: str(workdir / TrialLayout.LABELS)}
-    info = _checkpoint_info(result.checkpoint)
+    info = _checkpoint_info(result.checkpoint if isinstance(result, TrialResult) else None)
     start = info.get("start") or start_of(params)
     mean, std = (info["mean"], info["std"]) if info.get("mean") else preprocessing(params.model_name, start)
     pre = {"model_name": params.model_name, "num_classes": len(result.classes), "multilabel": multilabel,

@@ -46,7 +46,11 @@ from imgtune.errors import Problem, ValidationError
 from imgtune.spec.models import AUTOMODE_PORTFOLIO, DEFAULT_MODEL, IMAGENET_MEAN, IMAGENET_STD, MODELS
 
 __all__ = [
+    "CHECKPOINT",
+    "FILE",
+    "PRETRAINED",
     "RECORD_FILE",
+    "SCRATCH",
     "STARTS",
     "cache_root",
     "cached_path",
@@ -60,7 +64,8 @@ __all__ = [
 ]
 
 #: The starts a trial can have (``imgtune plan`` and ``render`` show them).
-STARTS = ("pretrained", "scratch", "file", "checkpoint")
+PRETRAINED, SCRATCH, FILE, CHECKPOINT = "pretrained", "scratch", "file", "checkpoint"
+STARTS = (PRETRAINED, SCRATCH, FILE, CHECKPOINT)
 #: The file, in a repository's cache folder, that records the sha256 of each file first loaded.
 RECORD_FILE = "imgtune-sha256.json"
 
@@ -91,12 +96,12 @@ def start_of(params: Any, *, model_width: float = 1.0) -> str:
     """
     advanced = _advanced(params)
     if getattr(params, "checkpoint_run_id", None):
-        return "checkpoint"
+        return CHECKPOINT
     if advanced.get("pretrained_weights"):
-        return "file"
+        return FILE
     if advanced.get("pretrained", True) is False or model_width < 1.0:
-        return "scratch"
-    return "pretrained"
+        return SCRATCH
+    return PRETRAINED
 
 
 def preprocessing(model_name: str, start: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -105,7 +110,7 @@ def preprocessing(model_name: str, start: str) -> tuple[tuple[float, ...], tuple
     The table's weights bring their own statistics; every other start uses ImageNet's (a
     ``"checkpoint"`` start reads its checkpoint's own, which the trainer does).
     """
-    if start == "pretrained" and model_name in MODELS:
+    if start == PRETRAINED and model_name in MODELS:
         w = MODELS[model_name].weights
         return tuple(w.mean), tuple(w.std)
     return IMAGENET_MEAN, IMAGENET_STD
@@ -118,9 +123,9 @@ def plan_models(plan: Plan) -> tuple[str, ...]:
     job, names = plan.job, set()
     tp = job.training_parameters
     for t in plan.trials:
-        if start_of(t.parameters) == "pretrained":
+        if start_of(t.parameters) == PRETRAINED:
             names.add(t.parameters.model_name)
-    if start_of(tp) == "pretrained":
+    if start_of(tp) == PRETRAINED:
         fixed = tp.model_name or DEFAULT_MODEL
         if plan.sampler.type == "automode":
             portfolio = [m for m, _ in AUTOMODE_PORTFOLIO]

@@ -159,7 +159,7 @@ def train_trial(
     resume_from = ckpts.last()
     start = pretrained.start_of(params, model_width=model_width)
     mean, std = pretrained.preprocessing(params.model_name, start)
-    if start == "checkpoint":
+    if start == pretrained.CHECKPOINT:
         source_info = read_info(params.checkpoint_run_id)
         mean, std = source_info.get("mean", mean), source_info.get("std", std)
 
@@ -183,11 +183,11 @@ def train_trial(
     # -- model
     model = create_model(params.model_name, len(classes), rngs=nnx.Rngs(int(params.random_seed)), dtype=dtype,
                          width=model_width)
-    if resume_from is None and start == "checkpoint":
+    if resume_from is None and start == pretrained.CHECKPOINT:
         load_into(model, *load_weights(params.checkpoint_run_id))
-    elif resume_from is None and start == "file":
+    elif resume_from is None and start == pretrained.FILE:
         load_pretrained(model, advanced["pretrained_weights"], skip_head=True)
-    elif resume_from is None and start == "pretrained":  # the driver fetched them; a trial never downloads
+    elif resume_from is None and start == pretrained.PRETRAINED:  # the driver fetched them; a trial never downloads
         load_pretrained(model, pretrained.weights_path(params.model_name), skip_head=True,
                         source_layout=MODELS[params.model_name].weights.source_layout)
     graphdef, p, bs, rest = nnx.split(model, nnx.Param, nnx.BatchStat, ...)
