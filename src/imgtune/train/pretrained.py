@@ -210,7 +210,10 @@ def _verify(name: str, path: Path, cache_dir: str | os.PathLike[str] | None) -> 
     known = records.get(key)
     if known is None:
         records[key] = digest
-        write_atomic(_repo_folder(w.repo, cache_dir) / RECORD_FILE, json.dumps(records, indent=1, sort_keys=True))
+        try:
+            write_atomic(_repo_folder(w.repo, cache_dir) / RECORD_FILE, json.dumps(records, indent=1, sort_keys=True))
+        except OSError:  # a read-only cache: nothing can be recorded, the file is still used
+            pass
         return None
     if known != digest:
         return Problem(name, f"{path}: sha256 {digest} differs from {known}, recorded when it was first loaded; "
