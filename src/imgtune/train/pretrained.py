@@ -36,7 +36,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,6 @@ __all__ = [
     "cache_root",
     "cached_path",
     "fetch",
-    "missing",
     "plan_models",
     "preprocessing",
     "record_status",
@@ -288,7 +287,3 @@ def weights_path(name: str, *, cache_dir: str | os.PathLike[str] | None = None) 
                                      f"weights download {name}` on every node")
         raise ValidationError([*e.problems, hint], title="pretrained weights") from None
 
-
-def missing(names: Sequence[str], *, cache_dir: str | os.PathLike[str] | None = None) -> list[str]:
-    """The models among ``names`` whose weights this machine's cache lacks."""
-    return [n for n in names if cached_path(n, cache_dir=cache_dir) is None]
