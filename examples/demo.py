@@ -29,6 +29,8 @@ def main() -> int:
     job = imgtune.load(HERE / "digits" / "job.yaml")
     print(f"data: {folder.relative_to(ROOT)}; job: examples/digits/job.yaml "
           f"({job.limits.max_trials} trials, {job.limits.max_concurrent_trials} at a time)")
+    print("the demo trains from scratch (random weights; advanced_settings pretrained: false), so it downloads "
+          "nothing; without that setting each trial starts from its model's ImageNet weights, as on Azure")
     print(plan_table(imgtune.compile(job)), flush=True)
     result = imgtune.run(job, ROOT / "runs" / "digits", progress=ConsoleProgress(sys.stdout, job.log_verbosity))
     best = result.best_trial

@@ -40,7 +40,7 @@ training_parameters:
   optimizer: adam
   enable_onnx_normalization: true
   number_of_workers: 1
-  advanced_settings: '{"apply_automl_train_augmentations": false}'
+  advanced_settings: '{"apply_automl_train_augmentations": false, "pretrained": false}'
 """
 
 

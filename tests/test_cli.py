@@ -88,7 +88,8 @@ def test_plan_prints_a_table_and_saves_without_overwriting(tmp_path):
     result = run("plan", str(f), "--output", str(out))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
-    assert lines[0].split() == ["trial", "subspace", "learning_rate"] and len(lines) == 5
+    assert lines[0].split() == ["trial", "subspace", "learning_rate", "start"] and len(lines) == 5
+    assert all(line.split()[-1] == "pretrained" for line in lines[1:4])
     assert "3 trials (random, seed 4" in lines[-1]
     from imgtune.compiler import loads_plan
 
@@ -110,7 +111,7 @@ def test_render_prints_a_loadable_job_with_defaults(tmp_path):
     assert job.training_parameters.model_name == "seresnext" and job.limits.timeout_minutes == 10080
 
 
-COMMANDS = ["validate", "render", "plan", "run", "status", "evaluate", "report", "export", "predict"]
+COMMANDS = ["validate", "render", "plan", "run", "status", "evaluate", "report", "export", "predict", "weights"]
 
 
 @pytest.mark.parametrize("module", ["imgtune", "imgtune.cli"])

@@ -170,3 +170,27 @@ def test_predict_command(trained_run, tmp_path):
     assert lines[2]["error"] == "file not found" and "missing.png: file not found" in done.stderr
     assert "Traceback" not in done.stderr
     assert lines[:2] == imgtune.predict(trained_run, paths, top_k=2, onnx=True)
+
+
+def test_prediction_normalises_as_the_checkpoint_records(trained_run, tmp_path):
+    """``info.json`` records the mean and std the model's weights expect; prediction and the ONNX
+    export follow it (this run trains from scratch: ImageNet's; timm's ViT weights would give 0.5)."""
+    import shutil
+
+    from imgtune.export import read_metadata
+    from imgtune.train.data import IMAGENET_MEAN, normalize
+    from imgtune.train.inference import load_model
+
+    info = json.loads((trained_run / "best" / "checkpoint" / "info.json").read_text())
+    assert info["start"] == "scratch" and info["mean"] == list(IMAGENET_MEAN)
+    assert read_metadata(trained_run / "best" / "model.onnx")["mean"] == info["mean"]
+    folder = tmp_path / "checkpoint"
+    shutil.copytree(trained_run / "best" / "checkpoint", folder)
+    (folder / "info.json").write_text(json.dumps({**info, "mean": [0.5] * 3, "std": [0.5] * 3}))
+    crop = info["validation_crop_size"]
+    pixels = np.random.RandomState(0).randint(0, 256, (2, crop, crop, 3)).astype(np.uint8)
+    half = load_predictor(folder).logits(pixels)
+    model, _ = load_model(folder)
+    want = np.asarray(model(normalize(pixels, mean=(0.5,) * 3, std=(0.5,) * 3), train=False))
+    np.testing.assert_allclose(half, want, rtol=1e-4, atol=1e-4)
+    assert not np.allclose(half, load_predictor(trained_run).logits(pixels), atol=1e-3)

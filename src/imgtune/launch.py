@@ -22,15 +22,17 @@ from typing import Any
 
 import attrs
 
-from imgtune.compiler import Plan
+from imgtune.compiler import Plan, compile
 from imgtune.errors import Problem, ValidationError
 from imgtune.report import ReportWriter
 from imgtune.runner import DEFAULT_TRIAL_FN, EXECUTORS, RayOptions, Resources, RunResult, prepare, run_plan
 from imgtune.runner.observers import ProgressCallback, RunObserver
 from imgtune.runner.ray_executor import RayLauncher
 from imgtune.runner.store import RunStore
+from imgtune.serialization import load
 from imgtune.spec.records import ImageClassificationJobBase
 from imgtune.tracking import MlflowTracker
+from imgtune.train.pretrained import cache_root, fetch, plan_models
 
 __all__ = ["run", "trial_fn_name"]
 
@@ -107,6 +109,34 @@ def trial_fn_name(fn: str | Callable[..., Any]) -> str:
     return f"{module}:{qualname}"
 
 
+def _fetch_weights(job_or_plan: ImageClassificationJobBase | Plan, *, seed: int) -> tuple[str, ...]:
+    """Fetches (through the Hugging Face cache) and verifies the ImageNet weights of every model
+    the plan can propose, before anything is written and any trial starts (see
+    :mod:`imgtune.train.pretrained`); returns their names.
+
+    Raises:
+        ValidationError: Each model whose weights are missing and cannot be downloaded (with the
+            ways out), or whose file does not match its hash.
+    """
+    if not isinstance(job_or_plan, (Plan, ImageClassificationJobBase)):
+        return ()  # prepare says what it takes
+    plan = job_or_plan if isinstance(job_or_plan, Plan) else compile(job_or_plan, seed=seed)
+    names = plan_models(plan)
+    if names:
+        fetch(names)  # huggingface_hub shows a progress bar for each download
+    return names
+
+
+def _log_weights(store: RunStore, names: tuple[str, ...], *, ray: bool) -> None:
+    if not names:
+        return
+    store.log(f"ImageNet weights of {', '.join(names)} verified in {cache_root()}")
+    if ray:
+        store.log("Ray: each trial reads the weights from its own node's Hugging Face cache (HF_HOME); on a "
+                  "cluster of several machines point HF_HOME at a folder every node shares, or run `imgtune weights "
+                  f"download {' '.join(names)}` on every node (a trial that finds no weights fails and says so)")
+
+
 def run(job_or_plan: ImageClassificationJobBase | Plan | str | os.PathLike[str],
         output_dir: str | os.PathLike[str], *, executor: str = "local", seed: int = 0,
         trial_fn: str | Callable[..., Any] | None = None, retry_failed: bool = False,
@@ -151,8 +181,10 @@ def run(job_or_plan: ImageClassificationJobBase | Plan | str | os.PathLike[str],
             ``pip install 'imgtune[mlflow]'``; see :mod:`imgtune.tracking`.
 
     Raises:
-        ValidationError: Bad arguments, a folder holding another job's run, or (with
-            ``mlflow_tracking_uri``) no MLflow or a store that cannot be opened; all before training.
+        ValidationError: Bad arguments, a folder holding another job's run, (with real training)
+            the models' ImageNet weights neither cached nor downloadable or not matching their hash
+            (see :mod:`imgtune.train.pretrained`), or (with ``mlflow_tracking_uri``) no MLflow or a
+            store that cannot be opened; all before training.
 
     Example:
         >>> import tempfile
@@ -187,7 +219,13 @@ def run(job_or_plan: ImageClassificationJobBase | Plan | str | os.PathLike[str],
                                                         "RayOptions(cpus_per_trial=..., gpus_per_trial=...)")])
         launcher = RayLauncher(address, ray_options)  # says how to install ray when it is missing
     fn = trial_fn_name(trial_fn or DEFAULT_TRIAL_FN)  # checked before anything is written
+    if isinstance(job_or_plan, (str, os.PathLike)):
+        job_or_plan = load(job_or_plan)
+    weights = ()
+    if fn == DEFAULT_TRIAL_FN:  # real training: the ImageNet weights, fetched here once, never in a trial
+        weights = _fetch_weights(job_or_plan, seed=seed)
     plan, store = prepare(job_or_plan, output_dir, seed=seed)
+    _log_weights(store, weights, ray=executor == "ray")
     exports = any(t.parameters.enable_onnx_normalization for t in plan.trials)
     if exports and importlib.util.find_spec("jax2onnx") is None:  # found before training, not after it
         raise ValidationError([Problem("training_parameters.enable_onnx_normalization",

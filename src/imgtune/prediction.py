@@ -52,7 +52,7 @@ from imgtune.train.data import (
     normalize,
     resolve_image_url,
 )
-from imgtune.train.inference import checkpoint_folder, load_model, logits_to_scores
+from imgtune.train.inference import checkpoint_folder, load_model, logits_to_scores, normalization
 from imgtune.train.metrics import THRESHOLD
 
 __all__ = ["Images", "Predictor", "collect_images", "iter_predictions", "load_predictor", "predict"]
@@ -234,9 +234,10 @@ def _onnx_predictor(path: Path) -> Predictor:
         if temporary is not None:
             shutil.rmtree(temporary.parent, ignore_errors=True)
     in_graph = bool(meta["normalization_in_graph"])
+    norm = normalization(meta)
 
     def run(pixels: np.ndarray) -> np.ndarray:
-        x = pixels.astype(np.float32) / np.float32(255.0) if in_graph else normalize(pixels)
+        x = pixels.astype(np.float32) / np.float32(255.0) if in_graph else normalize(pixels, **norm)
         return session.run(None, {INPUT_NAME: np.ascontiguousarray(x.transpose(0, 3, 1, 2))})[0]
 
     return Predictor(meta["labels"], meta["multilabel"], meta["validation_resize_size"],
@@ -251,6 +252,7 @@ def _jax_predictor(path: Path, batch_size: int) -> Predictor:
         raise ValidationError([Problem("model", f"no checkpoint at {path} (expected a run folder, best/, a trial or "
                                                 f"a checkpoint folder, or a .onnx file)")]) from None
     model, info = load_model(folder)
+    norm = normalization(info)
 
     @nnx.jit
     def forward(m: Any, x: Any) -> Any:  # logits, as the ONNX graph gives them: scores come from one place
@@ -258,7 +260,7 @@ def _jax_predictor(path: Path, batch_size: int) -> Predictor:
 
     def run(pixels: np.ndarray) -> np.ndarray:
         n = len(pixels)
-        x = normalize(pixels)
+        x = normalize(pixels, **norm)
         size = min(batch_size, n)  # a batch smaller than batch_size (the last) compiles once more
         out = []
         for start in range(0, n, size):

@@ -43,6 +43,7 @@ ALLOWED = {
     ("imgtune.train.optim", "train"): "Optax's multi_transform label for the trainable parameters",
     ("imgtune.compiler.plan", "trials"): "a problem's field name (the plan's trials), not a folder",
     ("imgtune.train.checkpoints", "checkpoint"): "the format's name in version messages ('checkpoint format 2')",
+    ("imgtune.train.pretrained", "checkpoint"): "a trial's start (from checkpoint_run_id), shown by imgtune plan",
 }
 
 

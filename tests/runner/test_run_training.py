@@ -45,6 +45,7 @@ def test_outputs_of_a_run(multilabel_run):
     assert labels == [str(d) for d in range(10)]
     pre = json.loads((best / "preprocessing.json").read_text())
     assert pre["valid_crop_size"] == 32 and pre["multilabel"] is True and len(pre["mean"]) == 3
+    assert pre["start"] == "scratch"  # the example says pretrained: false
     per_label = json.loads((best / "per_label.json").read_text())
     assert set(per_label) == set(labels)
     assert json.loads((best / "metrics.json").read_text())["iou"] == pytest.approx(multilabel_run.best_trial.best_metric)
@@ -84,6 +85,7 @@ training_parameters:
   validation_batch_size: 32
   number_of_epochs: 3
   number_of_workers: 0
+  advanced_settings: '{"pretrained": false}'
 sweep: {sampling_algorithm: grid}
 search_space:
   - learning_rate: {type: choice, values: [0.001, 0.003]}

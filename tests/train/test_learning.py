@@ -23,7 +23,8 @@ def _params(multilabel: bool) -> TrainingParameters:
         model_name="resnet18", number_of_epochs=6, training_batch_size=64, validation_batch_size=128,
         training_crop_size=32, validation_crop_size=32, validation_resize_size=32, number_of_workers=2,
         learning_rate=0.05, warmup_cosine_lr_warmup_epochs=1, early_stopping=False,
-        advanced_settings=json.dumps({"apply_automl_train_augmentations": False})), {}, multilabel=multilabel, seed=0)
+        advanced_settings=json.dumps({"apply_automl_train_augmentations": False, "pretrained": False})), {},
+        multilabel=multilabel, seed=0)
 
 
 @pytest.mark.parametrize("multilabel, metric, target", [(False, "accuracy", 0.95), (True, "iou", 0.8)])

@@ -11,6 +11,7 @@ What lives where:
 - :mod:`imgtune.cli.run_commands`: ``run``, ``status``, ``evaluate``.
 - :mod:`imgtune.cli.report_command`: ``report``.
 - :mod:`imgtune.cli.model_commands`: ``export``, ``predict``.
+- :mod:`imgtune.cli.weights_commands`: ``weights list|download|path`` (the ImageNet weights).
 - :mod:`imgtune.cli.tables`: the text tables they print (:func:`~imgtune.cli.tables.plan_table`,
   :func:`~imgtune.cli.tables.status_text`, :func:`~imgtune.cli.tables.columns`).
 
@@ -35,6 +36,7 @@ from imgtune.cli import job_commands  # noqa: F401
 from imgtune.cli import run_commands  # noqa: F401
 from imgtune.cli import report_command  # noqa: F401
 from imgtune.cli import model_commands  # noqa: F401
+from imgtune.cli import weights_commands  # noqa: F401
 # isort: on
 from imgtune.cli.registry import (
     EXIT_FAILURE,

@@ -12,8 +12,11 @@ from imgtune import compiler, serialization
 from imgtune.atomic import write_atomic
 from imgtune.cli.registry import EXIT_OK, arguments, command, file_argument, load_job, print_out
 from imgtune.cli.tables import plan_table
+from imgtune.spec import ImageClassificationJobBase
+from imgtune.spec.models import MODELS
+from imgtune.train.pretrained import CHECKPOINT, FILE, PRETRAINED, SCRATCH, start_of
 
-__all__ = ["plan_command", "render_command", "validate"]
+__all__ = ["plan_command", "render_command", "start_comment", "validate"]
 
 
 def _validate_args(parser: argparse.ArgumentParser) -> None:
@@ -39,9 +42,27 @@ def validate(args: argparse.Namespace) -> int:
 @command("render", "print the job with every default filled in")
 @arguments(file_argument)
 def render_command(args: argparse.Namespace) -> int:
-    """Prints the job as YAML with every default written out."""
-    print_out(compiler.render(load_job(args.file)))
+    """Prints the job as YAML with every default written out, and a closing comment saying how its
+    trials start (the model's ImageNet weights, random weights, a file or a checkpoint)."""
+    job = load_job(args.file)
+    print_out(compiler.render(job) + start_comment(job))
     return EXIT_OK
+
+
+def start_comment(job: ImageClassificationJobBase) -> str:
+    """``# start: ...``: how the job's trials start (see :mod:`imgtune.train.pretrained`)."""
+    tp = job.training_parameters
+    start = start_of(tp)
+    if start == PRETRAINED and tp.model_name and not job.search_space:
+        w = MODELS[tp.model_name].weights
+        how = f"{tp.model_name}'s ImageNet weights ({w.source}), a new head for the job's classes"
+    elif start == PRETRAINED:
+        how = "each trial's model's ImageNet weights, a new head for the job's classes (imgtune weights list)"
+    else:
+        how = {SCRATCH: "random weights (advanced_settings pretrained: false)",
+               FILE: "the advanced_settings pretrained_weights file",
+               CHECKPOINT: "the checkpoint_run_id checkpoint"}[start]
+    return f"# start: {start}: {how}\n"
 
 
 def _plan_args(parser: argparse.ArgumentParser) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from imgtune.compiler import Plan
 from imgtune.runner import RunResult
+from imgtune.train.pretrained import start_of
 
 __all__ = ["columns", "plan_table", "status_text"]
 
@@ -22,23 +23,25 @@ def columns(rows: list[list[str]]) -> list[str]:
 
 
 def plan_table(plan: Plan) -> str:
-    """The trials as a text table: id, subspace, then every searched value.
+    """The trials as a text table: id, subspace, every searched value, then how each starts
+    (``pretrained``: the model's ImageNet weights; ``scratch``, ``file``, ``checkpoint``; see
+    :mod:`imgtune.train.pretrained`).
 
     Example:
         >>> import imgtune
         >>> job = imgtune.loads("type: automl\\ntask: image_classification\\ntarget_column_name: l\\n"
         ...                     "training_data: {path: d}\\nlimits: {max_trials: 2}")
         >>> print(plan_table(imgtune.compile(job)))  # doctest: +ELLIPSIS
-        trial          subspace  learning_rate  model_name
-        0000-...  0         0.01           seresnext
-        0001-...  1         0.0125         vitb16r224
+        trial          subspace  learning_rate  model_name  start
+        0000-...  0         0.01           seresnext   pretrained
+        0001-...  1         0.0125         vitb16r224  pretrained
         2 trials (automode, seed 0, up to 1 at a time)
     """
     keys = sorted({k for t in plan.trials for k in t.sampled})
-    rows = [["trial", "subspace", *keys]]
+    rows = [["trial", "subspace", *keys, "start"]]
     for t in plan.trials:
         rows.append([t.id, "-" if t.subspace is None else str(t.subspace),
-                     *(_cell(t.sampled.get(k, "")) for k in keys)])
+                     *(_cell(t.sampled.get(k, "")) for k in keys), start_of(t.parameters)])
     lines = columns(rows)
     limits = plan.limits
     lines.append(f"{len(plan.trials)} trial{'s' if len(plan.trials) != 1 else ''} ({plan.sampler.type}, seed "

@@ -6,10 +6,12 @@ The exported graph, as Azure's ``model.onnx`` for classification:
   ``crop`` is the model's ``validation_crop_size``.
 * output ``output1``: float32 ``(batch, classes)`` **logits** (no softmax or sigmoid); class
   ``i`` is ``labels.json[i]``.
-* With ``enable_onnx_normalization: true`` the ImageNet normalisation is inside the graph and
+* With ``enable_onnx_normalization: true`` the normalisation is inside the graph and
   ``input1`` is the cropped image scaled to 0-1 (``pixels / 255``). Without it (the default)
-  ``input1`` is already normalised: ``(pixels / 255 - mean) / std`` with the ImageNet
-  ``mean = [0.485, 0.456, 0.406]`` and ``std = [0.229, 0.224, 0.225]``.
+  ``input1`` is already normalised: ``(pixels / 255 - mean) / std`` with the statistics the
+  model's weights expect (its ``info.json``'s ``mean``/``std``, in the file's metadata): ImageNet's
+  ``mean = [0.485, 0.456, 0.406]`` and ``std = [0.229, 0.224, 0.225]`` for most, 0.5 for timm's
+  ``augreg`` ViT weights.
 
 The model's own metadata (labels, task, sizes, normalisation) is stored in the file's
 ``metadata_props`` (key ``imgtune``, JSON), so :func:`imgtune.predict` can use a ``.onnx``
@@ -47,8 +49,7 @@ from typing import Any
 from imgtune.atomic import write_atomic
 from imgtune.errors import Problem, ValidationError
 from imgtune.runner.store import BestLayout, default_onnx_path, model_folder
-from imgtune.train.data import IMAGENET_MEAN, IMAGENET_STD
-from imgtune.train.inference import checkpoint_folder, load_model
+from imgtune.train.inference import checkpoint_folder, load_model, normalization
 from imgtune.train.models.layers import portable_ops
 
 __all__ = ["INPUT_NAME", "METADATA_KEY", "OUTPUT_NAME", "export_onnx", "onnx_session", "read_metadata", "temporary_export",
@@ -86,8 +87,9 @@ def to_onnx_proto(model: Any, info: dict[str, Any], *, normalize: bool) -> Any:
     import onnx
 
     crop = int(info["validation_crop_size"])
-    mean = np.asarray(IMAGENET_MEAN, np.float32).reshape(1, 3, 1, 1)
-    inv_std = (1.0 / np.asarray(IMAGENET_STD, np.float32)).reshape(1, 3, 1, 1)
+    norm = normalization(info)  # the statistics the model's weights expect (older checkpoints: ImageNet's)
+    mean = np.asarray(norm["mean"], np.float32).reshape(1, 3, 1, 1)
+    inv_std = (1.0 / np.asarray(norm["std"], np.float32)).reshape(1, 3, 1, 1)
 
     def forward(x: Any) -> Any:
         if normalize:
@@ -102,7 +104,7 @@ def to_onnx_proto(model: Any, info: dict[str, Any], *, normalize: bool) -> Any:
     meta = {"labels": list(info["classes"]), "multilabel": bool(info["multilabel"]),
             "model_name": info.get("model_name"), "validation_resize_size": int(info["validation_resize_size"]),
             "validation_crop_size": crop, "normalization_in_graph": bool(normalize),
-            "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)}
+            "mean": list(norm["mean"]), "std": list(norm["std"])}
     entry = proto.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, json.dumps(meta)
     proto.producer_name = "imgtune"

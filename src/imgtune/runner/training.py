@@ -32,6 +32,7 @@ from imgtune.train import data as d
 from imgtune.train.data.augment import IMAGENET_MEAN, IMAGENET_STD
 from imgtune.train.data.image_store import build_image_store, open_image_store
 from imgtune.train.data.trial_data import job_data
+from imgtune.train.pretrained import preprocessing, start_of
 from imgtune.train.trial_types import TrialResult, TrialSettings
 
 if TYPE_CHECKING:
@@ -83,15 +84,19 @@ def write_artifacts(workdir: Path, params: TrainingParameters, result: TrialResu
 
     * ``labels.json``: the class order (index ``i`` of the model's output is ``labels[i]``).
     * ``preprocessing.json``: how to prepare an image for the model (Azure's
-      ``settings.json`` counterpart): resize, centre crop, ImageNet mean and std, and
-      whether the exported ONNX graph normalises.
+      ``settings.json`` counterpart): resize, centre crop, the mean and std its weights
+      expect (its checkpoint's ``info.json``; ImageNet's when it has none), how the trial
+      started, and whether the exported ONNX graph normalises.
     * ``metrics.json``: the best evaluation's metrics and epoch.
     * ``confusion_matrix.json`` (multiclass) or ``per_label.json`` (multilabel).
     """
     out: dict[str, str] = {TrialLayout.LABELS: str(workdir / TrialLayout.LABELS)}
+    info = _checkpoint_info(result.checkpoint if isinstance(result, TrialResult) else None)
+    start = info.get("start") or start_of(params)
+    mean, std = (info["mean"], info["std"]) if info.get("mean") else preprocessing(params.model_name, start)
     pre = {"model_name": params.model_name, "num_classes": len(result.classes), "multilabel": multilabel,
            "valid_resize_size": params.validation_resize_size, "valid_crop_size": params.validation_crop_size,
-           "mean": [float(x) for x in IMAGENET_MEAN], "std": [float(x) for x in IMAGENET_STD],
+           "mean": [float(x) for x in mean], "std": [float(x) for x in std], "start": start,
            "enable_onnx_normalization": params.enable_onnx_normalization}
     files = {TrialLayout.PREPROCESSING: pre}
     best = result.best_evaluation or {}
@@ -164,3 +169,9 @@ def prepare_images(plan: Plan, store: RunStore, path_map: Mapping[str, str] | No
     made = build_image_store(layout.images, layout.images_index, paths, short_side=largest_side(plan),
                              workers=workers, log=store.log)
     return None if made is None else (str(layout.images), str(layout.images_index))
+def _checkpoint_info(checkpoint: Path | None) -> dict:
+    """The ``info.json`` of the trial's best checkpoint (empty when it has none)."""
+    try:
+        return json.loads((Path(checkpoint) / "info.json").read_text()) if checkpoint else {}
+    except (OSError, ValueError):
+        return {}

@@ -237,6 +237,8 @@ def _check_augment_on(v: Any) -> str | None:
 #: switches the training augmentation off); the rest are imgtune's own.
 ADVANCED_SETTINGS: dict[str, tuple[str, Any]] = {
     "path_map": ("rewrites remote image URLs (azureml://...) to local folders: {prefix: folder}", _check_path_map),
+    "pretrained": ("false trains from random weights instead of the model's ImageNet weights (the default)",
+                   _check_bool),
     "pretrained_weights": ("a torchvision/timm state dict (.safetensors or .pth) to start from", _check_str),
     "compute_dtype": ("float32 | bfloat16 | float16; default bfloat16 on GPU/TPU, float32 on CPU", _check_dtype),
     "apply_automl_train_augmentations": ("false turns the training augmentation off (Azure's flag)", _check_bool),

@@ -3,7 +3,9 @@
 Validation (the allowed ``model_name`` values and the ViT crop rule), the compiler's
 defaults (batch sizes and learning rates per task), AutoMode's portfolio, the trainer's
 model zoo (family, reference, parameter count, ``layers_to_freeze`` groups) and the
-generated docs all read this table; nothing else lists the models.
+generated docs all read this table; nothing else lists the models. Each model's ImageNet
+weights (:class:`PretrainedWeights`: where they come from, their licence and the
+preprocessing they expect) are in the table too; :mod:`imgtune.train.pretrained` fetches them.
 
 Example:
     >>> MODELS["vitb16r224"].vit, MODELS["vitb16r224"].batch_size
@@ -12,13 +14,71 @@ Example:
     0.035
     >>> MODEL_NAMES[:3], VIT_MODELS
     (('mobilenetv2', 'resnet18', 'resnet34'), ('vits16r224', 'vitb16r224', 'vitl16r224'))
+    >>> MODELS["resnet50"].weights.repo, MODELS["vitb16r224"].weights.mean
+    ('timm/resnet50.tv_in1k', (0.5, 0.5, 0.5))
 """
 
 from __future__ import annotations
 
 import attrs
 
-__all__ = ["AUTOMODE_PORTFOLIO", "CNN_MODELS", "DEFAULT_MODEL", "MODELS", "MODEL_NAMES", "ModelSpec", "VIT_MODELS"]
+__all__ = [
+    "AUTOMODE_PORTFOLIO",
+    "CNN_MODELS",
+    "DEFAULT_MODEL",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "MODELS",
+    "MODEL_NAMES",
+    "VIT_MODELS",
+    "ModelSpec",
+    "PretrainedWeights",
+]
+
+#: The ImageNet statistics torchvision's weights (and most of timm's) expect, RGB in 0-1.
+IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
+IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
+#: The statistics of timm's ``augreg`` ViT weights (Google's JAX ViT recipe).
+HALF: tuple[float, float, float] = (0.5, 0.5, 0.5)
+
+
+@attrs.frozen(kw_only=True)
+class PretrainedWeights:
+    """Where a model's ImageNet weights come from, and what they expect.
+
+    Attributes:
+        repo: The Hugging Face Hub model repository (``org/name``).
+        filename: The file in it (safetensors).
+        license: The licence the repository states for the weights.
+        source_layout: The key naming of the file: ``"torchvision"`` or ``"timm"``
+            (:func:`imgtune.train.models.load_pretrained` maps it onto the zoo's).
+        mean: The per-channel mean the weights were trained with (RGB, 0-1).
+        std: The per-channel standard deviation.
+        revision: A Hub commit that a public source states, or ``None`` (then the branch
+            ``main``; the first download records the file's sha256, see
+            :mod:`imgtune.train.pretrained`).
+        sha256: The file's sha256 where a public source states it, or ``None``.
+        size_mb: The file's size in MB (10**6 bytes) as the Hub lists it, where known.
+        note: How these weights differ from the variant Azure documents for the name.
+    """
+
+    repo: str
+    filename: str = "model.safetensors"
+    license: str
+    source_layout: str
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    revision: str | None = None
+    sha256: str | None = None
+    size_mb: float | None = None
+    note: str = ""
+
+    @property
+    def source(self) -> str:
+        """``hf://org/name/file`` (with ``@revision`` when pinned)."""
+        at = f"@{self.revision}" if self.revision else ""
+        return f"hf://{self.repo}{at}/{self.filename}"
+
 
 
 @attrs.frozen(kw_only=True)
@@ -34,6 +94,7 @@ class ModelSpec:
         batch_size: Azure's default training and validation batch size.
         learning_rate_multiclass: Azure's default learning rate for multiclass jobs.
         learning_rate_multilabel: Azure's default learning rate for multilabel jobs.
+        weights: Its ImageNet weights, the default start of a trial.
 
     Example:
         >>> MODELS["vitb16r224"].family, MODELS["vitb16r224"].batch_size
@@ -48,6 +109,7 @@ class ModelSpec:
     batch_size: int
     learning_rate_multiclass: float
     learning_rate_multilabel: float
+    weights: PretrainedWeights
 
     @property
     def vit(self) -> bool:
@@ -59,29 +121,65 @@ class ModelSpec:
         return self.learning_rate_multilabel if multilabel else self.learning_rate_multiclass
 
 
-def _cnn(name: str, family: str, reference: str, params: int, groups: int) -> ModelSpec:
+def _cnn(name: str, family: str, reference: str, params: int, groups: int, weights: PretrainedWeights) -> ModelSpec:
     # Azure's defaults for every CNN: batch 78, learning rate 0.01 (multiclass) and 0.035 (multilabel).
     return ModelSpec(name=name, family=family, reference=reference, params=params, layer_groups=groups,
-                     batch_size=78, learning_rate_multiclass=0.01, learning_rate_multilabel=0.035)
+                     batch_size=78, learning_rate_multiclass=0.01, learning_rate_multilabel=0.035, weights=weights)
 
 
-#: Azure's twelve built-in models, in the fact sheet's order.
+def _tv_resnet(depth: int, size_mb: float, revision: str | None = None, sha256: str | None = None) -> PretrainedWeights:
+    # timm's copies of torchvision's IMAGENET1K_V1 files (timm's cfgs carry torchvision's URLs); timm's ResNet key
+    # names are torchvision's.
+    return PretrainedWeights(repo=f"timm/resnet{depth}.tv_in1k", license="bsd-3-clause", source_layout="torchvision",
+                             size_mb=size_mb, revision=revision, sha256=sha256,
+                             note="torchvision's IMAGENET1K_V1 weights (Azure's), as timm republished them")
+
+
+_TIMM_VIT = ("timm's ImageNet-21k-pretrained, ImageNet-1k-fine-tuned augreg weights, which expect mean and std "
+             "0.5 (Azure's ViT layer names are timm's; which tag Azure loads is not published)")
+
+#: Azure's twelve built-in models, in the fact sheet's order. The weights' sources, licences, sizes (as the Hub
+#: lists them) and pins were checked against timm's and torchvision's source and the Hub's pages.
 MODELS: dict[str, ModelSpec] = {m.name: m for m in (
-    _cnn("mobilenetv2", "mobilenetv2", "torchvision mobilenet_v2", 3_504_872, 19),
-    _cnn("resnet18", "resnet", "torchvision resnet18", 11_689_512, 5),
-    _cnn("resnet34", "resnet", "torchvision resnet34", 21_797_672, 5),
-    _cnn("resnet50", "resnet", "torchvision resnet50", 25_557_032, 5),
-    _cnn("resnet101", "resnet", "torchvision resnet101", 44_549_160, 5),
-    _cnn("resnet152", "resnet", "torchvision resnet152", 60_192_808, 5),
-    _cnn("resnest50", "resnest", "timm resnest50d", 27_483_240, 5),
-    _cnn("resnest101", "resnest", "timm resnest101e", 48_275_016, 5),
-    _cnn("seresnext", "seresnext", "timm seresnext50_32x4d", 27_559_896, 5),
+    _cnn("mobilenetv2", "mobilenetv2", "torchvision mobilenet_v2", 3_504_872, 19, PretrainedWeights(
+        repo="timm/mobilenetv2_100.ra_in1k", license="apache-2.0", source_layout="timm", size_mb=14.2,
+        revision="f3ff81ba89de0bc46b546568ebeab2edef6b9d49",
+        note="nearest: timm's own RandAugment training of the same architecture (the Hub has no copy of "
+             "torchvision's mobilenet_v2-b0353104.pth); timm's key names, mapped onto torchvision's layout")),
+    _cnn("resnet18", "resnet", "torchvision resnet18", 11_689_512, 5, _tv_resnet(18, 46.8)),
+    _cnn("resnet34", "resnet", "torchvision resnet34", 21_797_672, 5, _tv_resnet(34, 87.3)),
+    _cnn("resnet50", "resnet", "torchvision resnet50", 25_557_032, 5, _tv_resnet(
+        50, 102, revision="aa6c2d36d56bc0209040c02b5a7b7d7bf11d57b8",
+        sha256="5d061a3c593d795bfe682d9b152bafbcf550579873492def3515b46db1189888")),
+    _cnn("resnet101", "resnet", "torchvision resnet101", 44_549_160, 5, _tv_resnet(101, 179)),
+    _cnn("resnet152", "resnet", "torchvision resnet152", 60_192_808, 5, _tv_resnet(
+        152, 241, revision="2a9b5c2460893a2ab13d8625db2383f3094d704f")),
+    _cnn("resnest50", "resnest", "timm resnest50d", 27_483_240, 5, PretrainedWeights(
+        repo="timm/resnest50d.in1k", license="apache-2.0", source_layout="timm", size_mb=110,
+        note="the paper authors' weights, as timm republished them (Azure's variant is not published)")),
+    _cnn("resnest101", "resnest", "timm resnest101e", 48_275_016, 5, PretrainedWeights(
+        repo="timm/resnest101e.in1k", license="apache-2.0", source_layout="timm", size_mb=194,
+        note="the paper authors' weights, trained at 256 px (Azure's variant is not published)")),
+    _cnn("seresnext", "seresnext", "timm seresnext50_32x4d", 27_559_896, 5, PretrainedWeights(
+        repo="timm/seresnext50_32x4d.racm_in1k", license="apache-2.0", source_layout="timm", size_mb=111,
+        note="nearest: timm's own training of the zoo's architecture; Azure's layer names suggest Cadene's "
+             "legacy SE-ResNeXt, whose stem pools differently and which the Hub does not hold")),
     ModelSpec(name="vits16r224", family="vit", reference="timm vit_small_patch16_224", params=22_050_664,
-              layer_groups=13, batch_size=128, learning_rate_multiclass=0.0125, learning_rate_multilabel=0.025),
+              layer_groups=13, batch_size=128, learning_rate_multiclass=0.0125, learning_rate_multilabel=0.025,
+              weights=PretrainedWeights(repo="timm/vit_small_patch16_224.augreg_in21k_ft_in1k", license="apache-2.0",
+                                        source_layout="timm", mean=HALF, std=HALF, note=_TIMM_VIT)),
     ModelSpec(name="vitb16r224", family="vit", reference="torchvision vit_b_16", params=86_567_656,
-              layer_groups=13, batch_size=48, learning_rate_multiclass=0.0125, learning_rate_multilabel=0.025),
+              layer_groups=13, batch_size=48, learning_rate_multiclass=0.0125, learning_rate_multilabel=0.025,
+              weights=PretrainedWeights(
+                  repo="timm/vit_base_patch16_224.augreg2_in21k_ft_in1k", license="apache-2.0", source_layout="timm",
+                  mean=HALF, std=HALF, size_mb=346, revision="3feba41e737e1b28af8e1fd7dca8eed073385972",
+                  note=_TIMM_VIT + "; timm's key names, mapped onto the zoo's torchvision layout")),
     ModelSpec(name="vitl16r224", family="vit", reference="torchvision vit_l_16", params=304_326_632,
-              layer_groups=25, batch_size=10, learning_rate_multiclass=0.001, learning_rate_multilabel=0.002),
+              layer_groups=25, batch_size=10, learning_rate_multiclass=0.001, learning_rate_multilabel=0.002,
+              weights=PretrainedWeights(
+                  repo="timm/vit_large_patch16_224.augreg_in21k_ft_in1k", license="apache-2.0", source_layout="timm",
+                  mean=HALF, std=HALF,
+                  note=_TIMM_VIT + "; timm's key names, mapped onto the zoo's torchvision layout")),
 )}
 
 MODEL_NAMES: tuple[str, ...] = tuple(MODELS)

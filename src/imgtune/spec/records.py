@@ -436,8 +436,9 @@ class Sweep(Validated):
 
 
 # --------------------------------------------------------------------------- training parameters
-def _check_crops(checker: Checker, path: str, model: Any, train_crop: Any, val_crop: Any, resize: Any) -> None:
-    values = dict(zip(CROSS_FIELD_KEYS, (model, train_crop, val_crop, resize)))
+def _check_crops(checker: Checker, path: str, model: Any, train_crop: Any, val_crop: Any, resize: Any,
+                 freeze: Any = None) -> None:
+    values = dict(zip(CROSS_FIELD_KEYS, (model, train_crop, val_crop, resize, freeze)))
     for field, message in cross_field_problems(values):
         checker.add(path + field, message)
 
@@ -447,7 +448,7 @@ class _TrainingParametersBase(Validated):
     def _check(self, checker: Checker) -> None:
         _check_specs(checker, self)
         _check_crops(checker, "", self.model_name, self.training_crop_size, self.validation_crop_size,
-                     self.validation_resize_size)
+                     self.validation_resize_size, self.layers_to_freeze)
 
     def set_fields(self) -> dict[str, Any]:
         """The fields that are not ``None``, by name.
@@ -554,7 +555,8 @@ class _SearchSpaceBase(Validated):
             if value is not None and not isinstance(value, Invalid):
                 _check_search_value(checker, name, spec, value)
         _check_crops(checker, "", _fixed(self.model_name), _fixed(self.training_crop_size),
-                     _fixed(self.validation_crop_size), _fixed(self.validation_resize_size))
+                     _fixed(self.validation_crop_size), _fixed(self.validation_resize_size),
+                     _fixed(self.layers_to_freeze))
 
     def set_fields(self) -> dict[str, Any]:
         """The fields that are not ``None``, by name."""
@@ -1467,9 +1469,10 @@ class ImageClassificationJobBase(Validated):
                 return _fixed(value) if value is not None else getattr(tp, name)
 
             if any(getattr(space, n) is not None for n in
-                   ("model_name", "training_crop_size", "validation_crop_size", "validation_resize_size")):
+                   ("model_name", "training_crop_size", "validation_crop_size", "validation_resize_size",
+                    "layers_to_freeze")):
                 _check_crops(checker, f"search_space[{i}].", model, pick("training_crop_size"),
-                             pick("validation_crop_size"), pick("validation_resize_size"))
+                             pick("validation_crop_size"), pick("validation_resize_size"), pick("layers_to_freeze"))
 
 
 @attrs.frozen(kw_only=True, repr=False, slots=False)  # no slots: a faster __init__ (sets __dict__)

@@ -26,7 +26,8 @@ from imgtune.train.checkpoints import load_into, load_weights, read_info
 from imgtune.train.metrics import evaluate
 from imgtune.train.models import create_model
 
-__all__ = ["checkpoint_folder", "forward_scores", "load_model", "logits_to_scores", "predict_batches", "score_examples"]
+__all__ = ["checkpoint_folder", "forward_scores", "load_model", "logits_to_scores", "normalization", "predict_batches",
+           "score_examples"]
 
 
 def checkpoint_folder(path: str | os.PathLike[str]) -> Path:
@@ -52,6 +53,16 @@ def load_model(path: str | os.PathLike[str]) -> tuple[Any, dict[str, Any]]:
                          width=info.get("model_width", 1.0))
     load_into(model, params, batch_stats)
     return model, info
+
+
+def normalization(info: dict[str, Any]) -> dict[str, tuple[float, ...]]:
+    """The ``mean`` and ``std`` a checkpoint's model takes its images normalised with (from its
+    ``info.json``; checkpoints written before they were recorded: ImageNet's).
+
+    >>> normalization({})["std"]
+    (0.229, 0.224, 0.225)
+    """
+    return {"mean": tuple(info.get("mean") or d.IMAGENET_MEAN), "std": tuple(info.get("std") or d.IMAGENET_STD)}
 
 
 def logits_to_scores(logits: Any, multilabel: bool) -> jax.Array:
@@ -98,6 +109,6 @@ def score_examples(path: str | os.PathLike[str], examples: Sequence[Any], *, bat
     d.check_labels(examples, classes, "data")
     with d.eval_iterator(examples, classes, multilabel=info["multilabel"], batch_size=batch_size,
                          resize_size=info["validation_resize_size"], crop_size=info["validation_crop_size"],
-                         workers=workers) as batches:
+                         workers=workers, **normalization(info)) as batches:
         scores, labels = predict_batches(model, info, batches)
     return evaluate(scores, labels, multilabel=info["multilabel"], classes=classes)

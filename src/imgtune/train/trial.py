@@ -28,7 +28,7 @@ number_of_workers                         decoding threads, capped at ``os.cpu_c
 random_seed                               model initialisation, dropout and augmentation
 distributed                               :mod:`imgtune.train.devices` (data parallel)
 checkpoint_run_id                         start from that checkpoint's weights (below)
-advanced_settings                         ``pretrained_weights``, ``compute_dtype``,
+advanced_settings                         ``pretrained``, ``pretrained_weights``, ``compute_dtype``,
                                           ``apply_automl_train_augmentations`` (below);
                                           ``path_map`` is for the data loader
 model_name                                :func:`imgtune.train.models.create_model`
@@ -47,13 +47,20 @@ continues an unfinished one from its ``LAST`` checkpoint (written after every
 epoch and when pausing at ``max_steps``); the continued run ends with bitwise
 the same parameters as one that was never interrupted (on CPU).
 
-**Starting weights**, in order: the trial's own ``LAST`` checkpoint (resume);
-else ``checkpoint_run_id``, read as a path to a checkpoint folder or to an
-earlier trial's workdir (its best checkpoint; Azure's run ids are not resolved
-yet) -- its parameters and batch statistics, with a fresh optimiser and
-schedule (incremental training); else ``advanced_settings.pretrained_weights``
-(a torchvision/timm state dict, the classifier head left as initialised);
-else the random initialisation from ``random_seed``.
+**Starting weights** (:mod:`imgtune.train.pretrained`), in order: the trial's
+own ``LAST`` checkpoint (resume); else ``checkpoint_run_id``, read as a path to
+a checkpoint folder or to an earlier trial's workdir (its best checkpoint;
+Azure's run ids are not resolved yet) -- its parameters and batch statistics,
+with a fresh optimiser and schedule (incremental training); else
+``advanced_settings.pretrained_weights`` (a torchvision/timm state dict, the
+classifier head left as initialised); else, unless ``advanced_settings``
+says ``"pretrained": false`` or ``model_width`` is below 1, the model table's
+ImageNet weights (as Azure starts: :attr:`imgtune.spec.models.ModelSpec.weights`,
+read from the Hugging Face cache the driver filled before the sweep, verified,
+with a new head for the job's classes); else the random initialisation from
+``random_seed``. The images are normalised with the statistics the weights
+expect (the table's; a ``checkpoint_run_id`` start: its checkpoint's; else
+ImageNet's), recorded in ``info.json`` as ``mean``/``std`` with the ``start``.
 
 ``advanced_settings.apply_automl_train_augmentations: false`` trains on the
 validation transform (resize to ``training_crop_size * validation_resize_size
@@ -88,12 +95,13 @@ from flax import nnx
 from imgtune.atomic import write_atomic
 from imgtune.errors import Problem, ValidationError
 from imgtune.spec.convert import structure, unstructure
+from imgtune.spec.models import MODELS
 from imgtune.spec.records import TrainingParameters
 from imgtune.train import data as d
 from imgtune.train import devices as dv
 from imgtune.train import loop as lp
-from imgtune.train import optim
-from imgtune.train.checkpoints import Checkpoints, load_into, load_weights
+from imgtune.train import optim, pretrained
+from imgtune.train.checkpoints import Checkpoints, load_into, load_weights, read_info
 from imgtune.train.data.augment import eval_transform, train_transform
 from imgtune.train.data.augment_device import keys_for, train_augment
 from imgtune.train.data.image_store import ImageStore
@@ -105,10 +113,11 @@ from imgtune.train.trial_types import TrialResult, TrialSettings
 __all__ = ["TrialResult", "TrialSettings", "train_trial"]
 
 def _train_transform(image: Any, key: Sequence[int], *, random_seed: int, augment: bool, crop: int,
-                     resize: int) -> np.ndarray:
+                     resize: int, mean: Sequence[float] = d.IMAGENET_MEAN,
+                     std: Sequence[float] = d.IMAGENET_STD) -> np.ndarray:
     if not augment:
-        return eval_transform(image, resize_size=resize, crop_size=crop)
-    return train_transform(image, (random_seed, key[1], key[2]), crop_size=crop)
+        return eval_transform(image, resize_size=resize, crop_size=crop, mean=mean, std=std)
+    return train_transform(image, (random_seed, key[1], key[2]), crop_size=crop, mean=mean, std=std)
 
 
 def _raw(image: Any, key: Sequence[int]) -> np.ndarray:
@@ -132,8 +141,10 @@ class _DeviceAugmented:
     """The training batches of a store's uint8 canvases, augmented on the devices
     (:func:`~imgtune.train.data.augment_device.train_augment`); state as the wrapped iterator's."""
 
-    def __init__(self, it: d.BatchIterator, sizes: np.ndarray, random_seed: int, crop: int, sharding: Any):
+    def __init__(self, it: d.BatchIterator, sizes: np.ndarray, random_seed: int, crop: int, sharding: Any, *,
+                 mean: Sequence[float] = d.IMAGENET_MEAN, std: Sequence[float] = d.IMAGENET_STD):
         self.it, self.sizes, self.random_seed, self.crop, self.sharding = it, sizes, random_seed, crop, sharding
+        self.mean, self.std = tuple(mean), tuple(std)
         self.steps_per_epoch = it.steps_per_epoch
 
     def get_state(self) -> dict[str, int]:
@@ -152,7 +163,8 @@ class _DeviceAugmented:
         b = next(self.it)
         put = functools.partial(dv.put_global, sharding=self.sharding)
         images = train_augment(put(b.images), put(self.sizes[b.index]),
-                               put(keys_for(self.random_seed, b.epoch, b.index)), crop_size=self.crop)
+                               put(keys_for(self.random_seed, b.epoch, b.index)), crop_size=self.crop,
+                               mean=self.mean, std=self.std)
         return b._replace(images=images)
 
 
@@ -204,6 +216,16 @@ def train_trial(
                                        f"is {params.training_batch_size}, not a multiple of the {n_dev} devices")])
     eval_batch = -(-int(params.validation_batch_size) // n_dev) * n_dev
 
+    # -- starting weights and the normalisation they expect (see the module doc)
+    ckpts = Checkpoints(workdir / "checkpoints")
+    ckpts.clean()
+    resume_from = ckpts.last()
+    start = pretrained.start_of(params, model_width=model_width)
+    mean, std = pretrained.preprocessing(params.model_name, start)
+    if start == pretrained.CHECKPOINT:
+        source_info = read_info(params.checkpoint_run_id)
+        mean, std = source_info.get("mean", mean), source_info.get("std", std)
+
     # -- data
     workers = dv.worker_count(params.number_of_workers)
     augment = advanced.get("apply_automl_train_augmentations", True) is not False
@@ -215,7 +237,7 @@ def train_trial(
     where = _augment_on(advanced, devs[0].platform, augment, images)
     load = None if images is None else (lambda ex: images.image(ex.path))
     transform = functools.partial(_train_transform, random_seed=int(params.random_seed), augment=augment,
-                                  crop=crop, resize=resize)
+                                  crop=crop, resize=resize, mean=mean, std=std)
     train_it: Any = d.BatchIterator(
         data.train, classes, multilabel=multilabel,
         transform=_raw if where == "device" else transform,
@@ -224,25 +246,26 @@ def train_trial(
         load=(lambda ex: images.canvas(ex.path)) if where == "device" else load)
     if where == "device":
         sizes = np.array([images.size(ex.path) for ex in data.train], np.int32)
-        train_it = _DeviceAugmented(train_it, sizes, int(params.random_seed), crop, bsh)
+        train_it = _DeviceAugmented(train_it, sizes, int(params.random_seed), crop, bsh, mean=mean, std=std)
     lp.log.info("images: %s; training augmentation on the %s", "decoded store" if images else "decoded per read",
                 where)
 
     def eval_batches():
         return d.eval_iterator(data.validation, classes, multilabel=multilabel, batch_size=eval_batch,
                                resize_size=int(params.validation_resize_size),
-                               crop_size=int(params.validation_crop_size), workers=workers, load=load)
+                               crop_size=int(params.validation_crop_size), workers=workers, load=load,
+                               mean=mean, std=std)
 
     # -- model
     model = create_model(params.model_name, len(classes), rngs=nnx.Rngs(int(params.random_seed)), dtype=dtype,
                          width=model_width)
-    ckpts = Checkpoints(workdir / "checkpoints")
-    ckpts.clean()
-    resume_from = ckpts.last()
-    if resume_from is None and params.checkpoint_run_id:
+    if resume_from is None and start == pretrained.CHECKPOINT:
         load_into(model, *load_weights(params.checkpoint_run_id))
-    elif resume_from is None and advanced.get("pretrained_weights"):
+    elif resume_from is None and start == pretrained.FILE:
         load_pretrained(model, advanced["pretrained_weights"], skip_head=True)
+    elif resume_from is None and start == pretrained.PRETRAINED:  # the driver fetched them; a trial never downloads
+        load_pretrained(model, pretrained.weights_path(params.model_name), skip_head=True,
+                        source_layout=MODELS[params.model_name].weights.source_layout)
     graphdef, p, bs, rest = nnx.split(model, nnx.Param, nnx.BatchStat, ...)
     groups = layer_groups(model)
 
@@ -262,7 +285,8 @@ def train_trial(
             "multilabel": multilabel, "primary_metric": settings.primary_metric.value, "training_crop_size": crop,
             "validation_crop_size": int(params.validation_crop_size),
             "validation_resize_size": int(params.validation_resize_size),
-            "compute_dtype": str(np.dtype(dtype)),
+            "compute_dtype": str(np.dtype(dtype)), "start": start,
+            "mean": [float(x) for x in mean], "std": [float(x) for x in std],
             "enable_onnx_normalization": bool(params.enable_onnx_normalization)}
     loop = lp.Loop(
         train_step=lp.make_train_step(graphdef, rest, tx, multilabel=multilabel, weights=weights,

@@ -15,7 +15,8 @@ Normalize``:
    after each step: brightness ``x * f``; contrast ``f * x + (1 - f) *
    mean(grey(x))``; saturation ``f * x + (1 - f) * grey(x)`` with
    ``grey = 0.299 R + 0.587 G + 0.114 B``. No hue jitter.
-4. ``/ 255`` then ``(x - mean) / std`` with the ImageNet statistics.
+4. ``/ 255`` then ``(x - mean) / std`` with the ImageNet statistics (or the ``mean``/``std``
+   the model's weights expect).
 
 All randomness comes from one ``numpy.random.Generator`` built by
 :func:`rng_for` from the key ``(seed, epoch, index)`` -- ``index`` being the
@@ -50,6 +51,8 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
+from imgtune.spec.models import IMAGENET_MEAN, IMAGENET_STD
+
 __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
@@ -61,10 +64,6 @@ __all__ = [
     "train_transform",
 ]
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-_MEAN255 = np.array(IMAGENET_MEAN, np.float32) * 255.0
-_INV_STD255 = 1.0 / (np.array(IMAGENET_STD, np.float32) * 255.0)
 _GREY = np.array([0.299, 0.587, 0.114], np.float32)
 _ZERO, _255 = np.float32(0.0), np.float32(255.0)  # float32 bounds: np.clip is ~20x slower with Python floats
 _AUGMENT_TAG = 0xA06E7
@@ -119,13 +118,16 @@ def random_resized_crop_box(
     return left, top, left + w, top + h
 
 
-def train_transform(image: Image.Image | np.ndarray, key: Sequence[int], *, crop_size: int = 224) -> np.ndarray:
+def train_transform(image: Image.Image | np.ndarray, key: Sequence[int], *, crop_size: int = 224,
+                    mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD) -> np.ndarray:
     """The training augmentation (see the module doc), float32 ``[crop, crop, 3]``.
 
     Args:
         image: An RGB ``PIL.Image`` or a uint8 ``[H, W, 3]`` array.
         key: ``(seed, epoch, index)``; the same key gives the same output.
         crop_size: Output side in pixels.
+        mean: The normalisation's per-channel mean (RGB, 0-1).
+        std: Its per-channel standard deviation.
     """
     im = _as_pil(image)
     rng = rng_for(key)
@@ -137,7 +139,7 @@ def train_transform(image: Image.Image | np.ndarray, key: Sequence[int], *, crop
         im = im.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     x = np.asarray(im, dtype=np.float32)  # a fresh, contiguous, writable array
     _colour_jitter(x, float(b), float(c), float(s))
-    return normalize(x)
+    return normalize(x, mean=mean, std=std)
 
 
 def eval_transform(
@@ -146,6 +148,8 @@ def eval_transform(
     *,
     resize_size: int = 256,
     crop_size: int = 224,
+    mean: Sequence[float] = IMAGENET_MEAN,
+    std: Sequence[float] = IMAGENET_STD,
 ) -> np.ndarray:
     """Resize shorter side, centre crop, normalise; float32 ``[crop, crop, 3]``.
 
@@ -154,9 +158,11 @@ def eval_transform(
         key: Ignored (the same signature as :func:`train_transform`).
         resize_size: Length of the shorter side after resizing.
         crop_size: Output side in pixels.
+        mean: The normalisation's per-channel mean (RGB, 0-1).
+        std: Its per-channel standard deviation.
     """
     del key
-    return normalize(eval_crop(image, resize_size=resize_size, crop_size=crop_size))
+    return normalize(eval_crop(image, resize_size=resize_size, crop_size=crop_size), mean=mean, std=std)
 
 
 def eval_crop(image: Image.Image | np.ndarray, *, resize_size: int = 256, crop_size: int = 224) -> np.ndarray:
@@ -181,8 +187,9 @@ def eval_crop(image: Image.Image | np.ndarray, *, resize_size: int = 256, crop_s
     return np.asarray(im, dtype=np.uint8)
 
 
-def normalize(pixels: np.ndarray) -> np.ndarray:
-    """``(pixels / 255 - mean) / std`` with ImageNet statistics, as float32.
+def normalize(pixels: np.ndarray, *, mean: Sequence[float] = IMAGENET_MEAN,
+              std: Sequence[float] = IMAGENET_STD) -> np.ndarray:
+    """``(pixels / 255 - mean) / std`` (default: the ImageNet statistics), as float32.
 
     >>> [round(float(v), 3) for v in normalize(np.full((1, 1, 3), 255, np.uint8)).ravel()]
     [2.249, 2.429, 2.64]
@@ -192,15 +199,17 @@ def normalize(pixels: np.ndarray) -> np.ndarray:
         raise ValueError(f"expected [..., W, 3] pixels, got shape {x.shape}")
     # Rows of W*3 values against tiled constants: numpy's inner loop then runs
     # over a whole row instead of 3 channels (about 8x faster).
-    mean, inv_std = _tiled_constants(x.shape[-2])
-    out = x.reshape(*x.shape[:-2], -1) - mean
+    mean255, inv_std = _tiled_constants(x.shape[-2], tuple(map(float, mean)), tuple(map(float, std)))
+    out = x.reshape(*x.shape[:-2], -1) - mean255
     out *= inv_std
     return out.reshape(x.shape)
 
 
 @functools.lru_cache(maxsize=32)
-def _tiled_constants(width: int) -> tuple[np.ndarray, np.ndarray]:
-    return np.tile(_MEAN255, width), np.tile(_INV_STD255, width)
+def _tiled_constants(width: int, mean: tuple[float, ...], std: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
+    mean255 = np.array(mean, np.float32) * 255.0
+    inv_std255 = 1.0 / (np.array(std, np.float32) * 255.0)
+    return np.tile(mean255, width), np.tile(inv_std255, width)
 
 
 def _crop_start(size: int, crop: int) -> int:

@@ -76,7 +76,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from imgtune.errors import Problem, ValidationError
-from imgtune.train.data.augment import eval_transform, train_transform
+from imgtune.train.data.augment import IMAGENET_MEAN, IMAGENET_STD, eval_transform, train_transform
 from imgtune.train.data.decode import load_image
 from imgtune.train.data.read import Example, encode_labels
 
@@ -342,12 +342,14 @@ def eval_iterator(
     workers: int = 0,
     prefetch: int = 2,
     load: Loader | None = None,
+    mean: Sequence[float] = IMAGENET_MEAN,
+    std: Sequence[float] = IMAGENET_STD,
 ) -> BatchIterator:
-    """One pass in input order (:func:`~imgtune.train.data.augment.eval_transform`);
-    the last batch padded, with ``mask``."""
+    """One pass in input order (:func:`~imgtune.train.data.augment.eval_transform`, normalised with
+    ``mean``/``std``); the last batch padded, with ``mask``."""
     return BatchIterator(
         examples, classes, multilabel=multilabel,
-        transform=functools.partial(eval_transform, resize_size=resize_size, crop_size=crop_size),
+        transform=functools.partial(eval_transform, resize_size=resize_size, crop_size=crop_size, mean=mean, std=std),
         batch_size=batch_size, seed=0, shuffle=False, drop_remainder=False,
         num_epochs=1, workers=workers, prefetch=prefetch, load=load,
     )
