@@ -53,7 +53,7 @@ from imgtune.spec.fields import (
     FieldSpec,
     Kind,
 )
-from imgtune.spec.models import VIT_MODELS
+from imgtune.spec.models import MODELS, VIT_MODELS
 from imgtune.spec.records import (
     BanditPolicy,
     BayesianSampling,
@@ -140,12 +140,16 @@ def _advanced_settings(draw: Any) -> str:
 
 
 def _consistent_crops(values: dict[str, Any]) -> dict[str, Any]:
-    """Applies the cross-field rules to fixed values: ViT crops equal, resize >= crop."""
+    """Applies the cross-field rules to fixed values: ViT crops equal, resize >= crop, no more
+    layers frozen than the model has groups."""
     if values.get("model_name") in VIT_MODELS and "training_crop_size" in values and "validation_crop_size" in values:
         values["validation_crop_size"] = values["training_crop_size"]
     resize, crop = values.get("validation_resize_size"), values.get("validation_crop_size")
     if isinstance(resize, int) and isinstance(crop, int) and resize < crop:
         values["validation_resize_size"] = crop
+    model, freeze = values.get("model_name"), values.get("layers_to_freeze")
+    if isinstance(model, str) and model in MODELS and isinstance(freeze, int) and freeze > MODELS[model].layer_groups:
+        values["layers_to_freeze"] = MODELS[model].layer_groups
     return values
 
 
@@ -398,6 +402,10 @@ def _job(draw: Any, cls: type) -> Any:
            for s in spaces) and (params.training_crop_size is not None or params.validation_crop_size is not None):
         params = TrainingParameters(**{k: v for k, v in params.set_fields().items()
                                        if k not in ("training_crop_size", "validation_crop_size")})
+    if any(s.model_name is not None for s in spaces) and params.layers_to_freeze is not None:
+        params = TrainingParameters(**{k: v for k, v in params.set_fields().items() if k != "layers_to_freeze"})
+    if any(s.layers_to_freeze is not None for s in spaces) and params.model_name is not None:
+        params = TrainingParameters(**{k: v for k, v in params.set_fields().items() if k != "model_name"})
     if any(s.validation_crop_size is not None or s.validation_resize_size is not None for s in spaces):
         params = TrainingParameters(**{k: v for k, v in params.set_fields().items()
                                        if k not in ("validation_resize_size", "validation_crop_size")})
