@@ -44,7 +44,8 @@ def train(context: TrialContext) -> TrialResult:
     d.write_labels(context.workdir / TrialLayout.LABELS, data.classes)
     settings = TrialSettings(params=params, primary_metric=context.primary_metric, multilabel=context.multilabel,
                              seed=context.seed)
-    result = train_trial(settings, data, context.workdir / TrialLayout.TRAIN, report=context.report)
+    result = train_trial(settings, data, context.workdir / TrialLayout.TRAIN, report=context.report,
+                         progress=context.progress)
     return attrs.evolve(result, artifacts=write_artifacts(context.workdir, params, result,
                                                           multilabel=context.multilabel))
 
