@@ -26,6 +26,7 @@ export's tests bound the logits' difference by 1e-4 relative), hence the same la
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -192,6 +193,10 @@ def load_predictor(source: str | os.PathLike[str], *, onnx: bool = False, batch_
 
 
 def _onnx_predictor(path: Path) -> Predictor:
+    missing = [m for m in ("onnx", "onnxruntime") if importlib.util.find_spec(m) is None]
+    if missing:  # said before any export or load
+        raise ValidationError([Problem("onnx", f"predicting with --onnx needs {' and '.join(missing)}: "
+                                               f"pip install 'imgtune[onnx]'")])
     temporary = None
     if path.suffix.lower() != ".onnx":
         existing = [p for p in (RunLayout(path).best.model_onnx, BestLayout(path).model_onnx) if p.is_file()]

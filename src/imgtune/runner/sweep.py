@@ -557,6 +557,10 @@ def _begin(state: SweepState, at: float, out: list[Effect], propose: Propose) ->
     state = _set_status(state, JobStatus.STARTING, at, out)
     out.append(Log(line=f"sweep started: {len(state.plan.trials)} trials planned, {len(state.pending)} to run, "
                         f"up to {state.plan.limits.max_concurrent_trials} at a time"))
+    failed = sum(r.status is JobStatus.FAILED and r.id not in state.pending for r in state.result.trials)
+    if failed:
+        out.append(Log(line=f"{failed} trial{'s' if failed != 1 else ''} that failed before kept as "
+                            f"{'they are' if failed != 1 else 'it is'}; retry_failed (--retry-failed) reruns them"))
     state = _set_status(state, JobStatus.PREPARING, at, out)
     for trial_id in state.pending:  # interrupted trials are no longer running
         if state.record(trial_id).status is not JobStatus.NOT_STARTED:
