@@ -45,7 +45,7 @@ def train(context: TrialContext) -> TrialResult:
     settings = TrialSettings(params=params, primary_metric=context.primary_metric, multilabel=context.multilabel,
                              seed=context.seed)
     result = train_trial(settings, data, context.workdir / TrialLayout.TRAIN, report=context.report,
-                         progress=context.progress)
+                         on_step=context.progress)
     return attrs.evolve(result, artifacts=write_artifacts(context.workdir, params, result,
                                                           multilabel=context.multilabel))
 

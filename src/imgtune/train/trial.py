@@ -109,7 +109,7 @@ def train_trial(
     *,
     report: Callable[[Mapping[str, Any]], bool | str | None] | None = None,
     devices: Sequence[Any] | None = None,
-    progress: Callable[[], Any] | None = None,
+    on_step: Callable[[], Any] | None = None,
 ) -> TrialResult:
     """Trains one trial (see the module doc); resumes it when ``workdir`` holds one.
 
@@ -121,7 +121,7 @@ def train_trial(
         report: Called after every evaluation with its history entry; may stop
             the trial (see :mod:`imgtune.train.loop`).
         devices: The devices to use (default: see :mod:`imgtune.train.devices`).
-        progress: Called after every training step (the sweep's sign of life).
+        on_step: Called after every training step (the sweep's sign of life).
 
     Raises:
         TrialInterrupted: From ``report`` or a signal (:mod:`imgtune.train.interrupt`): the trial
@@ -207,7 +207,7 @@ def train_trial(
                                       state_sharding=rep),
         eval_step=lp.make_eval_step(graphdef, rest, multilabel=multilabel, out_sharding=rep),
         train_batches=train_it, eval_batches=eval_batches, batch_sharding=bsh, checkpoints=ckpts, info=info,
-        classes=classes, settings=settings, report=report, progress=progress)
+        classes=classes, settings=settings, report=report, on_step=on_step)
     try:
         outcome = lp.run(loop, state, progress)
     finally:

@@ -1,0 +1,151 @@
+"""Nothing is lost on Ctrl-C, SIGTERM or the timeout: each leaves the trial Canceled, resumable, with its
+LAST checkpoint and no final result; the next run continues it to the same history as a run never
+interrupted. The real trainer (a narrow model), the CLI as a job-controlled subprocess: its own process
+group, SIGINT to the group (Ctrl-C in a terminal) and to the driver alone, SIGTERM, the timeout."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import imgtune
+from imgtune import JobStatus
+from imgtune.datasets import make_digits
+from imgtune.runner.store import RunLayout
+
+HERE = Path(__file__).parent
+FN = "small_training:train"
+EPOCHS = 6
+JOB = f"""type: automl
+task: image_classification
+target_column_name: label
+training_data: {{path: data, type: mltable}}
+limits: {{max_trials: 1, max_concurrent_trials: 1}}
+training_parameters:
+  model_name: resnet18
+  optimizer: adam
+  learning_rate: 0.003
+  training_crop_size: 16
+  validation_crop_size: 16
+  validation_resize_size: 16
+  training_batch_size: 16
+  validation_batch_size: 32
+  number_of_epochs: {EPOCHS}
+  number_of_workers: 0
+  early_stopping: false
+"""
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("interrupt")
+    make_digits(root, size=16, n=100)
+    (root / "job.yml").write_text(JOB)
+    return root
+
+
+@pytest.fixture(scope="module")
+def reference(folder):
+    return imgtune.run(imgtune.load(folder / "job.yml"), folder / "reference", trial_fn=FN)
+
+
+def _env():
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), *sys.path])}
+
+
+def _job_control():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # as an interactive shell starts a job (a background one ignores it)
+
+
+def start_cli(folder, out):
+    return subprocess.Popen([sys.executable, "-m", "imgtune", "run", str(folder / "job.yml"), "--output", str(out),
+                             "--quiet", "--trial-fn", FN], env=_env(), start_new_session=True,
+                            preexec_fn=_job_control, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def start_with_timeout(out, job, seconds):
+    code = (f"import imgtune; r = imgtune.load_result({str(out)!r}) if {str(out / 'run.json')!r} and "
+            f"__import__('os').path.exists({str(out / 'run.json')!r}) else None; "
+            f"spent = r.elapsed_seconds if r else 0.0; "
+            f"imgtune.run(imgtune.load({str(job)!r}), {str(out)!r}, trial_fn={FN!r}, time_limit_seconds=spent + {seconds})")
+    return subprocess.Popen([sys.executable, "-c", code], env=_env(), start_new_session=True, preexec_fn=_job_control,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def epochs_done(out):
+    try:
+        return max((len(t.history) for t in imgtune.load_result(out).trials), default=0)
+    except (imgtune.ValidationError, OSError, ValueError):
+        return 0
+
+
+def wait_for(predicate, process, timeout=240):
+    deadline = time.time() + timeout
+    while time.time() < deadline and process.poll() is None:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return predicate()
+
+
+def assert_interrupted(out):
+    result = imgtune.load_result(out)
+    (trial,) = result.trials
+    assert trial.status is JobStatus.CANCELED and trial.resumable, (trial.status, trial.stop_reason)
+    train = RunLayout(out).trial(trial.id).train
+    assert (train / "checkpoints" / "LAST").is_file()  # the resume checkpoint is kept
+    assert not (train / "result.json").exists()  # and no final result written
+    return trial
+
+
+def test_ctrl_c_sigterm_and_the_timeout_each_leave_the_trial_resumable(folder, reference, tmp_path):
+    out = tmp_path / "out"
+    # 1. Ctrl-C in a terminal: SIGINT to the driver and its trial process (the process group)
+    driver = start_cli(folder, out)
+    assert wait_for(lambda: epochs_done(out) >= 1, driver), driver.stderr.read()
+    os.killpg(driver.pid, signal.SIGINT)
+    assert driver.wait(timeout=120) == 130
+    first = assert_interrupted(out)
+    log = (RunLayout(out).trial(first.id).log).read_text()
+    assert "KeyboardInterrupt" not in log and "cannot schedule new futures" not in log
+    status = subprocess.run([sys.executable, "-m", "imgtune", "status", str(out)], capture_output=True, text=True)
+    assert status.returncode == 0 and "Canceled*" in status.stdout
+    done = len(first.history)
+
+    # 2. SIGINT to the driver alone: it asks the trial to stop, resumably
+    driver = start_cli(folder, out)
+    assert wait_for(lambda: epochs_done(out) > done, driver), driver.stderr.read()
+    driver.send_signal(signal.SIGINT)
+    assert driver.wait(timeout=120) == 130
+    done = len(assert_interrupted(out).history)
+
+    # 3. SIGTERM to the driver (a scheduler's stop)
+    driver = start_cli(folder, out)
+    assert wait_for(lambda: epochs_done(out) > done, driver), driver.stderr.read()
+    driver.send_signal(signal.SIGTERM)
+    driver.wait(timeout=120)
+    done = len(assert_interrupted(out).history)
+
+    # 4. The timeout: the sweep's time limit falls mid-training
+    if done < EPOCHS - 1:
+        driver = start_with_timeout(out, folder / "job.yml", 6.0)
+        driver.wait(timeout=180)
+        assert imgtune.load_result(out).status in (JobStatus.COMPLETED, JobStatus.CANCELED)
+        trial = imgtune.load_result(out).trials[0]
+        if not trial.finished:  # the timeout fell before the last epoch (it may not: the machine's speed decides)
+            assert_interrupted(out)
+            assert "timeout" in trial.stop_reason
+
+    # the next plain run continues the trial to its end: the history of a run never interrupted
+    resumed = imgtune.run(imgtune.load(folder / "job.yml"), out, trial_fn=FN)
+    (mine,), (theirs,) = resumed.trials, reference.trials
+    assert mine.status is theirs.status is JobStatus.COMPLETED
+    assert [dict(h) for h in mine.history] == [dict(h) for h in theirs.history]
+    assert mine.attempts >= 4
+    assert not RunLayout(out).lock.exists()
+    assert json.loads((RunLayout(out).best.trial).read_text())["trial"] == mine.id
