@@ -52,7 +52,7 @@ def env(**extra):
 
 def cli(*args, **extra):
     return subprocess.run([sys.executable, "-m", "imgtune", *map(str, args)], capture_output=True, text=True,
-                          timeout=300, env=env(**extra))
+                          timeout=300, env=env(**extra), check=False)
 
 
 def start(job, out, **extra):
@@ -203,7 +203,7 @@ def test_the_core_asks_interrupted_trials_to_pause_and_keeps_terminated_ones_res
     first = sweep_plan.trials[0].id
     state, _ = step(state, Interrupted(at=1.0))
     state, effects = step(state, Reported(trial_id=first, evaluation={"epoch": 1, "accuracy": 0.5}, at=2.0))
-    assert [e for e in effects if isinstance(e, Answer)][0].resumable  # a pause, not a final stop
+    assert next(e for e in effects if isinstance(e, Answer)).resumable  # a pause, not a final stop
     state, _ = step(state, Lost(trial_id=first, reason="the trial process was killed by SIGTERM", at=3.0))
     record = state.record(first)
     assert record.status is JobStatus.CANCELED and record.resumable and not record.finished

@@ -126,8 +126,9 @@ from imgtune.train.trial_types import TrialResult
 from imgtune.values import finite
 
 __all__ = [
-    "DEFAULT_STALL_SECONDS", "GRACE_SECONDS", "Annotated", "Progressed", "Answer", "Begin", "Done", "Effect", "Ended", "Event", "Finalized", "Finish",
-    "Launch", "Log", "Lost", "Notify", "Phase", "PruneCheckpoints", "Release", "Reported", "Running", "SavePlan",
+    "DEFAULT_STALL_SECONDS", "GRACE_SECONDS", "Annotated", "Answer", "Begin", "Done", "Effect", "Ended", "Event",
+    "Finalized", "Finish", "Launch", "Log", "Lost", "Notify", "Phase", "Progressed", "PruneCheckpoints", "Release",
+    "Reported", "Running", "SavePlan",
     "SaveRun", "SweepState", "Terminate", "Tick", "WriteTrial", "carry", "initial_state", "new_record", "step",
 ]
 

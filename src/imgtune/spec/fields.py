@@ -33,12 +33,12 @@ from imgtune.spec.models import DEFAULT_MODEL, MODEL_NAMES
 
 __all__ = [
     "ADVANCED_SETTINGS",
+    "LIMITS",
     "MAX_BATCH",
     "MAX_CROP",
     "MAX_EPOCHS",
     "FieldSpec",
     "Kind",
-    "LIMITS",
     "SEARCHABLE",
     "TRAINING_PARAMETERS",
 ]

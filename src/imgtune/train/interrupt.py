@@ -43,7 +43,7 @@ _held: list[str] = []  # the reason of a signal that came while shielded
 _depth = [0]
 
 
-class TrialInterrupted(BaseException):  # noqa: N818 - as KeyboardInterrupt
+class TrialInterrupted(BaseException):  # as KeyboardInterrupt: not caught by `except Exception`
     """The trial was interrupted (a signal, or the sweep's ``pause`` answer): it stops, keeping its
     last checkpoint, and is resumable.
 

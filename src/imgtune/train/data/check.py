@@ -57,7 +57,7 @@ def check_job_data(job: ImageClassificationJobBase, parameters: Iterable[Trainin
         ValidationError: Every problem found, each with its field.
     """
     problems: list[Problem] = []
-    common = dict(base_path=job.base_path, target_column_name=job.target_column_name, multilabel=job.multilabel)
+    common = {"base_path": job.base_path, "target_column_name": job.target_column_name, "multilabel": job.multilabel}
     inputs = [("training_data", job.training_data), ("validation_data", job.validation_data),
               ("test_data", job.test_data)]
     parameters = tuple(parameters)
@@ -114,7 +114,7 @@ def _size_problems(job: ImageClassificationJobBase, train: tuple[Example, ...],
                    parameters: Iterable[TrainingParameters]) -> list[Problem]:
     held_out = (job.validation_data_size or 0.2 if job.validation_data is None else 0.0) \
         + (job.test_data_size or 0.0 if job.test_data is None else 0.0)
-    n_train = max(0, len(train) - int(round(len(train) * held_out)))
+    n_train = max(0, len(train) - round(len(train) * held_out))
     out = []
     for params in parameters:
         batch, crop = params.training_batch_size, params.training_crop_size
