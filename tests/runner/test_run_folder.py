@@ -55,9 +55,9 @@ def cli(*args, **extra):
                           timeout=300, env=env(**extra), check=False)
 
 
-def start(job, out, **extra):
+def start(job, out, seconds="0.3", **extra):
     return subprocess.Popen([sys.executable, "-m", "imgtune", "run", str(job), "--output", str(out), "--quiet",
-                             "--trial-fn", FN], env=env(SYNTH_EPOCH_SECONDS="0.3", **extra), start_new_session=True,
+                             "--trial-fn", FN], env=env(SYNTH_EPOCH_SECONDS=seconds, **extra), start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -79,8 +79,8 @@ def reported(out, n=1):
 
 # --------------------------------------------------------------------------- one run per folder
 def test_a_second_run_is_refused_and_status_tells_a_live_run_from_a_dead_one(tmp_path):
-    job, out = write_job(tmp_path, trials=2, epochs=4), tmp_path / "out"
-    driver = start(job, out)
+    job, out = write_job(tmp_path, trials=2, epochs=20), tmp_path / "out"
+    driver = start(job, out, seconds="1")  # still running while the checks below run, however slow the machine
     assert wait_for(lambda: reported(out), driver), driver.stderr.read()
     second = cli("run", job, "--output", out, "--trial-fn", FN)
     assert second.returncode == 2, second.stderr
@@ -93,7 +93,7 @@ def test_a_second_run_is_refused_and_status_tells_a_live_run_from_a_dead_one(tmp
     assert RunLayout(out).lock.exists() and not holder(out).live
     dead = cli("status", out)
     assert dead.returncode == 0 and "driver: interrupted: the run's driver is gone" in dead.stdout
-    resumed = cli("run", job, "--output", out, "--trial-fn", FN)  # takes the stale lock over
+    resumed = cli("run", job, "--output", out, "--trial-fn", FN, SYNTH_EPOCH_SECONDS="0")  # takes the stale lock
     assert resumed.returncode == 0, resumed.stderr
     assert imgtune.load_result(out).status is JobStatus.COMPLETED and not RunLayout(out).lock.exists()
     assert "driver:" not in cli("status", out).stdout  # an ended run has no driver to speak of
@@ -170,7 +170,7 @@ def test_a_rerun_after_failed_trials_says_how_to_retry_them(tmp_path, capsys, mo
 
 # --------------------------------------------------------------------------- stalled trials
 def test_a_stalled_trial_fails_with_the_reason_and_the_sweep_goes_on(tmp_path):
-    job, out = write_job(tmp_path, trials=2, epochs=4), tmp_path / "out"
+    job, out = write_job(tmp_path, trials=2, epochs=8), tmp_path / "out"
     driver = start(job, out, IMGTUNE_STALL_SECONDS="6")
     assert wait_for(lambda: reported(out), driver), driver.stderr.read()
     first = next(t for t in imgtune.load_result(out).trials if t.status is JobStatus.RUNNING)
