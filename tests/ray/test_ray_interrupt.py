@@ -1,5 +1,5 @@
-"""On Ray too, Ctrl-C to the driver leaves the running trials Canceled and resumable, and the next run
-continues them to the results of a sweep never interrupted; a second driver on the folder is refused."""
+"""On Ray too, Ctrl-C to the driver leaves the running trials Canceled and resumable (the trial processes
+on Ray get the sweep's pause), and the next run continues them to the results of a sweep never interrupted."""
 
 import os
 import signal
@@ -13,7 +13,7 @@ HERE = Path(__file__).parent
 sys.path[:0] = [str(HERE.parent / "runner"), str(HERE)]
 
 from test_local_executor import job, mid_trial, wait_for  # noqa: E402 (tests/runner)
-from test_ray_executor import FN, isolated_driver, needs_ray, run_isolated, same_results, spec  # noqa: E402
+from test_ray_executor import FN, isolated_driver, needs_ray, same_results, spec  # noqa: E402
 
 
 @needs_ray
@@ -39,8 +39,7 @@ def test_ctrl_c_to_the_driver_on_ray_keeps_trials_resumable_then_running_again_c
             assert interrupted and all(t.resumable for t in interrupted)
     finally:
         signal.signal(signal.SIGINT, previous)
-    run_isolated(tmp_path, runs)
-    resumed = imgtune.load_result(out)
+    resumed = imgtune.run(sweep, out, trial_fn=FN)  # the folder is the state: any executor continues it
     same_results(resumed, imgtune.run(sweep, tmp_path / "reference", trial_fn=FN))
     assert any(t.attempts == 2 for t in resumed.trials)
     assert not (out / "run.lock").exists()

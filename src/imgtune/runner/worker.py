@@ -45,7 +45,7 @@ from imgtune.compiler.plan import Trial
 from imgtune.runner.store import TrialLayout
 from imgtune.serialization import loads, structure, unstructure
 from imgtune.spec.enums import JobStatus, PrimaryMetric
-from imgtune.train.interrupt import TrialInterrupted, install
+from imgtune.train.interrupt import TrialInterrupted, install, shielded
 from imgtune.train.trial_types import TrialResult
 
 if TYPE_CHECKING:
@@ -145,6 +145,12 @@ def _lock(workdir: Path) -> Any:
     return fh
 
 
+def _send(conn: Any, message: tuple[str, Any]) -> None:
+    """Sends a message whole: an interruption that comes meanwhile is raised after it."""
+    with shielded():
+        conn.send(message)
+
+
 def worker_main(conn: Any, payload: Mapping[str, Any]) -> None:
     """Entry point of a trial process (runs in the child)."""
     parent = os.getppid()
@@ -158,7 +164,7 @@ def worker_main(conn: Any, payload: Mapping[str, Any]) -> None:
           f"(pid {os.getpid()}, cpus {payload['cpus']})", flush=True)
 
     def report(evaluation: Mapping[str, Any]) -> str | None:
-        conn.send(("report", dict(evaluation)))
+        _send(conn, ("report", dict(evaluation)))
         while not conn.poll(_POLL_SECONDS):
             if os.getppid() != parent:  # the sweep died: stop at once, the checkpoint is on disk
                 os._exit(3)
@@ -173,7 +179,10 @@ def worker_main(conn: Any, payload: Mapping[str, Any]) -> None:
         now = time.monotonic()
         if now - last[0] >= _PROGRESS_SECONDS:
             last[0] = now
-            conn.send(("progress", None))
+            try:
+                _send(conn, ("progress", None))
+            except OSError:  # the sweep died: stop at once, the checkpoint is on disk
+                os._exit(3)
 
     try:
         job = loads(payload["job"], base_path=payload.get("base_path"))
@@ -184,21 +193,21 @@ def worker_main(conn: Any, payload: Mapping[str, Any]) -> None:
                                path_map=payload.get("path_map") or {}, report=report, progress=progress)
         returned = resolve_trial_fn(payload["trial_fn"])(context)
         result = returned if isinstance(returned, TrialResult) else structure(dict(returned or {}), TrialResult)
-        conn.send(("done", unstructure(result)))
+        _send(conn, ("done", unstructure(result)))
     except TrialInterrupted as exc:  # its last checkpoint is on disk: resumable
         print(f"--- {time.strftime('%Y-%m-%dT%H:%M:%S')} interrupted: {exc.reason}", flush=True)
         try:
-            conn.send(("done", unstructure(TrialResult(status=JobStatus.CANCELED, resumable=True,
+            _send(conn, ("done", unstructure(TrialResult(status=JobStatus.CANCELED, resumable=True,
                                                        stop_reason=exc.reason if exc.reason.startswith("interrupted")
                                                        else f"interrupted: {exc.reason}"))))
-        except (OSError, EOFError):
+        except (OSError, EOFError, TrialInterrupted):  # the sweep is gone, or a second signal: done
             pass
     except BaseException as exc:  # noqa: BLE001 - any failure fails this trial only
         traceback.print_exc()
         reason = f"{type(exc).__name__}: {exc}".strip()
         try:
-            conn.send(("done", unstructure(TrialResult(status=JobStatus.FAILED, stop_reason=reason[:2000]))))
-        except (OSError, EOFError):
+            _send(conn, ("done", unstructure(TrialResult(status=JobStatus.FAILED, stop_reason=reason[:2000]))))
+        except (OSError, EOFError, TrialInterrupted):  # the sweep is gone, or a second signal: done
             pass
     finally:
         log.flush()
