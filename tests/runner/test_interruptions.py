@@ -49,11 +49,6 @@ def folder(tmp_path_factory):
     return root
 
 
-@pytest.fixture(scope="module")
-def reference(folder):
-    return imgtune.run(imgtune.load(folder / "job.yml"), folder / "reference", trial_fn=FN)
-
-
 def _env():
     return {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), *sys.path])}
 
@@ -110,8 +105,10 @@ def assert_interrupted(out):
     return trial
 
 
-def test_ctrl_c_sigterm_and_the_timeout_each_leave_the_trial_resumable(folder, reference, tmp_path):
+def test_ctrl_c_sigterm_and_the_timeout_each_leave_the_trial_resumable(folder, tmp_path):
     out = tmp_path / "out"
+    reference = start_job([sys.executable, "-m", "imgtune", "run", str(folder / "job.yml"), "--output",
+                           str(tmp_path / "reference"), "--quiet", "--trial-fn", FN])  # alongside, never interrupted
     # 1. Ctrl-C in a terminal: SIGINT to the driver and its trial process (the process group)
     driver = start_cli(folder, out)
     assert wait_for(lambda: epochs_done(out) >= 1, driver), driver.stderr.read()
@@ -147,7 +144,8 @@ def test_ctrl_c_sigterm_and_the_timeout_each_leave_the_trial_resumable(folder, r
 
     # the next plain run continues the trial to its end: the history of a run never interrupted
     resumed = imgtune.run(imgtune.load(folder / "job.yml"), out, trial_fn=FN)
-    (mine,), (theirs,) = resumed.trials, reference.trials
+    assert reference.wait(timeout=300) == 0, reference.stderr.read()
+    (mine,), (theirs,) = resumed.trials, imgtune.load_result(tmp_path / "reference").trials
     assert mine.status is theirs.status is JobStatus.COMPLETED
     assert [dict(h) for h in mine.history] == [dict(h) for h in theirs.history]
     assert mine.attempts >= 4

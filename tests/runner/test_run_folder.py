@@ -170,8 +170,8 @@ def test_a_rerun_after_failed_trials_says_how_to_retry_them(tmp_path, capsys, mo
 
 # --------------------------------------------------------------------------- stalled trials
 def test_a_stalled_trial_fails_with_the_reason_and_the_sweep_goes_on(tmp_path):
-    job, out = write_job(tmp_path, trials=2, epochs=8), tmp_path / "out"
-    driver = start(job, out, IMGTUNE_STALL_SECONDS="6")
+    job, out = write_job(tmp_path, trials=2, epochs=6), tmp_path / "out"
+    driver = start(job, out, IMGTUNE_STALL_SECONDS="5")  # longer than a trial process takes to start
     assert wait_for(lambda: reported(out), driver), driver.stderr.read()
     first = next(t for t in imgtune.load_result(out).trials if t.status is JobStatus.RUNNING)
     log = RunLayout(out).trial(first.id).log.read_text()
@@ -180,7 +180,7 @@ def test_a_stalled_trial_fails_with_the_reason_and_the_sweep_goes_on(tmp_path):
     assert driver.wait(timeout=120) == 0, driver.stderr.read()
     result = imgtune.load_result(out)
     stalled = result.trial(first.id)
-    assert stalled.status is JobStatus.FAILED and stalled.stop_reason.startswith("stalled: no progress for 6 seconds")
+    assert stalled.status is JobStatus.FAILED and stalled.stop_reason.startswith("stalled: no progress for 5 seconds")
     assert [t.status for t in result.trials if t.id != first.id] == [JobStatus.COMPLETED]
 
 
