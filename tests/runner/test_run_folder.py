@@ -86,7 +86,7 @@ def test_a_second_run_is_refused_and_status_tells_a_live_run_from_a_dead_one(tmp
     assert second.returncode == 2, second.stderr
     assert "is in use" in second.stderr and f"process {driver.pid} on {socket.gethostname()}" in second.stderr
     live = cli("status", out)
-    assert live.returncode == 0 and f"driver: live: process {driver.pid}" in live.stdout
+    assert live.returncode == 0 and f"driver: live: held by process {driver.pid}" in live.stdout
     assert cli("report", out).returncode == 0  # readers keep working during a run
     os.killpg(driver.pid, signal.SIGKILL)  # the driver dies without releasing its lock
     driver.wait()
@@ -102,7 +102,7 @@ def test_a_second_run_is_refused_and_status_tells_a_live_run_from_a_dead_one(tmp
 def test_a_lock_is_stale_when_its_heartbeat_is_old_whatever_host_holds_it(tmp_path):
     lock = RunLayout(tmp_path).lock
     lock.write_text(json.dumps({"host": "elsewhere", "pid": 1, "started_at": time.time(), "token": "x"}))
-    with pytest.raises(imgtune.ValidationError, match="process 1 on elsewhere holds it"):
+    with pytest.raises(imgtune.ValidationError, match="is in use by process 1 on elsewhere since"):
         take(tmp_path)  # another host, a recent heartbeat: live
     old = time.time() - 3600
     os.utime(lock, (old, old))

@@ -109,8 +109,8 @@ def driver_state(output_dir: str, result: RunResult) -> str | None:
         return None
     owner = holder(output_dir)
     if owner is not None and owner.live:
-        return f"live: {owner.describe()}"
-    gone = f" ({owner.describe().replace(' holds it', ' held it')}, no longer there)" if owner is not None else ""
+        return f"live: held by {owner.describe()}"
+    gone = f" (it was {owner.describe()})" if owner is not None and owner.pid else ""
     return f"interrupted: the run's driver is gone{gone}; run the job again on this folder to continue it"
 
 

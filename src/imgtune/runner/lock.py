@@ -22,7 +22,7 @@ Example:
     Traceback (most recent call last):
     ...
     imgtune.errors.ValidationError: 1 problem:
-      output_dir: ... is in use: a run by process ... on ... holds it since ...
+      output_dir: ... is in use by process ... on ... since ...
     >>> lock.release()
     >>> holder(folder) is None
     True
@@ -76,7 +76,9 @@ class Holder:
 
     def describe(self) -> str:
         """``process 123 on host`` and since when."""
-        return (f"process {self.pid} on {self.host} holds it since "
+        if not self.pid:  # its lock file is being written
+            return "another run that is starting"
+        return (f"process {self.pid} on {self.host} since "
                 f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(self.started_at))}")
 
 
@@ -161,9 +163,9 @@ def take(output_dir: str | os.PathLike[str]) -> RunLock:
             if current is None:
                 continue  # released meanwhile
             if current.live:
-                raise ValidationError([Problem("output_dir", f"{layout.root} is in use: a run by "
-                                                             f"{current.describe()}; wait for it to end or stop it, "
-                                                             f"or use another output folder")]) from None
+                raise ValidationError([Problem("output_dir", f"{layout.root} is in use by {current.describe()}; "
+                                                             f"wait for it to end or stop it, or use another output "
+                                                             f"folder")]) from None
             _remove_stale(path, current)
             continue
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
