@@ -12,8 +12,8 @@ from imgtune import JobStatus
 HERE = Path(__file__).parent
 sys.path[:0] = [str(HERE.parent / "runner"), str(HERE)]
 
-from test_local_executor import job, mid_trial, wait_for  # noqa: E402 (tests/runner)
-from test_ray_executor import FN, isolated_driver, needs_ray, same_results, spec  # noqa: E402
+from test_local_executor import job, mid_trial, wait_for  # (tests/runner, on the path above)
+from test_ray_executor import FN, isolated_driver, needs_ray, same_results, spec
 
 
 @needs_ray
