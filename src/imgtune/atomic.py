@@ -1,5 +1,7 @@
 """Atomic file writes: a reader sees the old file or the whole new one, never a part.
 
+The file gets the mode a plain ``open(path, "w")`` would give it (``0666`` less the umask).
+
 Example:
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
@@ -21,6 +23,13 @@ from pathlib import Path
 __all__ = ["write_atomic"]
 
 
+def _umask() -> int:
+    """The process's umask (read by setting it and setting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: str | os.PathLike[str], data: bytes | str, *, overwrite: bool = True) -> None:
     """Writes ``data`` to ``path`` through a synced temporary file in the same folder.
 
@@ -40,6 +49,8 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str, *, overwrite: 
     payload = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        if hasattr(os, "fchmod"):  # mkstemp makes 0600; a written file gets the mode open() would give it
+            os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
             fh.flush()

@@ -22,16 +22,17 @@ from typing import Any
 
 import attrs
 
-from imgtune.compiler import Plan, compile
+from imgtune.compiler import Plan
 from imgtune.errors import Problem, ValidationError
 from imgtune.report import ReportWriter
 from imgtune.runner import DEFAULT_TRIAL_FN, EXECUTORS, RayOptions, Resources, RunResult, prepare, run_plan
+from imgtune.runner.lock import claimed
 from imgtune.runner.observers import ProgressCallback, RunObserver
 from imgtune.runner.ray_executor import RayLauncher
 from imgtune.runner.store import RunStore
-from imgtune.serialization import load
 from imgtune.spec.records import ImageClassificationJobBase
 from imgtune.tracking import MlflowTracker
+from imgtune.train.data.check import check_job_data
 from imgtune.train.pretrained import cache_root, fetch, plan_models
 
 __all__ = ["run", "trial_fn_name"]
@@ -109,18 +110,15 @@ def trial_fn_name(fn: str | Callable[..., Any]) -> str:
     return f"{module}:{qualname}"
 
 
-def _fetch_weights(job_or_plan: ImageClassificationJobBase | Plan, *, seed: int) -> tuple[str, ...]:
+def _fetch_weights(plan: Plan) -> tuple[str, ...]:
     """Fetches (through the Hugging Face cache) and verifies the ImageNet weights of every model
-    the plan can propose, before anything is written and any trial starts (see
-    :mod:`imgtune.train.pretrained`); returns their names.
+    the plan can propose, before any trial starts (see :mod:`imgtune.train.pretrained`);
+    returns their names.
 
     Raises:
         ValidationError: Each model whose weights are missing and cannot be downloaded (with the
             ways out), or whose file does not match its hash.
     """
-    if not isinstance(job_or_plan, (Plan, ImageClassificationJobBase)):
-        return ()  # prepare says what it takes
-    plan = job_or_plan if isinstance(job_or_plan, Plan) else compile(job_or_plan, seed=seed)
     names = plan_models(plan)
     if names:
         fetch(names)  # huggingface_hub shows a progress bar for each download
@@ -144,7 +142,8 @@ def run(job_or_plan: ImageClassificationJobBase | Plan | str | os.PathLike[str],
         keep_checkpoints: int = 3, progress: Callable[[RunResult], None] | RunObserver | None = None,
         path_map: Mapping[str, str] | None = None, time_limit_seconds: float | None = None,
         address: str | None = None, ray_options: RayOptions | None = None,
-        mlflow_tracking_uri: str | os.PathLike[str] | None = None) -> RunResult:
+        mlflow_tracking_uri: str | os.PathLike[str] | None = None, check_data: bool | None = None,
+        stall_seconds: float | None = None) -> RunResult:
     """Runs a job (or a compiled plan, or a job file) and returns its :class:`RunResult`.
 
     Running again on the same ``output_dir`` resumes: finished trials are kept,
@@ -179,13 +178,21 @@ def run(job_or_plan: ImageClassificationJobBase | Plan | str | os.PathLike[str],
             as a child run (params, metrics per evaluation, status, stop reason), the best model as
             an MLflow pyfunc model (its URI in ``outputs["mlflow_model"]``). Needs
             ``pip install 'imgtune[mlflow]'``; see :mod:`imgtune.tracking`.
+        check_data: Check the job's data before the first trial (:mod:`imgtune.train.data.check`:
+            the inputs can be read, the images exist, enough classes, sizes that fit); default:
+            when the trials train (``trial_fn`` unset), not for another trial function.
+        stall_seconds: Fail a trial that shows no progress for this long (default: 30 minutes, or
+            ``IMGTUNE_STALL_SECONDS``).
+
+    While it runs, the folder is locked (:mod:`imgtune.runner.lock`): a second run on it is
+    refused, saying who holds it. A run refused before its first trial leaves nothing behind.
 
     Raises:
-        ValidationError: Bad arguments, a folder holding another job's run, (with real training)
-            the models' ImageNet weights neither cached nor downloadable or not matching their hash
-            (see :mod:`imgtune.train.pretrained`), or (with ``mlflow_tracking_uri``) no MLflow or a
-            store that cannot be opened; all before training.
-
+        ValidationError: Bad arguments, a folder holding another job's run or in use by another
+            run, bad data or (with real training) the models' ImageNet weights neither cached nor
+            downloadable or not matching their hash (see :mod:`imgtune.train.pretrained`), all listed
+            together; or (with ``mlflow_tracking_uri``) no MLflow or a store that cannot be opened;
+            all before training.
     Example:
         >>> import tempfile
         >>> from imgtune import ImageClassificationJob
@@ -219,26 +226,37 @@ def run(job_or_plan: ImageClassificationJobBase | Plan | str | os.PathLike[str],
                                                         "RayOptions(cpus_per_trial=..., gpus_per_trial=...)")])
         launcher = RayLauncher(address, ray_options)  # says how to install ray when it is missing
     fn = trial_fn_name(trial_fn or DEFAULT_TRIAL_FN)  # checked before anything is written
-    if isinstance(job_or_plan, (str, os.PathLike)):
-        job_or_plan = load(job_or_plan)
-    weights = ()
-    if fn == DEFAULT_TRIAL_FN:  # real training: the ImageNet weights, fetched here once, never in a trial
-        weights = _fetch_weights(job_or_plan, seed=seed)
-    plan, store = prepare(job_or_plan, output_dir, seed=seed)
-    _log_weights(store, weights, ray=executor == "ray")
-    exports = any(t.parameters.enable_onnx_normalization for t in plan.trials)
-    if exports and importlib.util.find_spec("jax2onnx") is None:  # found before training, not after it
-        raise ValidationError([Problem("training_parameters.enable_onnx_normalization",
-                                       "the best model is exported to ONNX at the end, which needs the ONNX "
-                                       "packages: pip install 'imgtune[onnx]'")])
-    observers: list[RunObserver] = []
-    if progress is not None:
-        observers.append(progress if isinstance(progress, RunObserver) else ProgressCallback(progress))
-    observers.append(ReportWriter())
-    if exports or plan.sampler.sequential:  # a Bayesian sweep proposes its later trials as it goes
-        observers.append(OnnxExportAtEnd())  # before MLflow: the logged model is a copy of best/
-    if tracker is not None:
-        observers.append(tracker)
-    return run_plan(plan, store, trial_fn=fn, retry_failed=retry_failed, resources=resources,
-                    keep_checkpoints=keep_checkpoints, path_map=path_map, time_limit_seconds=time_limit_seconds,
-                    launcher=launcher, observers=observers)
+    with claimed(output_dir) as claim:  # one run per folder; a refused run leaves nothing behind
+        plan, store = prepare(job_or_plan, output_dir, seed=seed)
+        problems: list[Problem] = []
+        if check_data or (check_data is None and trial_fn is None):
+            try:
+                check_job_data(plan.job, [t.parameters for t in plan.trials], path_map=path_map)
+            except ValidationError as e:
+                problems += e.problems
+        weights: tuple[str, ...] = ()
+        if fn == DEFAULT_TRIAL_FN:  # real training: the ImageNet weights, fetched here once, never in a trial
+            try:
+                weights = _fetch_weights(plan)
+            except ValidationError as e:
+                problems += e.problems
+        if problems:  # the data's and the weights' problems together, before any trial starts
+            raise ValidationError(problems)
+        _log_weights(store, weights, ray=executor == "ray")
+        exports = any(t.parameters.enable_onnx_normalization for t in plan.trials)
+        if exports and importlib.util.find_spec("jax2onnx") is None:  # found before training, not after it
+            raise ValidationError([Problem("training_parameters.enable_onnx_normalization",
+                                           "the best model is exported to ONNX at the end, which needs the ONNX "
+                                           "packages: pip install 'imgtune[onnx]'")])
+        observers: list[RunObserver] = []
+        if progress is not None:
+            observers.append(progress if isinstance(progress, RunObserver) else ProgressCallback(progress))
+        observers.append(ReportWriter())
+        if exports or plan.sampler.sequential:  # a Bayesian sweep proposes its later trials as it goes
+            observers.append(OnnxExportAtEnd())  # before MLflow: the logged model is a copy of best/
+        if tracker is not None:
+            observers.append(tracker)
+        claim.started = True
+        return run_plan(plan, store, trial_fn=fn, retry_failed=retry_failed, resources=resources,
+                        keep_checkpoints=keep_checkpoints, path_map=path_map, time_limit_seconds=time_limit_seconds,
+                        launcher=launcher, observers=observers, stall_seconds=stall_seconds)

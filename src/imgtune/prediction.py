@@ -26,6 +26,7 @@ export's tests bound the logits' difference by 1e-4 relative), hence the same la
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -217,7 +218,19 @@ def load_predictor(source: str | os.PathLike[str], *, onnx: bool = False, batch_
     return _jax_predictor(path, batch_size)
 
 
+def _importable(module: str) -> bool:
+    try:
+        importlib.import_module(module)  # loads onnx or onnxruntime: only for --onnx
+    except ImportError:
+        return False
+    return True
+
+
 def _onnx_predictor(path: Path) -> Predictor:
+    missing = [m for m in ("onnx", "onnxruntime") if not _importable(m)]
+    if missing:  # said before any export or load
+        raise ValidationError([Problem("onnx", f"predicting with --onnx needs {' and '.join(missing)}: "
+                                               f"pip install 'imgtune[onnx]'")])
     temporary = None
     if path.suffix.lower() != ".onnx":
         existing = [p for p in (RunLayout(path).best.model_onnx, BestLayout(path).model_onnx) if p.is_file()]

@@ -33,6 +33,7 @@ try:
 except ImportError as exc:  # Hypothesis comes with the test extra, not with imgtune itself
     raise ImportError("imgtune.strategies needs Hypothesis: pip install 'imgtune[test]' (or just hypothesis)") from exc
 
+from imgtune.serialization import dumps, loads  # noqa: F401  (used by the doctest)
 from imgtune.spec.distributions import (
     Choice,
     LogNormal,
@@ -70,7 +71,6 @@ from imgtune.spec.records import (
     TrainingParameters,
     TruncationSelectionPolicy,
 )
-from imgtune.serialization import dumps, loads  # noqa: F401  (used by the doctest)
 
 __all__ = [
     "field_values",

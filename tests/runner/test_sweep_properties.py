@@ -64,6 +64,7 @@ class Laws:
         self.job_rank = 0
         self.stopped = False  # the timeout fell, or Ctrl-C came, in this run of the sweep
         self.expected: dict[str, JobStatus] = {}
+        self.stalled: set[str] = set()  # trials the sweep failed as stalled
         self.retry_failed = sim.options.get("retry_failed", False)
         self.expect_begin(sim)
 
@@ -86,11 +87,13 @@ class Laws:
         self.checked, self.job_rank, self.stopped = 0, 0, False
         self.expect_begin(sim)
 
-    def ending(self, trial_id: str, status: JobStatus) -> None:
-        """The world ends a trial with ``status``: what the sweep must record."""
+    def ending(self, trial_id: str, status: JobStatus, lost: bool = False) -> None:
+        """The world ends a trial with ``status``: what the sweep must record (a trial lost after an
+        interruption asked it to stop keeps its checkpoint: Canceled)."""
         running = self.sim.state.running_trial(trial_id)
         asked = running is not None and running.stop_reason is not None
-        self.expected[trial_id] = (JobStatus.FAILED if status is JobStatus.FAILED
+        interrupted = lost and running is not None and running.resumable
+        self.expected[trial_id] = (JobStatus.CANCELED if interrupted else JobStatus.FAILED if status is JobStatus.FAILED
                                    else JobStatus.CANCELED if asked else status)
 
     def check(self) -> None:
@@ -110,8 +113,11 @@ class Laws:
             elif isinstance(effect, Launch):
                 assert not self.stopped, f"{effect.trial.id} started after the timeout or Ctrl-C"
                 self.expected[effect.trial.id] = JobStatus.RUNNING
+            elif isinstance(effect, Log) and " stalled: " in effect.line:
+                self.stalled.add(effect.line.split()[1])
             elif isinstance(effect, Release):
-                self.expected[effect.trial_id] = JobStatus.CANCELED
+                self.expected[effect.trial_id] = (JobStatus.FAILED if effect.trial_id in self.stalled
+                                                  else JobStatus.CANCELED)
             elif isinstance(effect, SaveRun):
                 self.stopped |= effect.result.status is JobStatus.CANCEL_REQUESTED
                 rank = JOB_RANK[effect.result.status]
@@ -158,7 +164,7 @@ def test_random_event_orders_keep_the_laws(sweep, data):
                 sim.end(trial_id, status.value, resumable=status is JobStatus.CANCELED and data.draw(st.booleans()),
                         checkpoint=checkpoint)
             else:
-                laws.ending(trial_id, JobStatus.FAILED)
+                laws.ending(trial_id, JobStatus.FAILED, lost=True)
                 sim.lose(trial_id)
         elif action == "tick":
             sim.tick(data.draw(st.sampled_from([0.0, 1.0, 5.0, 11.0, 30.0])))

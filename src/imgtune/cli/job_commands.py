@@ -10,10 +10,11 @@ import json
 
 from imgtune import compiler, serialization
 from imgtune.atomic import write_atomic
-from imgtune.cli.registry import EXIT_OK, arguments, command, file_argument, load_job, print_out
+from imgtune.cli.registry import EXIT_OK, arguments, command, file_argument, load_job, path_map, print_out
 from imgtune.cli.tables import plan_table
 from imgtune.spec import ImageClassificationJobBase
 from imgtune.spec.models import MODELS
+from imgtune.train.data.check import check_job_data
 from imgtune.train.pretrained import CHECKPOINT, FILE, PRETRAINED, SCRATCH, start_of
 
 __all__ = ["plan_command", "render_command", "start_comment", "validate"]
@@ -23,19 +24,28 @@ def _validate_args(parser: argparse.ArgumentParser) -> None:
     file_argument(parser)
     parser.add_argument("--print", action="store_true", dest="print_yaml",
                         help="print the job as imgtune writes it (normalised YAML)")
+    parser.add_argument("--data", action="store_true", dest="check_data",
+                        help="also check its data, as `run` does before training: the inputs can be read, the "
+                             "images exist, enough classes, batch sizes that fit")
+    parser.add_argument("--path-map", metavar="PREFIX=DIR", action="append", default=[],
+                        help="with --data: rewrite image URLs starting with PREFIX to the local folder DIR")
 
 
 @command("validate", "check a job file and report every problem")
 @arguments(_validate_args)
 def validate(args: argparse.Namespace) -> int:
     """Prints ``FILE: valid ...`` (or, with ``--print``, the normalised YAML); every problem is an
-    ``error:`` line on stderr, exit 2."""
+    ``error:`` line on stderr, exit 2. ``--data`` also checks the job's data
+    (:func:`imgtune.train.data.check.check_job_data`)."""
     job = load_job(args.file)
+    if args.check_data:
+        plan = compiler.compile(job)
+        check_job_data(job, [t.parameters for t in plan.trials], path_map=path_map(args.path_map))
     if args.print_yaml:
         print_out(serialization.dumps(job))
     else:
         print_out(f"{args.file}: valid {type(job).__name__} ({job.task_type.value}, "
-                  f"primary metric {job.primary_metric.value})")
+                  f"primary metric {job.primary_metric.value}){', its data too' if args.check_data else ''}")
     return EXIT_OK
 
 

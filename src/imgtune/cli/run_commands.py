@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from imgtune import serialization
@@ -23,12 +24,13 @@ from imgtune.cli.registry import (
 )
 from imgtune.cli.tables import status_text
 from imgtune.launch import run
-from imgtune.runner import RayOptions, load_result
+from imgtune.runner import RayOptions, RunResult, load_result
+from imgtune.runner.lock import holder
 from imgtune.runner.progress import ConsoleProgress
 from imgtune.runner.store import RunLayout, model_folder
 from imgtune.train.data import read_examples
 
-__all__ = ["evaluate_command", "guess_input_type", "run_command", "status_command"]
+__all__ = ["driver_state", "evaluate_command", "guess_input_type", "run_command", "status_command"]
 
 
 def _run_args(parser: argparse.ArgumentParser) -> None:
@@ -76,6 +78,10 @@ def run_command(args: argparse.Namespace) -> int:
     print_out(status_text(result))
     if result.outputs.get("mlflow_model"):
         print_out(f"mlflow model: {result.outputs['mlflow_model']}")
+    failed = sum(t.status.value == "Failed" for t in result.trials)
+    if failed and not args.retry_failed:
+        print(f"note: {failed} trial{'s' if failed != 1 else ''} failed (see the reasons above); once the cause "
+              f"is fixed, run again with --retry-failed to rerun {'them' if failed != 1 else 'it'}", file=sys.stderr)
     return EXIT_OK if result.status.value == "Completed" else EXIT_FAILURE
 
 
@@ -89,8 +95,23 @@ def _status_args(parser: argparse.ArgumentParser) -> None:
 def status_command(args: argparse.Namespace) -> int:
     """Prints the run's status and trials (or, with ``--json``, its whole result)."""
     result = load_result(args.dir)
-    print_out(json.dumps(serialization.unstructure(result), indent=1) if args.json else status_text(result))
+    if args.json:
+        print_out(json.dumps(serialization.unstructure(result), indent=1))
+    else:
+        print_out(status_text(result, driver=driver_state(args.dir, result)))
     return EXIT_OK
+
+
+def driver_state(output_dir: str, result: RunResult) -> str | None:
+    """Whether the run in ``output_dir`` goes on: ``None`` when it has ended, else ``"live: ..."``
+    (its driver holds the folder's lock) or ``"interrupted: ..."`` (its driver is gone)."""
+    if result.status.is_terminal:
+        return None
+    owner = holder(output_dir)
+    if owner is not None and owner.live:
+        return f"live: held by {owner.describe()}"
+    gone = f" (it was {owner.describe()})" if owner is not None and owner.pid else ""
+    return f"interrupted: the run's driver is gone{gone}; run the job again on this folder to continue it"
 
 
 def _evaluate_args(parser: argparse.ArgumentParser) -> None:

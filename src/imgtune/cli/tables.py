@@ -56,11 +56,13 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def status_text(result: RunResult) -> str:
-    """A run's status as a few lines and a table of trials (``*`` marks a trial a rerun continues)."""
+def status_text(result: RunResult, driver: str | None = None) -> str:
+    """A run's status as a few lines and a table of trials (``*`` marks a trial a rerun continues);
+    ``driver``: whether a run that has not ended goes on (``imgtune status``), a line of its own."""
     metric = result.primary_metric
     lines = [f"{result.output_dir}: {result.status.value}"
              + (f" ({result.message})" if result.message else ""),
+             *([f"driver: {driver}"] if driver else []),
              "trials: " + ", ".join(f"{n} {s}" for s, n in sorted(result.counts().items()))]
     best = result.best_trial
     if best is not None:

@@ -175,7 +175,8 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The imgtune metadata stored in an exported ``.onnx`` file (labels, task, sizes).
 
     Raises:
-        ValidationError: The file is not an ONNX model exported by imgtune.
+        ValidationError: The file is not an ONNX model exported by imgtune, or the ONNX packages
+            are missing (the message says how to install them).
 
     Example:
         >>> import pathlib, tempfile
@@ -186,7 +187,10 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
         imgtune.errors.ValidationError: 1 problem:
           model: .../model.onnx: not an ONNX model (FileNotFoundError: ...)
     """
-    import onnx
+    try:
+        import onnx
+    except ImportError as e:
+        raise ValidationError([Problem("onnx", f"{_INSTALL} ({e})")]) from None
 
     try:
         proto = onnx.load(os.fspath(path), load_external_data=False)

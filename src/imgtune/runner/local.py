@@ -14,7 +14,13 @@ files, :mod:`imgtune.runner.finish`, the observers). What the sweep does:
   machine with several GPUs each trial gets one (``CUDA_VISIBLE_DEVICES``).
   ``resources=Resources(cpus=..., gpus=...)`` overrides both.
 * ``timeout_minutes`` (summed over resumes) ends the sweep: no new trials, the
-  running ones are stopped and kept resumable, their partial results kept.
+  running ones are stopped and kept resumable, their partial results and last
+  checkpoints kept. Ctrl-C (to the driver, or to the whole process group: each
+  trial process handles SIGINT itself, finishing a checkpoint write first) and
+  SIGTERM do the same; the next run continues those trials.
+* A trial that neither reports nor advances for ``stall_seconds`` (default
+  :data:`~imgtune.runner.sweep.DEFAULT_STALL_SECONDS`, or ``IMGTUNE_STALL_SECONDS``)
+  is stopped and fails with that reason; the sweep goes on.
 * Every evaluation a trial reports goes to the plan's early-termination policy;
   a trial it stops is ``Canceled`` with the policy's reason.
 * Bayesian sampling gets the finished history before each proposal.
@@ -39,6 +45,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from multiprocessing.connection import Connection, wait
@@ -49,12 +56,13 @@ import attrs
 
 from imgtune.atomic import write_atomic
 from imgtune.compiler import Plan, Trial
-from imgtune.errors import ValidationError
+from imgtune.errors import Problem, ValidationError
 from imgtune.runner.finish import assemble_best, delete_checkpoints, score_test
 from imgtune.runner.observers import Observers, RunObserver, with_additions
 from imgtune.runner.results import RunResult, TrialRecord
 from imgtune.runner.store import RunStore, TrialLayout, load_result
 from imgtune.runner.sweep import (
+    DEFAULT_STALL_SECONDS,
     GRACE_SECONDS,
     Annotated,
     Answer,
@@ -70,6 +78,7 @@ from imgtune.runner.sweep import (
     Log,
     Lost,
     Notify,
+    Progressed,
     PruneCheckpoints,
     Release,
     Reported,
@@ -87,7 +96,12 @@ from imgtune.serialization import dumps, structure, unstructure
 from imgtune.spec.enums import JobStatus
 from imgtune.train.trial_types import TrialResult
 
-__all__ = ["GRACE_SECONDS", "LocalLauncher", "Resources", "process_exit_reason", "run_plan"]
+__all__ = ["GRACE_SECONDS", "RELEASE_SECONDS", "LocalLauncher", "Resources", "process_exit_reason", "run_plan",
+           "stall_limit"]
+
+#: How long a trial the sweep lets go of (Ctrl-C's grace is over, a stalled trial) gets to exit after
+#: SIGTERM before it is killed: a stopped or stuck process would hold Ctrl-C up.
+RELEASE_SECONDS = 3.0
 
 
 @attrs.frozen(kw_only=True)
@@ -199,7 +213,7 @@ class _Shell:
 
     def __init__(self, plan: Plan, store: RunStore, *, trial_fn: str, retry_failed: bool, resources: Resources,
                  keep_checkpoints: int, path_map: Mapping[str, str] | None, time_limit_seconds: float | None,
-                 launcher: LocalLauncher, observers: Sequence[RunObserver],
+                 launcher: LocalLauncher, observers: Sequence[RunObserver], stall_seconds: float,
                  image_store: tuple[str, str] | None = None) -> None:
         self.store, self.trial_fn, self.launcher = store, trial_fn, launcher
         self.image_store = image_store
@@ -208,12 +222,23 @@ class _Shell:
         self.slots = launcher.slots(resources, plan.limits.max_concurrent_trials)
         previous = load_result(store.root) if store.exists() else None
         self.state = initial_state(plan, previous, output_dir=str(store.root), retry_failed=retry_failed,
-                                   time_limit_seconds=time_limit_seconds, keep_checkpoints=keep_checkpoints)
+                                   time_limit_seconds=time_limit_seconds, keep_checkpoints=keep_checkpoints,
+                                   stall_seconds=stall_seconds)
         self.trials: dict[str, _Handle] = {}
         self.outcome: RunResult | None = None
 
     # -- the loop ----------------------------------------------------------------
     def run(self) -> RunResult:
+        previous = signal.getsignal(signal.SIGTERM)
+        if previous is signal.SIG_DFL and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _sigterm)  # SIGTERM is handled as Ctrl-C is: nothing lost
+        try:
+            return self._run()
+        finally:
+            if previous is signal.SIG_DFL and threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, previous)
+
+    def _run(self) -> RunResult:
         try:
             self.feed(Begin(at=time.time()))
             while self.outcome is None:
@@ -270,6 +295,8 @@ class _Shell:
                 continue
             if kind == "report":
                 self.feed(Reported(trial_id=trial_id, evaluation=body, at=time.time()))
+            elif kind == "progress":
+                self.feed(Progressed(trial_id=trial_id, at=time.time()))
             elif kind == "done":
                 try:
                     outcome = structure(body, TrialResult)
@@ -288,8 +315,9 @@ class _Shell:
         elif isinstance(effect, Answer):
             handle = self.trials.get(effect.trial_id)
             if handle is not None:
+                kind = "continue" if not effect.stop_reason else "pause" if effect.resumable else "stop"
                 try:
-                    handle.conn.send(("stop", effect.stop_reason) if effect.stop_reason else ("continue", None))
+                    handle.conn.send((kind, effect.stop_reason))
                 except (OSError, BrokenPipeError):
                     pass
         elif isinstance(effect, Terminate):
@@ -301,7 +329,7 @@ class _Shell:
             if handle is not None:
                 if handle.process.poll() is None:
                     handle.process.terminate()
-                self.reap(effect.trial_id)
+                self.reap(effect.trial_id, patience=RELEASE_SECONDS)
         elif isinstance(effect, WriteTrial):
             store.write_trial(effect.record)
         elif isinstance(effect, SaveRun):
@@ -349,17 +377,22 @@ class _Shell:
         self.trials[trial.id] = _Handle(process, conn)
         self.store.log(f"trial {trial.id} started {self.launcher.where(cpus, gpus)}")
 
-    def reap(self, trial_id: str) -> None:
+    def reap(self, trial_id: str, patience: float = 30.0) -> None:
         """Lets go of a trial whose process has ended or was terminated: closes its connection and
-        waits for the process (killing it if it does not end)."""
+        waits ``patience`` seconds for the process (killing it if it does not end: a stopped or
+        stuck process ignores SIGTERM)."""
         handle = self.trials.pop(trial_id, None)
         if handle is None:
             return
         handle.conn.close()
         try:
-            handle.process.wait(timeout=30)
+            handle.process.wait(timeout=patience)
         except subprocess.TimeoutExpired:
             handle.process.kill()
+            try:
+                handle.process.wait(timeout=patience)
+            except subprocess.TimeoutExpired:
+                pass
 
     def finish(self, result: RunResult) -> RunResult:
         """``best/``, the test scores and the observers' ``finishing``: the result with what they added."""
@@ -370,6 +403,29 @@ class _Shell:
         result = score_test(store, self.state.plan, result, path_map=self.path_map)
         return attrs.evolve(with_additions(result, self.observers.finishing(result)),
                             test_metrics=result.test_metrics)
+
+
+def _sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # the sweep ends as on Ctrl-C: trials stopped resumably, statuses saved
+
+
+def stall_limit(stall_seconds: float | None = None) -> float:
+    """The stall limit: ``stall_seconds``, else ``IMGTUNE_STALL_SECONDS``, else
+    :data:`~imgtune.runner.sweep.DEFAULT_STALL_SECONDS`.
+
+    Raises:
+        ValidationError: Not a number > 0.
+    """
+    value: Any = stall_seconds if stall_seconds is not None else os.environ.get("IMGTUNE_STALL_SECONDS")
+    if value is None:
+        return DEFAULT_STALL_SECONDS
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = float("nan")
+    if not seconds > 0:
+        raise ValidationError([Problem("stall_seconds", f"must be a number of seconds > 0, got {value!r}")])
+    return seconds
 
 
 def process_exit_reason(code: int | None) -> str:
@@ -389,7 +445,8 @@ def process_exit_reason(code: int | None) -> str:
 def run_plan(plan: Plan, store: RunStore, *, trial_fn: str, retry_failed: bool = False,
              resources: Resources | None = None, keep_checkpoints: int = 3,
              path_map: Mapping[str, str] | None = None, time_limit_seconds: float | None = None,
-             launcher: LocalLauncher | None = None, observers: Sequence[RunObserver] = ()) -> RunResult:
+             launcher: LocalLauncher | None = None, observers: Sequence[RunObserver] = (),
+             stall_seconds: float | None = None) -> RunResult:
     """Runs (or resumes) ``plan`` in ``store``'s folder: with the local executor, or where
     ``launcher`` starts the trials (the scheduling, policies, statuses and resume are the same).
 
@@ -405,7 +462,7 @@ def run_plan(plan: Plan, store: RunStore, *, trial_fn: str, retry_failed: bool =
         launcher: Where trials run (default: a :class:`LocalLauncher`).
         observers: What watches the run (:class:`~imgtune.runner.observers.RunObserver` s), called in
             this order; one that raises is logged to ``run.log`` and never fails the run.
-
+        stall_seconds: Fail a trial that shows no progress for this long (default: :func:`stall_limit`).
     Example:
         >>> import tempfile
         >>> from imgtune import ImageClassificationJob
@@ -419,13 +476,14 @@ def run_plan(plan: Plan, store: RunStore, *, trial_fn: str, retry_failed: bool =
         ValidationError: 1 problem:
           training_data.path: .../d/MLTable: no MLTable file (the folder does not exist); ...
     """
+    stall = stall_limit(stall_seconds)
     image_store = prepare_images(plan, store, path_map) if trial_fn == TRIAL_FN else None
     launcher = launcher or LocalLauncher()
     launcher.open(plan.limits.max_concurrent_trials)
     try:
         shell = _Shell(plan, store, trial_fn=trial_fn, retry_failed=retry_failed, resources=resources or Resources(),
                        keep_checkpoints=keep_checkpoints, path_map=path_map, time_limit_seconds=time_limit_seconds,
-                       launcher=launcher, observers=observers, image_store=image_store)
+                       launcher=launcher, observers=observers, stall_seconds=stall, image_store=image_store)
         return shell.run()
     finally:
         launcher.close()

@@ -228,8 +228,8 @@ class _RayTrial:
         if message is None:
             raise EOFError
         kind, body = message
-        if kind in ("report", "done"):
-            if kind == "report":
+        if kind in ("report", "progress", "done"):
+            if kind != "done":
                 self.pending = self.actor.next_message.remote()
             return kind, body
         self.ended = True

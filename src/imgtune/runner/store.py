@@ -13,6 +13,8 @@
       mlflow.json           the MLflow runs of the job and its trials (imgtune.tracking)
       images.npy            the sweep's decoded image store, uint8, memory-mapped by the trials, and
       images.json           its index (imgtune.train.data.image_store; made when it fits the budget)
+      run.lock              while a run is going on: who runs it (host, process) and its heartbeat
+                            (imgtune.runner.lock)
       trials/<id>/          each trial's folder: parameters.yaml, metrics.jsonl, log.txt, payload.json,
                             the model's files (labels.json, preprocessing.json, metrics.json, ...) and
                             train/, the trial's training workdir (its checkpoints, in the format of
@@ -194,6 +196,7 @@ class RunLayout:
     SUMMARY: ClassVar[str] = "summary.csv"
     REPORT: ClassVar[str] = "report.html"
     MLFLOW: ClassVar[str] = "mlflow.json"
+    LOCK: ClassVar[str] = "run.lock"  #: held by the run going on (imgtune.runner.lock)
     TRIALS: ClassVar[str] = "trials"
     BEST: ClassVar[str] = "best"
     BEST_TMP: ClassVar[str] = ".best.tmp"  #: the next best/, while it is assembled
@@ -234,6 +237,10 @@ class RunLayout:
     @property
     def mlflow(self) -> Path:
         return self.root / self.MLFLOW
+
+    @property
+    def lock(self) -> Path:
+        return self.root / self.LOCK
 
     @property
     def trials(self) -> Path:
@@ -370,14 +377,18 @@ class RunStore:
         one whose trials all failed, has none), and some files are only there for one task.
 
         Raises:
-            ValueError: The file is not JSON (every file of ``best/`` is written whole, so never
-                half-written).
+            ValidationError: The file is not JSON (every file of ``best/`` is written whole, so never
+                half-written: it was damaged), naming the file.
         """
+        path = self.layout.best.root / name
         try:
-            text = (self.layout.best.root / name).read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return None
-        return json.loads(text)
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValidationError([Problem(str(path), f"is not valid JSON ({exc}); the file is damaged")]) from None
 
     def best_trial_id(self) -> str | None:
         """The trial whose model ``best/`` holds (``best/trial.json``), or ``None`` before the

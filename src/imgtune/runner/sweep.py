@@ -26,7 +26,12 @@ this run of the sweep began, the time limit, when Ctrl-C came). Persisted as the
   ``Running``; interrupted trials go back to ``NotStarted`` (resumable); the slots fill.
 * :class:`Reported`: a running trial reported an evaluation; it waits for its :class:`Answer`.
 * :class:`Ended`: a trial's process returned its :class:`~imgtune.train.trial_types.TrialResult`.
-* :class:`Lost`: a trial's process ended without one (a crash, a kill, a lost Ray actor): it fails.
+* :class:`Lost`: a trial's process ended without one (a crash, a kill, a lost Ray actor): it fails;
+  one that the timeout or Ctrl-C had asked to stop is ``Canceled`` and resumable instead (its last
+  checkpoint is on disk).
+* :class:`Progressed`: a running trial's training advanced (its steps). A trial that neither
+  reports nor advances for :attr:`SweepState.stall_seconds` is stalled: it is let go of
+  (:class:`Release`) and fails with that reason; the sweep goes on.
 * :class:`Tick`: time passed. At :attr:`SweepState.deadline` the timeout falls: the running trials
   are asked to stop (resumably) and no trial starts any more. A trial asked to stop that has not
   ended :data:`GRACE_SECONDS` later is terminated. :class:`Begin`, a report and an end check the
@@ -40,7 +45,9 @@ this run of the sweep began, the time limit, when Ctrl-C came). Persisted as the
 **Effects** (what to do, in order):
 
 * :class:`Launch`: start a trial's process in a slot (the shell logs where).
-* :class:`Answer`: answer a trial's report: go on, or stop (with the reason).
+* :class:`Answer`: answer a trial's report: go on, or stop (with the reason); a stop the timeout
+  or Ctrl-C asked for is ``resumable``: the trial keeps its last checkpoint and writes no final
+  result (:mod:`imgtune.train.interrupt`), and the next run continues it.
 * :class:`Terminate`: terminate a trial's process; the sweep still waits for it to end.
 * :class:`Release`: the sweep ended a trial without it (Ctrl-C's grace is over): stop its
   process if it runs, and let go of it.
@@ -119,13 +126,18 @@ from imgtune.train.trial_types import TrialResult
 from imgtune.values import finite
 
 __all__ = [
-    "GRACE_SECONDS", "Annotated", "Answer", "Begin", "Done", "Effect", "Ended", "Event", "Finalized", "Finish",
-    "Launch", "Log", "Lost", "Notify", "Phase", "PruneCheckpoints", "Release", "Reported", "Running", "SavePlan",
+    "DEFAULT_STALL_SECONDS", "GRACE_SECONDS", "Annotated", "Answer", "Begin", "Done", "Effect", "Ended", "Event",
+    "Finalized", "Finish", "Launch", "Log", "Lost", "Notify", "Phase", "Progressed", "PruneCheckpoints", "Release",
+    "Reported", "Running", "SavePlan",
     "SaveRun", "SweepState", "Terminate", "Tick", "WriteTrial", "carry", "initial_state", "new_record", "step",
 ]
 
 #: How long a trial asked to stop (the timeout, Ctrl-C) gets to end on its own before it is terminated.
 GRACE_SECONDS = 10.0
+
+#: How long a running trial may go without reporting or advancing before it is failed as stalled
+#: (generous: the slowest first compile of a large model on CPU fits in it).
+DEFAULT_STALL_SECONDS = 1800.0
 
 #: The reason a trial interrupted by Ctrl-C records.
 CANCELED_BY_USER = "interrupted: canceled by the user"
@@ -157,6 +169,7 @@ class Running:
             ends ``Canceled`` and resumable.
         stop_asked_at: When an interruption asked it to stop (its grace runs from then).
         terminated: Whether :class:`Terminate` was sent.
+        seen_at: When it last showed progress (its launch, a report, :class:`Progressed`).
     """
 
     trial_id: str
@@ -165,6 +178,7 @@ class Running:
     resumable: bool = False
     stop_asked_at: float | None = None
     terminated: bool = False
+    seen_at: float | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -186,6 +200,7 @@ class SweepState:
         segment_start: When this run of the sweep began (:class:`Begin`'s time), ``None`` before.
         timed_out: Whether the timeout fell.
         canceled_at: When Ctrl-C came, or ``None``.
+        stall_seconds: A running trial with no progress for this long is failed as stalled.
     """
 
     plan: Plan
@@ -200,6 +215,7 @@ class SweepState:
     segment_start: float | None = None
     timed_out: bool = False
     canceled_at: float | None = None
+    stall_seconds: float = DEFAULT_STALL_SECONDS
 
     def record(self, trial_id: str) -> TrialRecord:
         """The record of a trial."""
@@ -240,7 +256,8 @@ def _log_files(output_dir: str, trials: Iterable[TrialRecord]) -> dict[str, str]
 
 
 def initial_state(plan: Plan, previous: RunResult | None = None, *, output_dir: str, retry_failed: bool = False,
-                  time_limit_seconds: float | None = None, keep_checkpoints: int = 3) -> SweepState:
+                  time_limit_seconds: float | None = None, keep_checkpoints: int = 3,
+                  stall_seconds: float = DEFAULT_STALL_SECONDS) -> SweepState:
     """The state of a sweep of ``plan`` before :class:`Begin`: a new one, or a resume.
 
     Args:
@@ -252,6 +269,7 @@ def initial_state(plan: Plan, previous: RunResult | None = None, *, output_dir: 
         time_limit_seconds: The time limit (default: the plan's ``timeout_minutes``), counted
             over resumes.
         keep_checkpoints: Keep the checkpoints of this many best finished trials.
+        stall_seconds: Fail a running trial that shows no progress for this long.
     """
     earlier = {t.id: t for t in previous.trials} if previous is not None else {}
     records = tuple(earlier.get(t.id) or new_record(t) for t in plan.trials)
@@ -265,7 +283,7 @@ def initial_state(plan: Plan, previous: RunResult | None = None, *, output_dir: 
     return SweepState(plan=plan, result=result, pending=pending,
                       free_slots=tuple(range(plan.limits.max_concurrent_trials)),
                       policy_state=make_policy(plan.policy, metric).init(), time_limit=float(limit),
-                      keep_checkpoints=keep_checkpoints)
+                      keep_checkpoints=keep_checkpoints, stall_seconds=float(stall_seconds))
 
 
 # --------------------------------------------------------------------------- events
@@ -304,6 +322,14 @@ class Lost:
 
 
 @attrs.frozen(kw_only=True)
+class Progressed:
+    """A running trial's training advanced (it is not stalled)."""
+
+    trial_id: str
+    at: float
+
+
+@attrs.frozen(kw_only=True)
 class Tick:
     """Time passed: the timeout and the grace of trials asked to stop are checked."""
 
@@ -334,7 +360,7 @@ class Finalized:
     at: float
 
 
-Event = Begin | Reported | Ended | Lost | Tick | Interrupted | Annotated | Finalized
+Event = Begin | Reported | Ended | Lost | Progressed | Tick | Interrupted | Annotated | Finalized
 
 
 # --------------------------------------------------------------------------- effects
@@ -348,10 +374,12 @@ class Launch:
 
 @attrs.frozen(kw_only=True)
 class Answer:
-    """Answer the trial's report: go on (``stop_reason`` ``None``), or stop, with the reason."""
+    """Answer the trial's report: go on (``stop_reason`` ``None``), or stop, with the reason;
+    ``resumable``: an interruption (the timeout, Ctrl-C), the trial keeps its last checkpoint."""
 
     trial_id: str
     stop_reason: str | None
+    resumable: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -475,7 +503,12 @@ def step(state: SweepState, event: Event, *, propose: Propose = extend) -> tuple
         if state.running_trial(event.trial_id) is not None:
             outcome = event.result if isinstance(event, Ended) else TrialResult(status=JobStatus.FAILED,
                                                                               stop_reason=event.reason)
-            state = _advance(_end(state, event.trial_id, outcome, event.at, out), event.at, out, propose)
+            state = _advance(_end(state, event.trial_id, outcome, event.at, out, lost=isinstance(event, Lost)),
+                             event.at, out, propose)
+    elif isinstance(event, Progressed):
+        running = state.running_trial(event.trial_id)
+        if running is not None:
+            state = _with_running(state, attrs.evolve(running, seen_at=event.at))
     elif isinstance(event, Tick):
         state = _advance(state, event.at, out, propose)
     elif isinstance(event, Interrupted):
@@ -525,6 +558,10 @@ def _begin(state: SweepState, at: float, out: list[Effect], propose: Propose) ->
     state = _set_status(state, JobStatus.STARTING, at, out)
     out.append(Log(line=f"sweep started: {len(state.plan.trials)} trials planned, {len(state.pending)} to run, "
                         f"up to {state.plan.limits.max_concurrent_trials} at a time"))
+    failed = sum(r.status is JobStatus.FAILED and r.id not in state.pending for r in state.result.trials)
+    if failed:
+        out.append(Log(line=f"{failed} trial{'s' if failed != 1 else ''} that failed before kept as "
+                            f"{'they are' if failed != 1 else 'it is'}; retry_failed (--retry-failed) reruns them"))
     state = _set_status(state, JobStatus.PREPARING, at, out)
     for trial_id in state.pending:  # interrupted trials are no longer running
         if state.record(trial_id).status is not JobStatus.NOT_STARTED:
@@ -540,6 +577,9 @@ def _advance(state: SweepState, at: float, out: list[Effect], propose: Propose) 
         if r.stop_asked_at is not None and not r.terminated and at - r.stop_asked_at > GRACE_SECONDS:
             out.append(Terminate(trial_id=r.trial_id))
             state = _with_running(state, attrs.evolve(r, terminated=True))
+    for r in state.running:
+        if r.stop_asked_at is None and r.seen_at is not None and at - r.seen_at > state.stall_seconds:
+            state = _stalled(state, r, at, out)
     if state.phase is Phase.RUNNING:
         deadline = state.deadline
         if not state.timed_out and deadline is not None and at >= deadline:
@@ -554,6 +594,13 @@ def _advance(state: SweepState, at: float, out: list[Effect], propose: Propose) 
         if not state.running:
             state = _finish(state, JobStatus.CANCELED, at, out)
     return state
+
+
+def _stalled(state: SweepState, running: Running, at: float, out: list[Effect]) -> SweepState:
+    reason = (f"stalled: no progress for {state.stall_seconds:g} seconds (the stall limit: stall_seconds, "
+              f"IMGTUNE_STALL_SECONDS); the trial process was stopped")
+    out += [Log(line=f"trial {running.trial_id} {reason}"), Release(trial_id=running.trial_id)]
+    return _end(state, running.trial_id, TrialResult(status=JobStatus.FAILED, stop_reason=reason), at, out)
 
 
 def _time_out(state: SweepState, at: float, out: list[Effect]) -> SweepState:
@@ -596,7 +643,7 @@ def _launch(state: SweepState, trial_id: str, at: float, out: list[Effect]) -> S
     state = _with_record(state, record)
     logs = {**state.result.log_files, **_log_files(state.result.output_dir, [record])}
     state = attrs.evolve(state, pending=state.pending[1:], free_slots=free,
-                         running=state.running + (Running(trial_id=trial_id, slot=slot),),
+                         running=state.running + (Running(trial_id=trial_id, slot=slot, seen_at=at),),
                          result=attrs.evolve(state.result, log_files=logs))
     out += [Launch(trial=state.trial(trial_id), slot=slot), WriteTrial(record=record)]
     return _save(state, at, out)
@@ -615,9 +662,11 @@ def _report(state: SweepState, trial_id: str, evaluation: Mapping[str, Any], at:
     out.append(WriteTrial(record=record))
     running = state.running_trial(trial_id)
     assert running is not None
+    running = attrs.evolve(running, seen_at=at)
+    state = _with_running(state, running)
     if running.stop_reason is not None:  # asked to stop already: the answer stands
         state = _save(state, at, out)
-        out.append(Answer(trial_id=trial_id, stop_reason=running.stop_reason))
+        out.append(Answer(trial_id=trial_id, stop_reason=running.stop_reason, resumable=running.resumable))
         return state
     histories = {t.id: [v for v in (finite(h.get(metric.value)) for h in t.history) if v is not None]
                  for t in state.result.trials if t.history}
@@ -634,13 +683,15 @@ def _report(state: SweepState, trial_id: str, evaluation: Mapping[str, Any], at:
     return state
 
 
-def _end(state: SweepState, trial_id: str, outcome: TrialResult, at: float, out: list[Effect]) -> SweepState:
+def _end(state: SweepState, trial_id: str, outcome: TrialResult, at: float, out: list[Effect], *,
+         lost: bool = False) -> SweepState:
     running = state.running_trial(trial_id)
     assert running is not None
     state = attrs.evolve(state, running=tuple(r for r in state.running if r.trial_id != trial_id),
                          free_slots=tuple(sorted(state.free_slots + (running.slot,))))
     status, reason, resumable = outcome.status, outcome.stop_reason, outcome.resumable
-    if running.stop_reason is not None and status is not JobStatus.FAILED:  # the sweep stopped it
+    if running.stop_reason is not None and (status is not JobStatus.FAILED or (lost and running.resumable)):
+        # the sweep stopped it (an interrupted trial that was terminated keeps its last checkpoint: resumable)
         status, reason, resumable = JobStatus.CANCELED, running.stop_reason, running.resumable
     record = attrs.evolve(state.record(trial_id), status=status, stop_reason=reason, ended_at=at, resumable=resumable,
                           checkpoint=None if outcome.checkpoint is None else str(outcome.checkpoint),

@@ -29,7 +29,6 @@ from imgtune.runner.store import RunStore, TrialLayout
 from imgtune.spec.distributions import Choice, Distribution
 from imgtune.spec.records import TrainingParameters
 from imgtune.train import data as d
-from imgtune.train.data.augment import IMAGENET_MEAN, IMAGENET_STD
 from imgtune.train.data.image_store import build_image_store, open_image_store
 from imgtune.train.data.trial_data import job_data
 from imgtune.train.pretrained import preprocessing, start_of
@@ -73,7 +72,8 @@ def train(context: TrialContext) -> TrialResult:
     d.write_labels(context.workdir / TrialLayout.LABELS, data.classes)
     settings = TrialSettings(params=params, primary_metric=context.primary_metric, multilabel=context.multilabel,
                              seed=context.seed)
-    result = train_trial(settings, data, context.workdir / TrialLayout.TRAIN, report=context.report, images=images)
+    result = train_trial(settings, data, context.workdir / TrialLayout.TRAIN, report=context.report, images=images,
+                         on_step=context.progress)
     return attrs.evolve(result, artifacts=write_artifacts(context.workdir, params, result,
                                                           multilabel=context.multilabel))
 

@@ -17,6 +17,13 @@ go on, or the reason to stop (an early-termination policy's decision). It return
 goes back to the sweep as a ``TrialResult``, written by the one converter; a mapping with
 an unknown key or a bad value fails the trial, naming it.
 
+Interruptions: ``report`` answers the sweep's stop for the timeout or Ctrl-C by raising
+:class:`~imgtune.train.interrupt.TrialInterrupted` (a :class:`BaseException`: let it through), and
+SIGINT and SIGTERM raise it too (held while a checkpoint is written). The trial ends ``Canceled``
+and resumable, keeping its last checkpoint; the next run calls the trial function again. A long
+trial calls ``context.progress()`` as it advances (the trainer does, every step; a report counts
+too): one that shows no progress for the sweep's stall limit is stopped and fails.
+
 Resume contract: a trial function that resumes from its own checkpoint
 either reports again the evaluations the sweep may have missed (the sweep
 keeps the latest report per epoch), or returns its complete ``history`` at the
@@ -38,14 +45,16 @@ from imgtune.compiler.plan import Trial
 from imgtune.runner.store import TrialLayout
 from imgtune.serialization import loads, structure, unstructure
 from imgtune.spec.enums import JobStatus, PrimaryMetric
+from imgtune.train.interrupt import TrialInterrupted, install, shielded
 from imgtune.train.trial_types import TrialResult
 
 if TYPE_CHECKING:
     from imgtune.spec.records import ImageClassificationJobBase
 
-__all__ = ["TrialContext", "resolve_trial_fn", "worker_main", "main"]
+__all__ = ["TrialContext", "main", "resolve_trial_fn", "worker_main"]
 
 _POLL_SECONDS = 0.5
+_PROGRESS_SECONDS = 1.0  # at most one progress message a second
 
 
 class TrialContext:
@@ -69,16 +78,26 @@ class TrialContext:
                  primary_metric: PrimaryMetric, multilabel: bool,
                  cpus: tuple[int, ...], gpus: tuple[str, ...], path_map: Mapping[str, str],
                  report: Callable[[Mapping[str, Any]], str | None],
-                 image_store: tuple[str, str] | None = None) -> None:
+                 image_store: tuple[str, str] | None = None, progress: Callable[[], None] | None = None) -> None:
         self.trial, self.job, self.seed, self.workdir = trial, job, seed, workdir
         self.primary_metric, self.multilabel, self.cpus, self.gpus = primary_metric, multilabel, cpus, gpus
         self.path_map = dict(path_map)
         self.image_store = image_store
         self._report = report
+        self._progress = progress
 
     def report(self, evaluation: Mapping[str, Any]) -> str | None:
-        """Sends one evaluation (``epoch`` and the metrics); returns the reason to stop, or ``None``."""
+        """Sends one evaluation (``epoch`` and the metrics); returns the reason to stop, or ``None``.
+
+        Raises:
+            TrialInterrupted: The sweep was interrupted (the timeout, Ctrl-C): stop, keeping the checkpoint.
+        """
         return self._report(evaluation)
+
+    def progress(self, *_: Any) -> None:
+        """Tells the sweep the trial advanced (cheap: call it every step; sent at most once a second)."""
+        if self._progress is not None:
+            self._progress()
 
 
 def resolve_trial_fn(ref: str | Callable) -> Callable:
@@ -129,11 +148,18 @@ def _lock(workdir: Path) -> Any:
     return fh
 
 
+def _send(conn: Any, message: tuple[str, Any]) -> None:
+    """Sends a message whole: an interruption that comes meanwhile is raised after it."""
+    with shielded():
+        conn.send(message)
+
+
 def worker_main(conn: Any, payload: Mapping[str, Any]) -> None:
     """Entry point of a trial process (runs in the child)."""
     parent = os.getppid()
     workdir = Path(payload["workdir"])
     _pin(tuple(payload["cpus"]), tuple(payload["gpus"]), int(payload.get("gpu_share", 1)))
+    install()  # SIGINT and SIGTERM: TrialInterrupted, held while a checkpoint is written
     lock = _lock(workdir)
     log = open(workdir / TrialLayout.LOG, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
     sys.stdout = sys.stderr = log
@@ -141,12 +167,25 @@ def worker_main(conn: Any, payload: Mapping[str, Any]) -> None:
           f"(pid {os.getpid()}, cpus {payload['cpus']})", flush=True)
 
     def report(evaluation: Mapping[str, Any]) -> str | None:
-        conn.send(("report", dict(evaluation)))
+        _send(conn, ("report", dict(evaluation)))
         while not conn.poll(_POLL_SECONDS):
             if os.getppid() != parent:  # the sweep died: stop at once, the checkpoint is on disk
                 os._exit(3)
         kind, reason = conn.recv()
+        if kind == "pause":
+            raise TrialInterrupted(reason)
         return reason if kind == "stop" else None
+
+    last = [time.monotonic()]
+
+    def progress() -> None:
+        now = time.monotonic()
+        if now - last[0] >= _PROGRESS_SECONDS:
+            last[0] = now
+            try:
+                _send(conn, ("progress", None))
+            except OSError:  # the sweep died: stop at once, the checkpoint is on disk
+                os._exit(3)
 
     try:
         job = loads(payload["job"], base_path=payload.get("base_path"))
@@ -155,16 +194,25 @@ def worker_main(conn: Any, payload: Mapping[str, Any]) -> None:
                                primary_metric=job.primary_metric, multilabel=job.multilabel,
                                cpus=tuple(payload["cpus"]), gpus=tuple(payload["gpus"]),
                                path_map=payload.get("path_map") or {}, report=report,
-                               image_store=tuple(payload["image_store"]) if payload.get("image_store") else None)
+                               image_store=tuple(payload["image_store"]) if payload.get("image_store") else None,
+                               progress=progress)
         returned = resolve_trial_fn(payload["trial_fn"])(context)
         result = returned if isinstance(returned, TrialResult) else structure(dict(returned or {}), TrialResult)
-        conn.send(("done", unstructure(result)))
+        _send(conn, ("done", unstructure(result)))
+    except TrialInterrupted as exc:  # its last checkpoint is on disk: resumable
+        print(f"--- {time.strftime('%Y-%m-%dT%H:%M:%S')} interrupted: {exc.reason}", flush=True)
+        try:
+            _send(conn, ("done", unstructure(TrialResult(status=JobStatus.CANCELED, resumable=True,
+                                                       stop_reason=exc.reason if exc.reason.startswith("interrupted")
+                                                       else f"interrupted: {exc.reason}"))))
+        except (OSError, EOFError, TrialInterrupted):  # the sweep is gone, or a second signal: done
+            pass
     except BaseException as exc:  # noqa: BLE001 - any failure fails this trial only
         traceback.print_exc()
         reason = f"{type(exc).__name__}: {exc}".strip()
         try:
-            conn.send(("done", unstructure(TrialResult(status=JobStatus.FAILED, stop_reason=reason[:2000]))))
-        except (OSError, EOFError):
+            _send(conn, ("done", unstructure(TrialResult(status=JobStatus.FAILED, stop_reason=reason[:2000]))))
+        except (OSError, EOFError, TrialInterrupted):  # the sweep is gone, or a second signal: done
             pass
     finally:
         log.flush()

@@ -71,6 +71,7 @@ from imgtune.errors import Problem, ValidationError
 from imgtune.formats import Migration, upgrade
 from imgtune.spec.convert import structure, unstructure
 from imgtune.train.devices import to_host
+from imgtune.train.interrupt import shielded
 from imgtune.train.state import Progress, TrainState
 
 __all__ = ["CHECKPOINT_MIGRATIONS", "CHECKPOINT_VERSION", "VERSION_KEY", "Checkpoints", "flatten_weights",
@@ -105,7 +106,27 @@ def _checked_info(folder: Path) -> dict[str, Any] | None:
         text = path.read_text()
     except FileNotFoundError:
         return None
-    return upgrade_info(json.loads(text), str(path))
+    try:
+        info = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValidationError([Problem(str(path), f"is not valid JSON ({exc}); the checkpoint is damaged")]) from None
+    if not isinstance(info, dict):
+        raise ValidationError([Problem(str(path), "is not a JSON object; the checkpoint is damaged")])
+    return upgrade_info(info, str(path))
+
+
+def _read_arrays(folder: Path, read: Any) -> Any:
+    """``read()`` (Orbax's restore of ``folder/state``), with a damaged or truncated checkpoint
+    reported in one line that names the folder (rather than TensorStore's dump)."""
+    try:
+        return read()
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:  # noqa: BLE001 - Orbax/TensorStore raise many kinds; one line for all
+        first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")[:200]
+        raise ValidationError([Problem(str(folder), f"the checkpoint cannot be read, it is damaged or incomplete "
+                                                    f"({type(exc).__name__}: {first}); delete it to start over, "
+                                                    f"or use another one")]) from None
 
 
 def _checkpointer():
@@ -149,7 +170,22 @@ class Checkpoints:
     # -- writing -----------------------------------------------------------------
     def save(self, state: TrainState, progress: Progress, *, info: Mapping[str, Any],
              last: bool = True, best: bool = False) -> Path:
-        """Writes a checkpoint and points ``LAST`` (and ``BEST`` when ``best``) at it."""
+        """Writes a checkpoint and points ``LAST`` (and ``BEST`` when ``best``) at it.
+
+        An interruption (:mod:`imgtune.train.interrupt`) that arrives meanwhile is held until the
+        checkpoint is complete; a write that fails (or a ``KeyboardInterrupt`` outside a trial
+        process) is abandoned: its temporary folder is removed and no pointer moves.
+        """
+        with shielded():
+            try:
+                return self._save(state, progress, info=info, last=last, best=best)
+            except BaseException:
+                if self.primary:
+                    shutil.rmtree(self.directory / f".tmp-step-{int(to_host(state.step)):09d}", ignore_errors=True)
+                raise
+
+    def _save(self, state: TrainState, progress: Progress, *, info: Mapping[str, Any], last: bool,
+              best: bool) -> Path:
         step = int(to_host(state.step))
         name = f"step-{step:09d}"
         final, tmp = self.directory / name, self.directory / f".tmp-{name}"
@@ -216,8 +252,13 @@ class Checkpoints:
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template._asdict())
         if self._ck is None:
             self._ck = _checkpointer()
-        arrays = self._ck.restore((path / "state").absolute(), abstract)
-        progress = structure(json.loads((path / "progress.json").read_text()), Progress)
+        ck = self._ck
+        arrays = _read_arrays(path, lambda: ck.restore((path / "state").absolute(), abstract))
+        try:
+            progress = structure(json.loads((path / "progress.json").read_text()), Progress)
+        except json.JSONDecodeError as exc:
+            raise ValidationError([Problem(str(path / "progress.json"), f"is not valid JSON ({exc}); the "
+                                                                         f"checkpoint is damaged")]) from None
         return TrainState(**arrays), progress
 
 
@@ -242,7 +283,7 @@ def load_weights(path: str | os.PathLike[str]) -> tuple[dict, dict]:
 
     folder = _checkpoint_folder(path)
     _checked_info(folder)
-    restored = ocp.StandardCheckpointer().restore((folder / "state").absolute())  # raw nested dicts
+    restored = _read_arrays(folder, lambda: ocp.StandardCheckpointer().restore((folder / "state").absolute()))
     return _unwrap(jax.device_get(restored["params"])), _unwrap(jax.device_get(restored["batch_stats"]))
 
 

@@ -264,6 +264,7 @@ class Loop:
         settings: The trial's :class:`~imgtune.train.trial_types.TrialSettings`: the task, the
             primary metric, the cadence and early stopping (its ``params``), ``max_steps``.
         report: The callback, or ``None``.
+        on_step: Called after every training step (the sweep's sign of life), or ``None``.
     """
 
     train_step: Callable
@@ -276,6 +277,7 @@ class Loop:
     classes: tuple[str, ...]
     settings: TrialSettings
     report: Callable[[Mapping[str, Any]], Any] | None = None
+    on_step: Callable[[], Any] | None = None
 
 
 def _report_answer(answer: Any) -> str | None:
@@ -316,6 +318,8 @@ def run(loop: Loop, state: TrainState, progress: Progress) -> Outcome:
         previous = (loss, step, batch.epoch)
         loss_sum = loss_sum + loss
         step += 1
+        if loop.on_step is not None:
+            loop.on_step()
         progress = attrs.evolve(progress, data=it.get_state())
         if batch.step == spe - 1:  # the epoch is complete
             reason = _finite_or_reason(*previous)

@@ -45,7 +45,10 @@ and, once the trial has ended, ``result.json``. Calling :func:`train_trial`
 again on the same ``workdir`` returns the stored result of an ended trial, or
 continues an unfinished one from its ``LAST`` checkpoint (written after every
 epoch and when pausing at ``max_steps``); the continued run ends with bitwise
-the same parameters as one that was never interrupted (on CPU).
+the same parameters as one that was never interrupted (on CPU). An interrupted
+trial (:class:`~imgtune.train.interrupt.TrialInterrupted`, from ``report`` or a
+signal in a trial process) keeps ``LAST`` and writes no ``result.json``; only
+a finished trial (all epochs, early stopping, a stop by ``report``) does.
 
 **Starting weights** (:mod:`imgtune.train.pretrained`), in order: the trial's
 own ``LAST`` checkpoint (resume); else ``checkpoint_run_id``, read as a path to
@@ -176,6 +179,7 @@ def train_trial(
     report: Callable[[Mapping[str, Any]], bool | str | None] | None = None,
     devices: Sequence[Any] | None = None,
     images: ImageStore | None = None,
+    on_step: Callable[[], Any] | None = None,
 ) -> TrialResult:
     """Trains one trial (see the module doc); resumes it when ``workdir`` holds one.
 
@@ -189,6 +193,11 @@ def train_trial(
         devices: The devices to use (default: see :mod:`imgtune.train.devices`).
         images: The sweep's decoded image store (see the module doc); ``None``, or one missing
             an image of ``data``, decodes the files.
+        on_step: Called after every training step (the sweep's sign of life).
+
+    Raises:
+        TrialInterrupted: From ``report`` or a signal (:mod:`imgtune.train.interrupt`): the trial
+            stops keeping its ``LAST`` checkpoint and writes no ``result.json``; calling again continues it.
 
     Returns:
         The :class:`TrialResult`.
@@ -294,7 +303,7 @@ def train_trial(
                                       state_sharding=rep),
         eval_step=lp.make_eval_step(graphdef, rest, multilabel=multilabel, out_sharding=rep),
         train_batches=train_it, eval_batches=eval_batches, batch_sharding=bsh, checkpoints=ckpts, info=info,
-        classes=classes, settings=settings, report=report)
+        classes=classes, settings=settings, report=report, on_step=on_step)
     try:
         outcome = lp.run(loop, state, progress)
     finally:

@@ -264,7 +264,10 @@ def write_labels(path: str | os.PathLike[str], labels: Sequence[str]) -> None:
 
 def read_labels(path: str | os.PathLike[str]) -> tuple[str, ...]:
     """Reads a ``labels.json`` written by :func:`write_labels`."""
-    return tuple(json.loads(Path(path).read_text(encoding="utf-8")))
+    try:
+        return tuple(json.loads(Path(path).read_text(encoding="utf-8")))
+    except json.JSONDecodeError as exc:
+        raise ValidationError([Problem(os.fspath(path), f"is not valid JSON ({exc}); the file is damaged")]) from None
 
 
 def resolve_image_url(url: str, base_dir: str | os.PathLike[str],
