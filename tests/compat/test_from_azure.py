@@ -13,9 +13,9 @@ import imgtune
 from imgtune.errors import ValidationError
 
 azure_ml = pytest.importorskip("azure.ai.ml")
-from azure.ai.ml import Input, automl  # noqa: E402
-from azure.ai.ml import sweep as az  # noqa: E402
-from azure.ai.ml.automl import (  # noqa: E402
+from azure.ai.ml import Input, automl
+from azure.ai.ml import sweep as az
+from azure.ai.ml.automl import (
     ClassificationMultilabelPrimaryMetrics,
     ClassificationPrimaryMetrics,
     ImageClassificationSearchSpace,
@@ -24,7 +24,7 @@ from azure.ai.ml.automl import (  # noqa: E402
     ImageSweepSettings,
     SearchSpace,
 )
-from azure.ai.ml.constants import AssetTypes  # noqa: E402
+from azure.ai.ml.constants import AssetTypes
 
 
 def docs_job():

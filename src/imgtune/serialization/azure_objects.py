@@ -53,7 +53,7 @@ def _azure_dict(obj: Any, path: str = "") -> dict[str, Any]:
     try:
         with _quiet():
             return dict(obj._to_dict())
-    except Exception as exc:  # azure-ai-ml's own refusal (marshmallow): reported, never its traceback
+    except Exception as exc:  # noqa: BLE001 - azure-ai-ml's own refusal (marshmallow), never its traceback
         raise _fail(path, f"azure-ai-ml cannot write this {type(obj).__name__} "
                           f"({type(exc).__name__}: {exc})") from None
 
@@ -81,7 +81,7 @@ def _distribution(obj: Any) -> Distribution:
     try:
         with _quiet():
             name, args = obj._to_rest_object()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - azure-ai-ml's own refusal, never its traceback
         raise _fail("", f"azure-ai-ml cannot write this {type(obj).__name__} ({type(exc).__name__}: {exc})") \
             from None
     cls = DISTRIBUTIONS.get(name)
@@ -112,7 +112,7 @@ def _converters(azure_ml: Any) -> list[tuple[tuple[type, ...], Callable[[Any, An
                     carrier = automl.image_classification(
                         training_data=azure_ml.Input(type="mltable", path="data"), target_column_name="label")
                     put(carrier, obj)
-            except Exception as exc:  # azure-ai-ml's own refusal
+            except Exception as exc:  # noqa: BLE001 - azure-ai-ml's own refusal, never its traceback
                 raise _fail(key, f"azure-ai-ml does not take this {type(obj).__name__} "
                                  f"({type(exc).__name__}: {exc})") from None
             data = _azure_dict(carrier, key)
