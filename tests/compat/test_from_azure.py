@@ -75,6 +75,7 @@ def multilabel_job():
 def loaded_dump(azure_job, tmp_path):
     """azure-ai-ml's dump of the job, read by imgtune."""
     path = tmp_path / "job.yml"
+    tmp_path.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         azure_job.dump(path)
@@ -95,6 +96,24 @@ def test_the_docs_job_converts_as_its_dump_loads(build, tmp_path):
     assert job.base_path == str(tmp_path)
     assert imgtune.loads(imgtune.dumps(job)) == job
     imgtune.compile(job)  # and it compiles
+
+
+def test_each_step_of_the_docs_flow_converts_as_its_dump_loads(tmp_path):
+    """After ``extend_search_space`` and before ``set_sweep`` the job is valid in both, and does not compile."""
+    azure_job = automl.image_classification(training_data=Input(type="mltable", path="azureml:dogs:1"),
+                                            target_column_name="label")
+    steps = [lambda j: j.set_limits(max_trials=4), lambda j: j.set_training_parameters(model_name="resnet50"),
+             lambda j: j.extend_search_space(SearchSpace(learning_rate=az.Uniform(0.001, 0.01))),
+             lambda j: j.set_sweep(sampling_algorithm="Random")]
+    jobs = []
+    for i, step in enumerate(steps):
+        step(azure_job)
+        jobs.append(converted(azure_job))
+        assert jobs[-1] == loaded_dump(azure_job, tmp_path / str(i))
+    assert jobs[2].search_space and jobs[2].sweep is None
+    with pytest.raises(ValidationError, match="sweep.sampling_algorithm: is required when search_space is given"):
+        imgtune.compile(jobs[2])
+    assert jobs[3] == imgtune.with_sweep(jobs[2], sampling_algorithm="random")
 
 
 def test_the_docs_job_field_by_field():
