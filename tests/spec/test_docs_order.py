@@ -2,6 +2,9 @@
 space, then the sweep. Each step is a valid job; one with a search space and no sweep yet is refused only
 where a job is compiled or run."""
 
+import subprocess
+import sys
+
 import attrs
 import pytest
 
@@ -109,3 +112,9 @@ def test_distributions_take_azures_positional_forms_with_the_same_checks():
         lambda: imgtune.Uniform(min_value=0.01, max_value=0.001)) == {"min_value": "must be < max_value (0.001), "
                                                                                     "got 0.01"}
     assert refusal(lambda: imgtune.Normal(0, -1)) == {"sigma": "must be > 0, got -1"}
+
+
+def test_import_imgtune_does_not_import_azure_ai_ml():
+    code = "import sys, imgtune; print(sorted(m for m in sys.modules if m.startswith('azure')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"
