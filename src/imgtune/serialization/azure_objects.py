@@ -22,6 +22,8 @@ import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import attrs
+
 from imgtune.errors import Problem, ValidationError
 from imgtune.serialization.jobs import loads
 from imgtune.spec.checks import field_key
@@ -94,7 +96,7 @@ def _distribution(obj: Any) -> Distribution:
                 raise _fail(f"values[{i}]", f"a nested {type(v).__name__} is not supported (a choice takes plain "
                                             f"values; use several search spaces instead)")
         return structure({"type": "choice", "values": values}, Distribution)
-    names = [field_key(a) for a in cls.__attrs_attrs__]  # type: ignore[attr-defined]
+    names = [field_key(a) for a in attrs.fields(cls)]
     return structure({"type": name, **dict(zip(names, args))}, Distribution)
 
 
