@@ -33,7 +33,7 @@ from imgtune.spec.transforms import (
     with_sweep,
     with_training_parameters,
 )
-from imgtune.serialization import LegacySchemaWarning, dump, dumps, load, loads, to_dict
+from imgtune.serialization import LegacySchemaWarning, dump, dumps, from_azure, load, loads, to_dict
 
 from imgtune.version import __version__ as __version__
 
@@ -79,6 +79,7 @@ __all__ = [
     "extend",
     "export_onnx",
     "extend_search_space",
+    "from_azure",
     "load",
     "load_result",
     "loads",

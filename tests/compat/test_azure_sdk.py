@@ -1,6 +1,7 @@
 """What imgtune writes, azure-ai-ml's own ``load_job`` accepts (for jobs that use only Azure's features).
 
-azure-ai-ml is a benchmark-only extra (``pip install "imgtune[bench]"``): without it these tests skip.
+azure-ai-ml is the ``azure`` extra (``pip install "imgtune[azure]"``; ``make test`` installs it): without it these tests
+skip.
 """
 
 import tempfile

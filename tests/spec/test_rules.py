@@ -159,9 +159,12 @@ search_space:
     assert len(got) == 4  # ams_gradient, optimizer (casing normalised) and randint on momentum are fine
 
 
-def test_search_space_needs_a_sampling_algorithm():
-    got = problems("search_space: [{learning_rate: 0.01}]")
-    assert got == {"sweep.sampling_algorithm": "is required when search_space is given"}
+def test_search_space_needs_a_sampling_algorithm_to_compile():
+    job = load("search_space: [{learning_rate: 0.01}]")  # a valid record: Azure's docs set the sweep last
+    with pytest.raises(ValidationError) as info:
+        imgtune.compile(job)
+    assert {p.path: p.message for p in info.value.problems} == {
+        "sweep.sampling_algorithm": "is required when search_space is given"}
 
 
 def test_sweep_needs_a_sampling_algorithm():

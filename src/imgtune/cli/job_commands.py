@@ -12,6 +12,7 @@ from imgtune import compiler, serialization
 from imgtune.atomic import write_atomic
 from imgtune.cli.registry import EXIT_OK, arguments, command, file_argument, load_job, path_map, print_out
 from imgtune.cli.tables import plan_table
+from imgtune.errors import ValidationError
 from imgtune.spec import ImageClassificationJobBase
 from imgtune.spec.models import MODELS
 from imgtune.train.data.check import check_job_data
@@ -38,6 +39,10 @@ def validate(args: argparse.Namespace) -> int:
     ``error:`` line on stderr, exit 2. ``--data`` also checks the job's data
     (:func:`imgtune.train.data.check.check_job_data`)."""
     job = load_job(args.file)
+    try:
+        compiler.check_runnable(job)  # a valid record that cannot run yet (a search space without a sweep)
+    except ValidationError as err:
+        raise err.from_source(args.file) from None
     if args.check_data:
         plan = compiler.compile(job)
         check_job_data(job, [t.parameters for t in plan.trials], path_map=path_map(args.path_map))

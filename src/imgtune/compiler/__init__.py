@@ -53,10 +53,12 @@ from imgtune.compiler.plan import (
     ResolvedLimits,
     SamplerConfig,
     Trial,
+    check_runnable,
     dumps_plan,
     loads_plan,
     make_policy,
     make_sampler,
+    runnable_problems,
     trial_id,
 )
 from imgtune.compiler.samplers import state_from_json, state_to_json
@@ -76,6 +78,7 @@ __all__ = [
     "ResolvedLimits",
     "SamplerConfig",
     "Trial",
+    "check_runnable",
     "compile",
     "dumps_plan",
     "extend",
@@ -85,6 +88,7 @@ __all__ = [
     "render",
     "resolve",
     "resolve_limits",
+    "runnable_problems",
 ]
 
 DEFAULT_TIMEOUT_MINUTES = 7 * 24 * 60
@@ -154,6 +158,7 @@ def compile(job: Job, *, seed: int = 0) -> Plan:  # noqa: A001 - the name users 
     """
     if not isinstance(job, Job):
         raise TypeError(f"compile takes a job, got {type(job).__name__}")
+    check_runnable(job)  # a job built in the docs' order may still lack its sweep
     seed = compile_seed(job, seed)
     if not (isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**64):
         raise ValidationError([Problem("seed", f"must be an integer in [0, 2**64), got {seed!r}")])

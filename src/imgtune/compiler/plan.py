@@ -55,10 +55,12 @@ __all__ = [
     "SamplerConfig",
     "SAMPLER_TYPES",
     "Trial",
+    "check_runnable",
     "dumps_plan",
     "loads_plan",
     "make_policy",
     "make_sampler",
+    "runnable_problems",
     "trial_id",
     "upgrade_plan_data",
 ]
@@ -73,6 +75,49 @@ def _to_job(value: Any) -> Any:
     if isinstance(value, ImageClassificationJobBase):
         return value
     return loads(value)
+
+
+def runnable_problems(job: ImageClassificationJobBase) -> list[Problem]:
+    """What a valid job still lacks to be compiled or run.
+
+    A job record may be built in Azure's docs' order (limits, training parameters, search space,
+    then the sweep), so a ``search_space`` without ``sweep.sampling_algorithm`` is a valid job; only
+    :func:`~imgtune.compiler.compile`, ``run`` and ``imgtune validate`` refuse it.
+
+    Example:
+        >>> from imgtune import ImageClassificationJob
+        >>> job = ImageClassificationJob(training_data={"path": "d"}, target_column_name="label",
+        ...                              search_space=[{"learning_rate": {"type": "uniform", "min_value": 0.001,
+        ...                                                               "max_value": 0.01}}])
+        >>> runnable_problems(job)
+        [Problem(path='sweep.sampling_algorithm', message='is required when search_space is given', ...)]
+    """
+    sampling = job.sweep.sampling_algorithm if job.sweep is not None else None
+    if job.search_space and sampling is None:
+        return [Problem("sweep.sampling_algorithm", "is required when search_space is given")]
+    return []
+
+
+def check_runnable(job: ImageClassificationJobBase) -> None:
+    """Raises when the job cannot be compiled or run yet (:func:`runnable_problems`).
+
+    Raises:
+        ValidationError: Listing :func:`runnable_problems`.
+
+    Example:
+        >>> from imgtune import ImageClassificationJob, Uniform, extend_search_space, with_sweep
+        >>> job = extend_search_space(ImageClassificationJob(training_data={"path": "d"}, target_column_name="label"),
+        ...                           {"learning_rate": Uniform(0.001, 0.01)})
+        >>> check_runnable(job)
+        Traceback (most recent call last):
+        ...
+        imgtune.errors.ValidationError: 1 problem in job:
+          sweep.sampling_algorithm: is required when search_space is given
+        >>> check_runnable(with_sweep(job, sampling_algorithm="random"))
+    """
+    problems = runnable_problems(job)
+    if problems:
+        raise ValidationError(problems, "job")
 
 
 @attrs.frozen(kw_only=True)
@@ -213,6 +258,8 @@ class Plan(Validated):
             checker.add("trials", "trial ids must be unique")
         if not isinstance(self.exhausted, bool):
             checker.add("exhausted", f"must be true or false, got {self.exhausted!r}")
+        if isinstance(self.job, ImageClassificationJobBase):
+            checker.extend("job", runnable_problems(self.job))
 
 
 def _exhausted_as_a_field(data: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 The floor above :mod:`imgtune.spec`: YAML text with line and column marks
 (:mod:`~imgtune.serialization.yaml_text`), the legacy-schema migration
 (:mod:`~imgtune.serialization.legacy`) and jobs as Azure ML v2 YAML
-(:mod:`~imgtune.serialization.jobs`). Mappings become records through the one
+(:mod:`~imgtune.serialization.jobs`), and azure-ai-ml's Python objects converted
+(:func:`~imgtune.serialization.azure_objects.from_azure`). Mappings become records through the one
 converter, :mod:`imgtune.spec.convert`, re-exported here as :func:`structure` and
 :func:`unstructure`.
 
@@ -38,10 +39,11 @@ Example:
     True
 """
 
+from imgtune.serialization.azure_objects import from_azure
 from imgtune.serialization.jobs import dump, dumps, load, loads, to_dict
 from imgtune.serialization.legacy import LegacySchemaWarning
 from imgtune.serialization.yaml_text import Dumper, dump_text, parse_with_marks
 from imgtune.spec.convert import structure, unstructure
 
-__all__ = ["Dumper", "LegacySchemaWarning", "dump", "dump_text", "dumps", "load", "loads", "parse_with_marks",
-           "structure", "to_dict", "unstructure"]
+__all__ = ["Dumper", "LegacySchemaWarning", "dump", "dump_text", "dumps", "from_azure", "load", "loads",
+           "parse_with_marks", "structure", "to_dict", "unstructure"]

@@ -3,7 +3,8 @@
 Frozen, validated records (:mod:`~imgtune.spec.records`), enums (:mod:`~imgtune.spec.enums`),
 the constraint table of every field (:mod:`~imgtune.spec.fields`), search-space
 distributions (:mod:`~imgtune.spec.distributions`), the one converter between mappings and
-records (:mod:`~imgtune.spec.convert`), the pure transforms (:mod:`~imgtune.spec.transforms`),
+records (:mod:`~imgtune.spec.convert`), the pure transforms (:mod:`~imgtune.spec.transforms`), Azure's job factories
+(:mod:`~imgtune.spec.factories`),
 and the small validation helpers they share (:mod:`~imgtune.spec.checks`,
 :mod:`~imgtune.spec.frozen`). No I/O and no text formats here: YAML is
 :mod:`imgtune.serialization`'s.
@@ -34,6 +35,7 @@ from imgtune.spec.enums import (
     SamplingAlgorithmType,
     TaskType,
 )
+from imgtune.spec.factories import image_classification, image_classification_multilabel
 from imgtune.spec.fields import SEARCHABLE, TRAINING_PARAMETERS, FieldSpec
 from imgtune.spec.models import MODEL_NAMES, MODELS, ModelSpec
 from imgtune.spec.records import (
@@ -102,4 +104,6 @@ __all__ = [
     "TrainingParameters",
     "TruncationSelectionPolicy",
     "Uniform",
+    "image_classification",
+    "image_classification_multilabel",
 ]

@@ -219,6 +219,9 @@ def record_converter(cls: type) -> Any:
             return value
         if isinstance(value, Mapping):
             return structure(value, cls)
+        if type(value).__module__.startswith("azure.ai.ml"):  # the docs' objects: say how to carry them over
+            raise ValidationError([Problem("", f"must be a {cls.__name__} or a mapping, got azure-ai-ml's "
+                                               f"{type(value).__name__}: convert it with imgtune.from_azure(...)")])
         raise ValidationError([Problem("", f"must be a {cls.__name__} or a mapping, got {fmt(value)}")])
 
     build.__name__ = f"to_{cls.__name__}"

@@ -1,5 +1,7 @@
 """The ten search-space distributions of Azure ML, as frozen records.
 
+Each takes its parameters by keyword or, as in azure-ai-ml, in order: ``Choice(["a", "b"])``,
+``Uniform(0.001, 0.01)``, ``QUniform(8, 64, 8)``, ``Randint(4)``, ``Normal(0.9, 0.02)``.
 Semantics follow the fact sheet: ``loguniform`` bounds are *exponents*
 (``exp(U(min, max))``), ``q*`` distributions round to multiples of ``q``, and
 ``randint(upper)`` draws from ``[0, upper)``. Sampling lives in
@@ -8,6 +10,10 @@ Semantics follow the fact sheet: ``loguniform`` bounds are *exponents*
 Example:
     >>> Uniform(min_value=0.001, max_value=0.01).to_string()
     'uniform(0.001,0.01)'
+    >>> Uniform(0.001, 0.01) == Uniform(min_value=0.001, max_value=0.01)   # Azure's positional form
+    True
+    >>> Choice(["vitb16r224", "vits16r224"]), QUniform(8, 64, 8)
+    (Choice(values=('vitb16r224', 'vits16r224')), QUniform(min_value=8, max_value=64, q=8))
     >>> parse_distribution("choice('vitb16r224', 'vits16r224')")
     Choice(values=('vitb16r224', 'vits16r224'))
     >>> Uniform(min_value=0.5, max_value=0.01)
@@ -89,7 +95,7 @@ def _rest_literal(value: Any) -> str:
     return str(value)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen
 class Choice(Distribution):
     """One of ``values``, each equally likely.
 
@@ -118,7 +124,7 @@ class Choice(Distribution):
                     checker.add(f"values[{i}]", f"must be a string, number or bool, got {fmt(v)}")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen
 class Randint(Distribution):
     """An integer in ``[0, upper)``.
 
@@ -137,7 +143,7 @@ class Randint(Distribution):
             checker.add("upper", f"must be >= 1, got {self.upper}")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen
 class _Bounded(Distribution):
     min_value: float
     max_value: float
@@ -148,7 +154,7 @@ class _Bounded(Distribution):
             checker.add("min_value", f"must be < max_value ({self.max_value}), got {self.min_value}")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen
 class Uniform(_Bounded):
     """``U(min_value, max_value)``.
 
@@ -160,7 +166,7 @@ class Uniform(_Bounded):
     type: ClassVar[str] = "uniform"
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen
 class LogUniform(_Bounded):
     """``exp(U(min_value, max_value))``: the bounds are exponents.
 
@@ -177,7 +183,7 @@ def _check_q(checker: Checker, q: Any) -> None:
         checker.add("q", f"must be > 0, got {q}")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen
 class QUniform(_Bounded):
     """``round(U(min_value, max_value) / q) * q``.
 
@@ -194,7 +200,7 @@ class QUniform(_Bounded):
         _check_q(checker, self.q)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen
 class QLogUniform(_Bounded):
     """``round(exp(U(min_value, max_value)) / q) * q``.
 
@@ -211,7 +217,7 @@ class QLogUniform(_Bounded):
         _check_q(checker, self.q)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen
 class _Gaussian(Distribution):
     mu: float
     sigma: float
@@ -222,7 +228,7 @@ class _Gaussian(Distribution):
             checker.add("sigma", f"must be > 0, got {self.sigma}")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen
 class Normal(_Gaussian):
     """``N(mu, sigma)``.
 
@@ -234,7 +240,7 @@ class Normal(_Gaussian):
     type: ClassVar[str] = "normal"
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen
 class LogNormal(_Gaussian):
     """``exp(N(mu, sigma))``.
 
@@ -246,7 +252,7 @@ class LogNormal(_Gaussian):
     type: ClassVar[str] = "lognormal"
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen
 class QNormal(_Gaussian):
     """``round(N(mu, sigma) / q) * q``.
 
@@ -263,7 +269,7 @@ class QNormal(_Gaussian):
         _check_q(checker, self.q)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen
 class QLogNormal(_Gaussian):
     """``round(exp(N(mu, sigma)) / q) * q``.
 

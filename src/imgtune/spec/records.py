@@ -1357,7 +1357,8 @@ class ImageClassificationJobBase(Validated):
                                                           converter=_to_training_parameters)
     """The fixed training parameters (a :class:`TrainingParameters` or a mapping)."""
     sweep: Sweep | None = attrs.field(default=None, converter=_to_sweep)
-    """Sampling algorithm and early termination; required with a ``search_space``."""
+    """Sampling algorithm and early termination; required with a ``search_space`` to compile or run
+    (a job may be built in Azure's docs' order, the search space before the sweep)."""
     search_space: tuple[SearchSpace, ...] = attrs.field(default=(), converter=_to_spaces)
     """Subspaces to sample trials from (each a :class:`SearchSpace` or a mapping)."""
     outputs: FrozenMap = attrs.field(factory=FrozenMap, converter=_to_output_map)
@@ -1445,8 +1446,6 @@ class ImageClassificationJobBase(Validated):
     def _check_sweep(self, checker: Checker) -> None:
         spaces = [s for s in self.search_space if not isinstance(s, Invalid)]
         sampling = self.sweep.sampling_algorithm if self.sweep is not None else None
-        if self.search_space and sampling is None and not isinstance(self.sweep, Invalid):
-            checker.add("sweep.sampling_algorithm", "is required when search_space is given")
         if isinstance(sampling, BayesianSampling) and self.sweep.early_termination is not None:
             checker.add("sweep.early_termination",
                         "is not supported with bayesian sampling (as in Azure); remove it")
