@@ -45,7 +45,7 @@ from imgtune.spec.records import (
     TruncationSelectionPolicy,
     to_policy,
 )
-from imgtune.values import jsonable
+from imgtune.values import data_frame, jsonable
 
 __all__ = [
     "PLAN_MIGRATIONS",
@@ -213,6 +213,17 @@ class Plan(Validated):
             checker.add("trials", "trial ids must be unique")
         if not isinstance(self.exhausted, bool):
             checker.add("exhausted", f"must be true or false, got {self.exhausted!r}")
+
+    def to_frame(self) -> Any:
+        """The trials as a ``pandas.DataFrame``, one row per trial: ``trial_id``, ``index``,
+        ``subspace``, then every resolved training parameter (one column each; enums as their values).
+
+        Needs pandas: ``pip install 'imgtune[frames]'`` (else an ``ImportError`` says so).
+        """
+        rows = [{"trial_id": t.id, "index": t.index, "subspace": t.subspace,
+                 **{a.name: getattr(t.parameters, a.name) for a in attrs.fields(type(t.parameters))}}
+                for t in self.trials]
+        return data_frame(rows, ("trial_id", "index", "subspace"))
 
 
 def _exhausted_as_a_field(data: dict[str, Any]) -> dict[str, Any]:
