@@ -86,8 +86,8 @@ def test_diff_lists_each_changed_path_with_its_two_values(job):
                                  "search_space[0].model_name.values=[resnet18]"])
     assert [(c.path, c.old, c.new) for c in imgtune.diff(job, new)] == [
         ("limits.max_trials", 4, 8),
-        ("search_space[0].model_name.values", ["resnet18", "resnet50"], ["resnet18"]),
         ("training_parameters.optimizer", None, "adam"),
+        ("search_space[0].model_name.values", ["resnet18", "resnet50"], ["resnet18"]),
     ]
     assert imgtune.diff(job, job) == ()
     plan = imgtune.compile(job, seed=0)

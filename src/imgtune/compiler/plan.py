@@ -223,7 +223,8 @@ class Plan(Validated):
         rows = [{"trial_id": t.id, "index": t.index, "subspace": t.subspace,
                  **{a.name: getattr(t.parameters, a.name) for a in attrs.fields(type(t.parameters))}}
                 for t in self.trials]
-        return data_frame(rows, ("trial_id", "index", "subspace"))
+        return data_frame(rows, ("trial_id", "index", "subspace",
+                                 *(a.name for a in attrs.fields(ResolvedTrainingParameters))))
 
 
 def _exhausted_as_a_field(data: dict[str, Any]) -> dict[str, Any]:

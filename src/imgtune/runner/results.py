@@ -18,11 +18,11 @@ from typing import Any
 import attrs
 
 from imgtune.formats import Migration, upgrade
-from imgtune.values import data_frame
 from imgtune.spec.convert import record_converter
 from imgtune.spec.enums import JobStatus, PrimaryMetric
 from imgtune.spec.frozen import FrozenMap, freeze
 from imgtune.spec.records import TrainingParameters
+from imgtune.values import data_frame
 
 __all__ = ["RUN_MIGRATIONS", "RUN_VERSION", "RunResult", "TrialRecord", "best_of_history", "best_trial_of",
            "upgrade_run"]
@@ -129,6 +129,10 @@ _TRIAL_COLUMNS = ("trial_id", "index", "status", "best_metric", "best_epoch", "s
                   "resumable", "started_at", "ended_at")
 
 
+#: The training parameters' columns (every field, also in an empty frame).
+_PARAMETER_COLUMNS = tuple(a.name for a in attrs.fields(TrainingParameters))
+
+
 def _parameters(trial: TrialRecord) -> dict[str, Any]:
     """A trial's training parameters by name, every field (``None`` where unset)."""
     return {a.name: getattr(trial.parameters, a.name) for a in attrs.fields(type(trial.parameters))}
@@ -200,7 +204,7 @@ class RunResult:
                  "best_epoch": t.best_epoch, "stop_reason": t.stop_reason, "attempts": t.attempts,
                  "resumable": t.resumable, "started_at": t.started_at, "ended_at": t.ended_at,
                  **_parameters(t)} for t in self.trials]
-        return data_frame(rows, _TRIAL_COLUMNS)
+        return data_frame(rows, (*_TRIAL_COLUMNS, *_PARAMETER_COLUMNS))
 
     def history_frame(self) -> Any:
         """Every evaluation of every trial as a ``pandas.DataFrame``, one row per evaluation (trials
@@ -218,7 +222,8 @@ class RunResult:
                 rows.append({"trial_id": t.id, "index": t.index, "status": t.status.value, "epoch": h.get("epoch"),
                              **{k: v for k, v in params.items() if k not in h}, **h})
         metrics = {k: None for t in self.trials for h in t.history for k in h if k != "epoch"}
-        return data_frame(rows, ["trial_id", "index", "status", "epoch", *metrics])
+        return data_frame(rows, ["trial_id", "index", "status", "epoch", *metrics,
+                                 *(c for c in _PARAMETER_COLUMNS if c not in metrics)])
 
     def counts(self) -> Mapping[str, int]:
         """How many trials are in each status."""

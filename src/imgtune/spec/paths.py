@@ -236,23 +236,39 @@ class Change:
         return f"{self.path}: {self.old!r} -> {self.new!r}"
 
 
-def _leaves(data: Any, path: str, out: dict[str, Any]) -> dict[str, Any]:
-    if isinstance(data, (Mapping, list, tuple)) and not data:
-        return out  # an empty mapping or list is the same as none
-    if isinstance(data, Mapping):
-        for k, v in data.items():
-            _leaves(v, join_path(path, str(k)), out)
-    elif isinstance(data, (list, tuple)) and any(isinstance(v, (Mapping, list, tuple)) for v in data):
-        for i, v in enumerate(data):
-            _leaves(v, join_path(path, f"[{i}]"), out)
-    else:
-        out[path] = list(data) if isinstance(data, tuple) else data
-    return out
+def _empty(value: Any) -> Any:
+    """An empty mapping or list is the same as none; a tuple is a list."""
+    if isinstance(value, (Mapping, list, tuple)) and not value:
+        return None
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _nested_list(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and any(isinstance(v, (Mapping, list, tuple)) for v in value)
+
+
+def _walk(x: Any, y: Any, path: str, out: list[Change]) -> None:
+    """Compares two plain values, key by key (``x``'s keys, then ``y``'s new ones), into ``out``."""
+    x, y = _empty(x), _empty(y)
+    if isinstance(x, Mapping) or isinstance(y, Mapping):
+        if all(v is None or isinstance(v, Mapping) for v in (x, y)):
+            xm, ym = x or {}, y or {}
+            for k in [*xm, *(k for k in ym if k not in xm)]:
+                _walk(xm.get(k), ym.get(k), join_path(path, str(k)), out)
+            return
+    elif _nested_list(x) or _nested_list(y):
+        if all(v is None or isinstance(v, list) for v in (x, y)):
+            xs, ys = x or [], y or []
+            for i in range(max(len(xs), len(ys))):
+                _walk(xs[i] if i < len(xs) else None, ys[i] if i < len(ys) else None, join_path(path, f"[{i}]"), out)
+            return
+    if x != y:
+        out.append(Change(path, x, y))
 
 
 def diff(a: Any, b: Any) -> tuple[Change, ...]:
     """Every path where two records (two jobs, two plans, two trials' parameters, ...) differ,
-    with its two values, in the order of ``a``'s then ``b``'s fields.
+    with its two values, in the order of the fields (``a``'s, then those only ``b`` has).
 
     Values are compared as they are written (:func:`~imgtune.spec.convert.unstructure`): enums as
     their values, a value not set as ``None``. A list of scalars (``values: [1, 2]``) is one value;
@@ -264,6 +280,6 @@ def diff(a: Any, b: Any) -> tuple[Change, ...]:
     learning_rate: 0.1 -> 0.2
     optimizer: 'adam' -> None
     """
-    left, right = _leaves(_plain(a), "", {}), _leaves(_plain(b), "", {})
-    paths = list(left) + [p for p in right if p not in left]
-    return tuple(Change(p, left.get(p), right.get(p)) for p in paths if left.get(p) != right.get(p))
+    out: list[Change] = []
+    _walk(_plain(a), _plain(b), "", out)
+    return tuple(out)
