@@ -75,6 +75,13 @@ def override(record: R, overrides: Iterable[str]) -> R:
 
     Raises:
         ValidationError: Listing every problem with its dotted path.
+
+    >>> from imgtune import ImageClassificationJob
+    >>> job = ImageClassificationJob(training_data={"path": "d"}, target_column_name="label")
+    >>> job = override(job, ["sweep.sampling_algorithm=grid",
+    ...                      "search_space[0].optimizer={type: choice, values: [sgd, adam]}"])
+    >>> [o.value for o in job.search_space[0].optimizer.values]
+    ['sgd', 'adam']
     """
     if isinstance(overrides, str):
         overrides = [overrides]
