@@ -63,7 +63,9 @@ def test_bad_override_texts_are_reported_together(job):
     with pytest.raises(ValidationError) as got:
         imgtune.override(job, ["limits.max_trials", "a..b=1", "limits.max_trials=[1", "search_space[5].x=1"])
     paths = [p.path for p in got.value.problems]
-    assert paths == ["limits.max_trials", "a..b", "limits.max_trials"]  # the texts first; the paths once they parse
+    assert paths == ["limits.max_trials", "a..b", "limits.max_trials",  # the texts first, then what the others make
+                     "search_space"]
+    assert got.value.problems[-1].message == "has 1 item: [5] is beyond its end (use [1] to add one)"
     with pytest.raises(ValidationError, match=r"search_space: has 1 item: \[5\] is beyond its end"):
         imgtune.override(job, ["search_space[5].model_name={type: choice, values: [resnet18]}"])
     with pytest.raises(ValidationError, match=r"limits.max_trials: is 4, not a mapping: cannot set x in it"):

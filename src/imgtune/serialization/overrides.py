@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 from imgtune.errors import Problem, ValidationError
 from imgtune.serialization.yaml_text import parse_with_marks
 from imgtune.spec.paths import edit, parse_path
+from imgtune.spec.records import ImageClassificationJobBase
 
 __all__ = ["override", "parse_override"]
 
@@ -92,6 +93,10 @@ def override(record: R, overrides: Iterable[str]) -> R:
             changes.append(parse_override(text))
         except ValidationError as err:
             problems += err.problems
-    if problems:
-        raise ValidationError(problems, "overrides")
-    return edit(record, changes)
+    if not problems:
+        return edit(record, changes)
+    try:  # the problems of the texts, and those of the ones that could be read
+        edit(record, changes)
+    except ValidationError as err:
+        problems += err.problems
+    raise ValidationError(problems, "job" if isinstance(record, ImageClassificationJobBase) else type(record).__name__)

@@ -40,7 +40,9 @@ __all__ = ["Change", "diff", "edit", "format_path", "parse_path", "set_in"]
 
 R = TypeVar("R")
 
-_SEGMENT = re.compile(r"([A-Za-z_$][\w$-]*)|\[(\d+)\]")
+_KEY = r"[A-Za-z_$][\w$-]*"
+_PATH = re.compile(rf"{_KEY}(?:\.{_KEY}|\[\d+\])*")
+_STEP = re.compile(rf"({_KEY})|\[(\d+)\]")
 
 
 def parse_path(path: str) -> tuple[str | int, ...]:
@@ -57,22 +59,11 @@ def parse_path(path: str) -> tuple[str | int, ...]:
     imgtune.errors.ValidationError: 1 problem:
       limits..max_trials: is not a path (keys joined by dots, list items as [i]: search_space[0].learning_rate)
     """
-    parts: list[str | int] = []
-    pos = 0
     text = path.strip() if isinstance(path, str) else ""
-    while text and pos < len(text):
-        if parts and text[pos] == ".":
-            pos += 1
-        m = _SEGMENT.match(text, pos)
-        if m is None or (m.group(2) is not None and not parts) or (parts and m.group(1) and text[pos - 1] != "."):
-            parts = []
-            break
-        parts.append(m.group(1) if m.group(1) is not None else int(m.group(2)))
-        pos = m.end()
-    if not parts:
+    if not _PATH.fullmatch(text):
         raise ValidationError([Problem(str(path), "is not a path (keys joined by dots, list items as [i]: "
                                                   "search_space[0].learning_rate)")])
-    return tuple(parts)
+    return tuple(m.group(1) if m.group(1) is not None else int(m.group(2)) for m in _STEP.finditer(text))
 
 
 def format_path(parts: Iterable[str | int]) -> str:
