@@ -68,7 +68,8 @@ def test_bad_override_texts_are_reported_together(job):
     assert got.value.problems[-1].message == "has 1 item: [5] is beyond its end (use [1] to add one)"
     with pytest.raises(ValidationError, match=r"search_space: has 1 item: \[5\] is beyond its end"):
         imgtune.override(job, ["search_space[5].model_name={type: choice, values: [resnet18]}"])
-    with pytest.raises(ValidationError, match=r"limits.max_trials: is 4, not a mapping: cannot set x in it"):
+    with pytest.raises(ValidationError, match=r"limits.max_trials: is 4, not a mapping: cannot set x in it "
+                                              r"\(set the whole value: limits.max_trials=\{...\}\)"):
         imgtune.set_in(job, "limits.max_trials.x", 1)
 
 

@@ -124,13 +124,17 @@ def _put(data: Any, parts: tuple[str | int, ...], value: Any, done: tuple[str | 
 
 
 def _not_a(kind: str, data: Any, step: str, done: tuple[str | int, ...]) -> ValidationError:
-    return ValidationError([Problem(format_path(done), f"is {fmt(data)}, not a {kind}: cannot set {step} in it")])
+    whole = "{...}" if kind == "mapping" else "[...]"
+    return ValidationError([Problem(format_path(done), f"is {fmt(data)}, not a {kind}: cannot set {step} in it "
+                                                       f"(set the whole value: {format_path(done)}={whole})")])
 
 
 def _build(record: Any, data: Mapping[str, Any]) -> Any:
     """A record of ``record``'s type (for a job: of the task's type) from plain data."""
+    kept = {a.name: getattr(record, a.name) for a in attrs.fields(type(record))
+            if a.init and a.metadata.get("dump") is False}  # not in the data (a job's base_path)
     if not isinstance(record, ImageClassificationJobBase):
-        return structure(data, type(record))
+        return attrs.evolve(structure(data, type(record)), **kept) if kept else structure(data, type(record))
     problems: list[Problem] = []
     if data.get("type") != "automl":
         problems.append(Problem("type", f"must be automl, got {fmt(data.get('type'))}"))
@@ -145,8 +149,6 @@ def _build(record: Any, data: Mapping[str, Any]) -> Any:
         problems += err.problems
     if problems:
         raise ValidationError(problems)
-    kept = {a.name: getattr(record, a.name) for a in attrs.fields(type(record))
-            if a.init and a.metadata.get("dump") is False}  # not in the data: base_path
     return attrs.evolve(job, **kept)
 
 
@@ -241,19 +243,16 @@ def _nested_list(value: Any) -> bool:
 def _walk(x: Any, y: Any, path: str, out: list[Change]) -> None:
     """Compares two plain values, key by key (``x``'s keys, then ``y``'s new ones), into ``out``."""
     x, y = _empty(x), _empty(y)
-    if isinstance(x, Mapping) or isinstance(y, Mapping):
-        if all(v is None or isinstance(v, Mapping) for v in (x, y)):
-            xm, ym = x or {}, y or {}
-            for k in [*xm, *(k for k in ym if k not in xm)]:
-                _walk(xm.get(k), ym.get(k), join_path(path, str(k)), out)
-            return
-    elif _nested_list(x) or _nested_list(y):
-        if all(v is None or isinstance(v, list) for v in (x, y)):
-            xs, ys = x or [], y or []
-            for i in range(max(len(xs), len(ys))):
-                _walk(xs[i] if i < len(xs) else None, ys[i] if i < len(ys) else None, join_path(path, f"[{i}]"), out)
-            return
-    if x != y:
+    both = (x, y)
+    if any(isinstance(v, Mapping) for v in both) and all(v is None or isinstance(v, Mapping) for v in both):
+        xm, ym = x or {}, y or {}
+        for k in [*xm, *(k for k in ym if k not in xm)]:
+            _walk(xm.get(k), ym.get(k), join_path(path, str(k)), out)
+    elif any(_nested_list(v) for v in both) and all(v is None or isinstance(v, list) for v in both):
+        xs, ys = x or [], y or []
+        for i in range(max(len(xs), len(ys))):
+            _walk(xs[i] if i < len(xs) else None, ys[i] if i < len(ys) else None, join_path(path, f"[{i}]"), out)
+    elif x != y:
         out.append(Change(path, x, y))
 
 
