@@ -61,6 +61,10 @@ def data_frame(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> Any
 
     Raises:
         ImportError: pandas is not installed (saying how to install it).
+
+    >>> frame = data_frame([{"a": 1, "c": (2, 3)}], ["b", "a"])
+    >>> list(frame.columns), frame.c[0]
+    (['b', 'a', 'c'], [2, 3])
     """
     try:
         import pandas  # optional and heavy: only when a frame is asked for, never when imgtune is imported

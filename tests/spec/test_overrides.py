@@ -4,10 +4,14 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import imgtune
 from imgtune import cli
+from imgtune import strategies as its
 from imgtune.errors import ValidationError
+from imgtune.spec.paths import edit
 
 JOB = """type: automl
 task: image_classification
@@ -126,3 +130,12 @@ def test_cli_takes_overrides_after_the_job_file(capsys):
         "error: training_parameters.momentum: must be in [0, 1], got 2.0"]
     with pytest.raises(SystemExit):
         cli.main(["validate", path, "--bogus"])
+
+
+@given(its.jobs(), st.integers(1, 1000))
+def test_setting_one_value_changes_that_value_only(any_job, n):
+    assert edit(any_job, []) == any_job  # the round trip through plain data keeps every job
+    new = imgtune.set_in(any_job, "limits.max_trials", n)
+    assert new.limits.max_trials == n and new.base_path == any_job.base_path
+    old = any_job.limits.max_trials
+    assert imgtune.diff(any_job, new) == (() if old == n else (imgtune.Change("limits.max_trials", old, n),))
