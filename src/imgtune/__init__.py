@@ -34,6 +34,8 @@ from imgtune.spec.transforms import (
     with_training_parameters,
 )
 from imgtune.serialization import LegacySchemaWarning, dump, dumps, from_azure, load, loads, to_dict
+from imgtune.serialization.overrides import override
+from imgtune.spec.paths import Change, diff, set_in
 
 from imgtune.version import __version__ as __version__
 
@@ -65,6 +67,7 @@ else:  # a module __getattr__ would make every misspelt name Any to a type check
 
 __all__ = [
     *_spec_all,
+    "Change",
     "KEEP",
     "LegacySchemaWarning",
     "Plan",
@@ -74,6 +77,7 @@ __all__ = [
     "Problem",
     "ValidationError",
     "compile",
+    "diff",
     "dump",
     "dumps",
     "extend",
@@ -83,11 +87,13 @@ __all__ = [
     "load",
     "load_result",
     "loads",
+    "override",
     "pipe",
     "predict",
     "render",
     "replace_search_space",
     "run",
+    "set_in",
     "to_dict",
     "with_data",
     "with_limits",

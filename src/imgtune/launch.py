@@ -17,7 +17,7 @@ import importlib.util
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -30,6 +30,8 @@ from imgtune.runner.lock import claimed
 from imgtune.runner.observers import ProgressCallback, RunObserver
 from imgtune.runner.ray_executor import RayLauncher
 from imgtune.runner.store import RunStore
+from imgtune.serialization import load
+from imgtune.serialization.overrides import override
 from imgtune.spec.records import ImageClassificationJobBase
 from imgtune.tracking import MlflowTracker
 from imgtune.train.data.check import check_job_data
@@ -143,7 +145,7 @@ def run(job_or_plan: ImageClassificationJobBase | Plan | str | os.PathLike[str],
         path_map: Mapping[str, str] | None = None, time_limit_seconds: float | None = None,
         address: str | None = None, ray_options: RayOptions | None = None,
         mlflow_tracking_uri: str | os.PathLike[str] | None = None, check_data: bool | None = None,
-        stall_seconds: float | None = None) -> RunResult:
+        stall_seconds: float | None = None, overrides: Sequence[str] = ()) -> RunResult:
     """Runs a job (or a compiled plan, or a job file) and returns its :class:`RunResult`.
 
     Running again on the same ``output_dir`` resumes: finished trials are kept,
@@ -183,6 +185,9 @@ def run(job_or_plan: ImageClassificationJobBase | Plan | str | os.PathLike[str],
             when the trials train (``trial_fn`` unset), not for another trial function.
         stall_seconds: Fail a trial that shows no progress for this long (default: 30 minutes, or
             ``IMGTUNE_STALL_SECONDS``).
+        overrides: ``KEY=VALUE`` texts applied to the job (or the job file) first
+            (:func:`imgtune.override`; ``imgtune run FILE KEY=VALUE ...``), recorded in the folder's
+            ``overrides.yaml``. Not with a plan.
 
     While it runs, the folder is locked (:mod:`imgtune.runner.lock`): a second run on it is
     refused, saying who holds it. A run refused before its first trial leaves nothing behind.
@@ -226,8 +231,16 @@ def run(job_or_plan: ImageClassificationJobBase | Plan | str | os.PathLike[str],
                                                         "RayOptions(cpus_per_trial=..., gpus_per_trial=...)")])
         launcher = RayLauncher(address, ray_options)  # says how to install ray when it is missing
     fn = trial_fn_name(trial_fn or DEFAULT_TRIAL_FN)  # checked before anything is written
+    if overrides:
+        if isinstance(job_or_plan, Plan):
+            raise ValidationError([Problem("overrides", "apply to a job, not a plan: override the job, then "
+                                                        "compile it (or pass the job)")])
+        job_or_plan = override(load(job_or_plan) if isinstance(job_or_plan, (str, os.PathLike)) else job_or_plan,
+                               overrides)
     with claimed(output_dir) as claim:  # one run per folder; a refused run leaves nothing behind
         plan, store = prepare(job_or_plan, output_dir, seed=seed)
+        if overrides:
+            store.save_overrides([overrides] if isinstance(overrides, str) else overrides)
         problems: list[Problem] = []
         if check_data or (check_data is None and trial_fn is None):
             try:

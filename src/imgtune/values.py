@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["finite", "jsonable"]
+__all__ = ["data_frame", "finite", "jsonable"]
 
 
 def finite(value: Any) -> float | None:
@@ -50,3 +50,28 @@ def jsonable(value: Any) -> Any:
     if hasattr(value, "tolist"):  # NumPy arrays and scalars, JAX arrays: no import of either here
         return value.tolist()
     return str(value)
+
+
+def data_frame(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> Any:
+    """A ``pandas.DataFrame`` of ``rows`` with at least ``columns`` (in that order; keys of the rows
+    not among them follow, in the order first seen). Values are made plain by :func:`jsonable`
+    (enums as their values), so a frame holds numbers, strings, ``None``, lists and dicts.
+
+    pandas is optional (``pip install 'imgtune[frames]'``) and imported only here, when a frame is asked for.
+
+    Raises:
+        ImportError: pandas is not installed (saying how to install it).
+
+    >>> frame = data_frame([{"a": 1, "c": (2, 3)}], ["b", "a"])
+    >>> list(frame.columns), frame.c[0]
+    (['b', 'a', 'c'], [2, 3])
+    """
+    try:
+        import pandas  # optional and heavy: only when a frame is asked for, never when imgtune is imported
+    except ImportError:
+        raise ImportError("data frames need pandas: pip install 'imgtune[frames]'") from None
+    rows = [{k: jsonable(v) for k, v in row.items()} for row in rows]
+    order = {c: None for c in columns}
+    for row in rows:
+        order.update({k: None for k in row if k not in order})
+    return pandas.DataFrame(rows, columns=list(order))

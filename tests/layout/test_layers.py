@@ -207,7 +207,7 @@ def test_no_private_name_crosses_a_module_boundary():
 def test_importing_loads_no_jax_report_or_cli(module):
     code = (f"import sys, {module}\n"
             "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('jax', 'flax', 'optax', 'orbax', "
-            "'hypothesis', 'sklearn', 'mlflow', 'ray', 'grain', 'torch') or m.startswith(('imgtune.report', "
+            "'hypothesis', 'sklearn', 'mlflow', 'ray', 'grain', 'torch', 'pandas') or m.startswith(('imgtune.report', "
             "'imgtune.cli', 'imgtune.tracking', 'imgtune.export', 'imgtune.prediction', 'imgtune.launch')))\n"
             "print(' '.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()

@@ -5,7 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 import imgtune
+from imgtune.runner.store import RunLayout
 
 HERE = Path(__file__).parent
 JOB = """type: automl
@@ -53,3 +56,24 @@ def test_run_refuses_another_job_in_the_same_folder(tmp_path):
     job.write_text(JOB.replace("number_of_epochs: 3", "number_of_epochs: 4"))
     result = cli("run", str(job), "--output", str(out), "--trial-fn", "synthetic:trial")
     assert result.returncode == 2 and "differs in training_parameters" in result.stderr
+
+
+def test_run_with_overrides_records_them_in_the_folder(tmp_path):
+    job = tmp_path / "job.yml"
+    job.write_text(JOB)
+    out = tmp_path / "out"
+    given = ["limits.max_trials=2", "training_parameters.number_of_epochs=2"]
+    env = {"PYTHONPATH": os.pathsep.join([str(HERE), str(Path(imgtune.__file__).parents[1])])}  # this imgtune
+    result = cli("run", str(job), "--output", str(out), "--trial-fn", "synthetic:trial", "--quiet", *given, env=env)
+    assert result.returncode == 0, result.stderr
+    layout = RunLayout(out)
+    assert yaml.safe_load(layout.overrides.read_text()) == given
+    ran = imgtune.load(layout.job)
+    assert ran.limits.max_trials == 2 and ran.training_parameters.number_of_epochs == 2
+    assert imgtune.diff(imgtune.load(job), ran) == (imgtune.Change("limits.max_trials", 3, 2),
+                                                   imgtune.Change("training_parameters.number_of_epochs", 3, 2))
+    frame = imgtune.load_result(out).history_frame()
+    assert len(frame) == 4 and set(frame.number_of_epochs) == {2}  # 2 trials of 2 epochs
+    bad = cli("run", str(job), "--output", str(tmp_path / "other"), "--trial-fn", "synthetic:trial",
+              "limits.max_trails=2", env=env)
+    assert bad.returncode == 2 and "did you mean 'max_trials'?" in bad.stderr and not (tmp_path / "other").exists()

@@ -25,6 +25,7 @@ LAYOUT_NAMES = {
     # the run's folder
     "job.yaml", "job.resolved.yaml", "plan.yaml", "run.json", "run.log", "summary.csv", "report.html",
     "mlflow.json", "trials", "best", ".best.tmp", ".best.old", "images.npy", "images.json", "run.lock",
+    "overrides.yaml",
     # a trial's folder
     "parameters.yaml", "metrics.jsonl", "log.txt", "labels.json", "payload.json", "train", ".lock",
     "preprocessing.json", "metrics.json", "confusion_matrix.json", "per_label.json",

@@ -90,3 +90,13 @@ def test_a_trial_function_of_the_script_being_run_is_refused_saying_how_to_fix_i
     assert not (tmp_path / "run").exists()
     script.__spec__ = types.SimpleNamespace(name="my_package.trials")  # `python -m my_package.trials`
     assert trial_fn_name(train) == "my_package.trials:train"
+
+
+def test_overrides_apply_to_a_job_not_a_plan_and_bad_ones_leave_nothing(tmp_path):
+    with pytest.raises(ValidationError, match="overrides: apply to a job, not a plan"):
+        imgtune.run(imgtune.compile(_job()), tmp_path / "a", overrides=["limits.max_trials=1"], trial_fn="m:f")
+    imgtune.dump(_job(), tmp_path / "job.yml")
+    for source in (_job(), tmp_path / "job.yml"):  # a job, or a job file
+        with pytest.raises(ValidationError, match="limits.max_trails: unknown key; did you mean 'max_trials'"):
+            imgtune.run(source, tmp_path / "b", overrides=["limits.max_trails=1"], trial_fn="m:f")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

@@ -38,7 +38,7 @@ def validate(args: argparse.Namespace) -> int:
     """Prints ``FILE: valid ...`` (or, with ``--print``, the normalised YAML); every problem is an
     ``error:`` line on stderr, exit 2. ``--data`` also checks the job's data
     (:func:`imgtune.train.data.check.check_job_data`)."""
-    job = load_job(args.file)
+    job = load_job(args.file, args.overrides)
     try:
         compiler.check_runnable(job)  # a valid record that cannot run yet (a search space without a sweep)
     except ValidationError as err:
@@ -59,7 +59,7 @@ def validate(args: argparse.Namespace) -> int:
 def render_command(args: argparse.Namespace) -> int:
     """Prints the job as YAML with every default written out, and a closing comment saying how its
     trials start (the model's ImageNet weights, random weights, a file or a checkpoint)."""
-    job = load_job(args.file)
+    job = load_job(args.file, args.overrides)
     print_out(compiler.render(job) + start_comment(job))
     return EXIT_OK
 
@@ -93,7 +93,7 @@ def _plan_args(parser: argparse.ArgumentParser) -> None:
 @arguments(_plan_args)
 def plan_command(args: argparse.Namespace) -> int:
     """Prints the plan's trials (a table, YAML or JSON); ``--output`` also saves it, refusing to overwrite."""
-    plan = compiler.compile(load_job(args.file), seed=args.seed)
+    plan = compiler.compile(load_job(args.file, args.overrides), seed=args.seed)
     if args.output:
         write_atomic(args.output, compiler.dumps_plan(plan), overwrite=False)
     if args.format == "yaml":

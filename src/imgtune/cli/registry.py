@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 from imgtune import serialization
+from imgtune.serialization.overrides import override
 from imgtune.spec import ImageClassificationJobBase
 from imgtune.train.data.read import parse_path_map
 from imgtune.version import __version__
@@ -104,22 +105,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def file_argument(parser: argparse.ArgumentParser) -> None:
-    """Adds ``FILE``, the job file, the argument of the commands that read a job."""
+    """Adds ``FILE``, the job file, and the ``KEY=VALUE`` overrides after it: the arguments of the
+    commands that read a job (``main`` also takes overrides given after the options)."""
     parser.add_argument("file", metavar="FILE", help="a job YAML file (Azure ML v2 schema)")
+    parser.add_argument("overrides", metavar="KEY=VALUE", nargs="*", default=[],
+                        help="set a value of the job: training_parameters.learning_rate=0.01, limits.max_trials=2, "
+                             "search_space[0].model_name='{type: choice, values: [resnet18, resnet50]}' (the value "
+                             "is YAML; an empty one removes the key)")
 
 
-def load_job(path: str) -> ImageClassificationJobBase:
-    """Reads a job file; its warnings (a legacy schema migrated) become ``warning:`` lines on stderr.
+def load_job(path: str, overrides: Sequence[str] = ()) -> ImageClassificationJobBase:
+    """Reads a job file, with ``overrides`` (``KEY=VALUE`` texts) applied
+    (:func:`imgtune.serialization.overrides.override`); its warnings (a legacy schema migrated)
+    become ``warning:`` lines on stderr.
 
     Raises:
-        ValidationError: the file is not a valid job (the command line prints each problem, exit 2).
+        ValidationError: the file is not a valid job, or an override is not valid (the command line
+            prints each problem, exit 2).
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         job = serialization.load(path)
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
-    return job
+    return override(job, overrides) if overrides else job
 
 
 def path_map(values: Sequence[str]) -> dict[str, str] | None:

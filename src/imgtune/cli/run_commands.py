@@ -28,6 +28,7 @@ from imgtune.runner import RayOptions, RunResult, load_result
 from imgtune.runner.lock import holder
 from imgtune.runner.progress import ConsoleProgress
 from imgtune.runner.store import RunLayout, model_folder
+from imgtune.serialization.overrides import override
 from imgtune.train.data import read_examples
 
 __all__ = ["driver_state", "evaluate_command", "guess_input_type", "run_command", "status_command"]
@@ -65,8 +66,9 @@ def _run_args(parser: argparse.ArgumentParser) -> None:
 def run_command(args: argparse.Namespace) -> int:
     """Runs (or resumes) the job, printing its progress, then its status; exit 0 when it completed, else 1."""
     job = load_job(args.file)
+    final = override(job, args.overrides) if args.overrides else job  # what runs (run applies them, and records them)
     output = args.output or str(Path("runs") / Path(args.file).stem)
-    progress = None if args.quiet else ConsoleProgress(verbosity=job.log_verbosity)
+    progress = None if args.quiet else ConsoleProgress(verbosity=final.log_verbosity)
     ray = {"max_retries": args.max_retries, "cpus_per_trial": args.cpus_per_trial,
            "gpus_per_trial": args.gpus_per_trial}
     ray_options = RayOptions(**{k: v for k, v in ray.items() if v is not None}) \
@@ -74,7 +76,7 @@ def run_command(args: argparse.Namespace) -> int:
     result = run(job, output, executor=args.executor, seed=args.seed, retry_failed=args.retry_failed,
                  trial_fn=args.trial_fn, address=args.address, ray_options=ray_options,
                  keep_checkpoints=args.keep_checkpoints, progress=progress,
-                 path_map=path_map(args.path_map), mlflow_tracking_uri=args.mlflow)
+                 path_map=path_map(args.path_map), mlflow_tracking_uri=args.mlflow, overrides=args.overrides)
     print_out(status_text(result))
     if result.outputs.get("mlflow_model"):
         print_out(f"mlflow model: {result.outputs['mlflow_model']}")

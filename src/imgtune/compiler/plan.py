@@ -45,7 +45,7 @@ from imgtune.spec.records import (
     TruncationSelectionPolicy,
     to_policy,
 )
-from imgtune.values import jsonable
+from imgtune.values import data_frame, jsonable
 
 __all__ = [
     "PLAN_MIGRATIONS",
@@ -260,6 +260,18 @@ class Plan(Validated):
             checker.add("exhausted", f"must be true or false, got {self.exhausted!r}")
         if isinstance(self.job, ImageClassificationJobBase):
             checker.extend("job", runnable_problems(self.job))
+
+    def to_frame(self) -> Any:
+        """The trials as a ``pandas.DataFrame``, one row per trial: ``trial_id``, ``index``,
+        ``subspace``, then every resolved training parameter (one column each; enums as their values).
+
+        Needs pandas: ``pip install 'imgtune[frames]'`` (else an ``ImportError`` says so).
+        """
+        rows = [{"trial_id": t.id, "index": t.index, "subspace": t.subspace,
+                 **{a.name: getattr(t.parameters, a.name) for a in attrs.fields(type(t.parameters))}}
+                for t in self.trials]
+        return data_frame(rows, ("trial_id", "index", "subspace",
+                                 *(a.name for a in attrs.fields(ResolvedTrainingParameters))))
 
 
 def _exhausted_as_a_field(data: dict[str, Any]) -> dict[str, Any]:

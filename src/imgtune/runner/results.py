@@ -22,6 +22,7 @@ from imgtune.spec.convert import record_converter
 from imgtune.spec.enums import JobStatus, PrimaryMetric
 from imgtune.spec.frozen import FrozenMap, freeze
 from imgtune.spec.records import TrainingParameters
+from imgtune.values import data_frame
 
 __all__ = ["RUN_MIGRATIONS", "RUN_VERSION", "RunResult", "TrialRecord", "best_of_history", "best_trial_of",
            "upgrade_run"]
@@ -123,6 +124,20 @@ class TrialRecord:
         return self.status.is_terminal and not self.resumable
 
 
+#: The first columns of :meth:`RunResult.trials_frame`; the training parameters follow.
+_TRIAL_COLUMNS = ("trial_id", "index", "status", "best_metric", "best_epoch", "stop_reason", "attempts",
+                  "resumable", "started_at", "ended_at")
+
+
+#: The training parameters' columns (every field, also in an empty frame).
+_PARAMETER_COLUMNS = tuple(a.name for a in attrs.fields(TrainingParameters))
+
+
+def _parameters(trial: TrialRecord) -> dict[str, Any]:
+    """A trial's training parameters by name, every field (``None`` where unset)."""
+    return {a.name: getattr(trial.parameters, a.name) for a in attrs.fields(type(trial.parameters))}
+
+
 @attrs.frozen(kw_only=True)
 class RunResult:
     """The result of :func:`imgtune.run` (and of :func:`imgtune.load_result`).
@@ -176,6 +191,39 @@ class RunResult:
             if t.id == trial_id:
                 return t
         raise KeyError(trial_id)
+
+    def trials_frame(self) -> Any:
+        """The trials as a ``pandas.DataFrame``, one row per trial, in the plan's order.
+
+        Columns: ``trial_id``, ``index``, ``status`` (Azure's name), ``best_metric``, ``best_epoch``,
+        ``stop_reason``, ``attempts``, ``resumable``, ``started_at``, ``ended_at`` (Unix times), then
+        every training parameter (resolved, one column each, as in ``plan.to_frame()``; enums as
+        their values). Needs pandas: ``pip install 'imgtune[frames]'`` (else an ``ImportError`` says so).
+        """
+        rows = [{"trial_id": t.id, "index": t.index, "status": t.status.value, "best_metric": t.best_metric,
+                 "best_epoch": t.best_epoch, "stop_reason": t.stop_reason, "attempts": t.attempts,
+                 "resumable": t.resumable, "started_at": t.started_at, "ended_at": t.ended_at,
+                 **_parameters(t)} for t in self.trials]
+        return data_frame(rows, (*_TRIAL_COLUMNS, *_PARAMETER_COLUMNS))
+
+    def history_frame(self) -> Any:
+        """Every evaluation of every trial as a ``pandas.DataFrame``, one row per evaluation (trials
+        in the plan's order, each trial's evaluations in the order reported).
+
+        Columns: ``trial_id``, ``index``, ``status`` (the trial's), ``epoch``, then each metric
+        reported (``accuracy``, ``loss``, ...; empty where a trial did not report it), then every
+        training parameter of the trial (a metric of the same name wins). Needs pandas, as
+        :meth:`trials_frame`.
+        """
+        rows = []
+        for t in self.trials:
+            params = _parameters(t)
+            for h in t.history:
+                rows.append({"trial_id": t.id, "index": t.index, "status": t.status.value, "epoch": h.get("epoch"),
+                             **{k: v for k, v in params.items() if k not in h}, **h})
+        metrics = {k: None for t in self.trials for h in t.history for k in h if k != "epoch"}
+        return data_frame(rows, ["trial_id", "index", "status", "epoch", *metrics,
+                                 *(c for c in _PARAMETER_COLUMNS if c not in metrics)])
 
     def counts(self) -> Mapping[str, int]:
         """How many trials are in each status."""

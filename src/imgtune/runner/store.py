@@ -5,6 +5,8 @@
     OUT/
       job.yaml              the job as given
       job.resolved.yaml     the job with every default filled in
+      overrides.yaml        the KEY=VALUE overrides the job was made with (imgtune run FILE KEY=VALUE ...;
+                            the latest run that had any), when it had some
       plan.yaml             the plan (rewritten when trials are added)
       run.json              the RunResult: job and trial statuses, histories (rewritten on every change)
       run.log               the run's log
@@ -53,6 +55,7 @@ import io
 import json
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -190,6 +193,7 @@ class RunLayout:
 
     JOB: ClassVar[str] = "job.yaml"
     JOB_RESOLVED: ClassVar[str] = "job.resolved.yaml"
+    OVERRIDES: ClassVar[str] = "overrides.yaml"  #: the KEY=VALUE overrides the job was made with
     PLAN: ClassVar[str] = "plan.yaml"
     RUN: ClassVar[str] = "run.json"
     LOG: ClassVar[str] = "run.log"
@@ -213,6 +217,10 @@ class RunLayout:
     @property
     def job_resolved(self) -> Path:
         return self.root / self.JOB_RESOLVED
+
+    @property
+    def overrides(self) -> Path:
+        return self.root / self.OVERRIDES
 
     @property
     def plan(self) -> Path:
@@ -352,6 +360,11 @@ class RunStore:
         write_atomic(self.layout.job, dumps(job))
         write_atomic(self.layout.job_resolved, render(job))
         self.save_plan(plan)
+
+    def save_overrides(self, overrides: Sequence[str]) -> None:
+        """Records the ``KEY=VALUE`` overrides the job (``job.yaml``) was made with: ``overrides.yaml``,
+        a YAML list of the texts as given."""
+        write_atomic(self.layout.overrides, pyyaml.dump(list(overrides), Dumper=Dumper, sort_keys=False))
 
     def save_plan(self, plan: Plan) -> None:
         write_atomic(self.plan_yaml, dumps_plan(plan))

@@ -4,7 +4,7 @@ Frozen, validated records (:mod:`~imgtune.spec.records`), enums (:mod:`~imgtune.
 the constraint table of every field (:mod:`~imgtune.spec.fields`), search-space
 distributions (:mod:`~imgtune.spec.distributions`), the one converter between mappings and
 records (:mod:`~imgtune.spec.convert`), the pure transforms (:mod:`~imgtune.spec.transforms`), Azure's job factories
-(:mod:`~imgtune.spec.factories`),
+(:mod:`~imgtune.spec.factories`), edits and differences by dotted path (:mod:`~imgtune.spec.paths`),
 and the small validation helpers they share (:mod:`~imgtune.spec.checks`,
 :mod:`~imgtune.spec.frozen`). No I/O and no text formats here: YAML is
 :mod:`imgtune.serialization`'s.
