@@ -37,11 +37,12 @@ __all__ = [
     "MAX_BATCH",
     "MAX_CROP",
     "MAX_EPOCHS",
-    "FieldSpec",
-    "Kind",
     "SEARCHABLE",
     "TRAINING_PARAMETERS",
     "UNRESOLVED",
+    "FieldSpec",
+    "Kind",
+    "near_known_setting",
 ]
 
 class Kind(enum.Enum):
@@ -184,14 +185,28 @@ class FieldSpec:
         problems = []
         for key, val in parsed.items():
             if key not in ADVANCED_SETTINGS:
+                # Azure has many keys of its own: kept (a job file's loader warns); a near miss of
+                # one of imgtune's keys is a typo, reported.
                 hint = closest(key, list(ADVANCED_SETTINGS))
-                extra = f" (did you mean {hint!r}?)" if hint else ""
-                problems.append(f"unknown key {key!r}{extra}; known: {', '.join(sorted(ADVANCED_SETTINGS))}")
+                if hint:
+                    problems.append(f"unknown key {key!r} (did you mean {hint!r}?); "
+                                    f"known: {', '.join(sorted(ADVANCED_SETTINGS))}")
             else:
                 msg = ADVANCED_SETTINGS[key][1](val)
                 if msg:
                     problems.append(f"{key}: {msg}")
         return "; ".join(problems) or None
+
+
+def near_known_setting(key: str) -> bool:
+    """Whether an ``advanced_settings`` key not in :data:`ADVANCED_SETTINGS` is a near miss of
+    one (a typo, reported); other unknown keys are Azure's own, kept and unused.
+
+    Example:
+        >>> near_known_setting("path_maps"), near_known_setting("apply_mosaic_for_yolo")
+        (True, False)
+    """
+    return key not in ADVANCED_SETTINGS and closest(key, list(ADVANCED_SETTINGS)) is not None
 
 
 def _num(x: float | None) -> str:
@@ -279,7 +294,7 @@ _P = [
     _f("momentum", meaning="SGD momentum.", default="0.9"),
     _b("nesterov", meaning="Nesterov momentum with sgd.", default="true"),
     _i("number_of_epochs", high=MAX_EPOCHS, meaning="Training epochs.", default="15"),
-    _i("number_of_workers", low=0, high=1024, meaning="Data-loading worker processes (0: in the training process).",
+    _i("number_of_workers", low=0, high=1024, meaning="Image-decoding threads (0: decode in the training thread).",
        default="4 (capped at the cores a trial gets)"),
     FieldSpec("optimizer", Kind.ENUM, "Optimiser.", default="sgd", enum=Optimizer),
     _i("random_seed", low=0, high=2**32 - 1, meaning="Seed of weights, augmentation and order.", default="the plan's seed"),

@@ -25,7 +25,7 @@ from typing import Any, ClassVar, TypedDict, Union
 
 import attrs
 
-from imgtune.errors import Problem, ValidationError
+from imgtune.errors import Problem, ValidationError, closest
 from imgtune.spec.checks import Checker, Invalid, Validated, fmt, is_int, is_number, lenient
 from imgtune.spec.convert import record_converter, register_union, register_unstructure, structure, unstructure_fields
 from imgtune.spec.distributions import (
@@ -145,6 +145,10 @@ def _to_input_type(value: InputType | str) -> InputType:
     return InputType.parse_or_keep(value)  # type: ignore[return-value]  # a bad value is reported by the checks
 
 
+#: azure-ai-ml's ``InputOutputModes`` an input may name (kept, unused locally).
+INPUT_MODES = ("ro_mount", "rw_mount", "mount", "download", "direct", "eval_mount", "eval_download", "upload")
+
+
 @attrs.frozen(kw_only=True)
 class Input(Validated):
     """A data input: ``path`` and ``type``.
@@ -170,7 +174,7 @@ class Input(Validated):
     type: InputType = attrs.field(default=InputType.MLTABLE, converter=_to_input_type)
     """``mltable`` (default), ``uri_file`` or ``uri_folder``, in any casing."""
     mode: str | None = None
-    """Azure's mount mode (kept, unused locally)."""
+    """Azure's mount mode, one of :data:`INPUT_MODES` (kept, unused locally)."""
     description: str | None = None
     """Free text."""
 
@@ -181,7 +185,11 @@ class Input(Validated):
             checker.add("path", f"must be a non-empty string, got {fmt(self.path)}")
         if not isinstance(self.type, InputType):
             checker.add("type", f"must be one of {', '.join(InputType.values())}, got {fmt(self.type)}")
-        _opt_str(checker, self, "mode", "description")
+        _opt_str(checker, self, "description")
+        if self.mode is not None and self.mode not in INPUT_MODES:
+            hint = closest(str(self.mode), INPUT_MODES)
+            extra = f" (did you mean {hint!r}?)" if hint else ""
+            checker.add("mode", f"must be one of {', '.join(INPUT_MODES)}, got {fmt(self.mode)}{extra}")
 
 
 @attrs.frozen(kw_only=True)
@@ -680,8 +688,8 @@ class TrainingParameters(_TrainingParametersBase):
     """Adam/AdamW second-moment decay. Valid: in [0, 1]. Default: 0.999 (``None`` means the default)."""
     checkpoint_frequency: int | None = attrs.field(
         default=None, converter=_to_int, metadata={"spec": _TP["checkpoint_frequency"]})
-    """Checkpoint every N epochs (none: keep the best epoch by the primary metric). Valid: >= 1. Default: none
-    (``None`` means the default)."""
+    """Checkpoint every N epochs (none: keep the best epoch by the primary metric). Valid: in [1, 10000]. Default:
+    none (``None`` means the default)."""
     checkpoint_run_id: str | None = attrs.field(default=None, metadata={"spec": _TP["checkpoint_run_id"]})
     """A finished run whose best checkpoint to start from (incremental training). Default: none (``None`` means the
     default)."""
@@ -691,23 +699,26 @@ class TrainingParameters(_TrainingParametersBase):
     """Stop when the primary metric stops improving. Default: true (``None`` means the default)."""
     early_stopping_delay: int | None = attrs.field(
         default=None, converter=_to_int, metadata={"spec": _TP["early_stopping_delay"]})
-    """Evaluations to wait before tracking improvement. Valid: >= 1. Default: 5 (``None`` means the default)."""
+    """Evaluations to wait before tracking improvement. Valid: in [1, 10000]. Default: 5 (``None`` means the
+    default)."""
     early_stopping_patience: int | None = attrs.field(
         default=None, converter=_to_int, metadata={"spec": _TP["early_stopping_patience"]})
-    """Evaluations without improvement before stopping. Valid: >= 1. Default: 5 (``None`` means the default)."""
+    """Evaluations without improvement before stopping. Valid: in [1, 10000]. Default: 5 (``None`` means the
+    default)."""
     enable_onnx_normalization: bool | None = attrs.field(
         default=None, metadata={"spec": _TP["enable_onnx_normalization"]})
     """Bake ImageNet normalisation into the ONNX export. Default: false (``None`` means the default)."""
     evaluation_frequency: int | None = attrs.field(
         default=None, converter=_to_int, metadata={"spec": _TP["evaluation_frequency"]})
-    """Evaluate every N epochs. Valid: >= 1. Default: 1 (``None`` means the default)."""
+    """Evaluate every N epochs. Valid: in [1, 10000]. Default: 1 (``None`` means the default)."""
     gradient_accumulation_step: int | None = attrs.field(
         default=None, converter=_to_int, metadata={"spec": _TP["gradient_accumulation_step"]})
-    """Batches whose gradients are summed per optimiser update. Valid: >= 1. Default: 1 (``None`` means the
+    """Batches whose gradients are summed per optimiser update. Valid: in [1, 4096]. Default: 1 (``None`` means the
     default)."""
     layers_to_freeze: int | None = attrs.field(
         default=None, converter=_to_int, metadata={"spec": _TP["layers_to_freeze"]})
-    """Freeze the first N layer groups of the model. Valid: >= 0. Default: 0 (``None`` means the default)."""
+    """Freeze the first N layer groups of the model. Valid: in [0, 1000]. Default: 0 (``None`` means the
+    default)."""
     learning_rate: float | None = attrs.field(
         default=None, converter=_to_float, metadata={"spec": _TP["learning_rate"]})
     """Initial learning rate. Valid: in [0, 1]. Default: per model and task (``None`` means the default)."""
@@ -724,11 +735,11 @@ class TrainingParameters(_TrainingParametersBase):
     """Nesterov momentum with sgd. Default: true (``None`` means the default)."""
     number_of_epochs: int | None = attrs.field(
         default=None, converter=_to_int, metadata={"spec": _TP["number_of_epochs"]})
-    """Training epochs. Valid: >= 1. Default: 15 (``None`` means the default)."""
+    """Training epochs. Valid: in [1, 10000]. Default: 15 (``None`` means the default)."""
     number_of_workers: int | None = attrs.field(
         default=None, converter=_to_int, metadata={"spec": _TP["number_of_workers"]})
-    """Data-loading worker processes (0: in the training process). Valid: >= 0. Default: 4 (capped at the cores a
-    trial gets) (``None`` means the default)."""
+    """Image-decoding threads (0: decode in the training thread). Valid: in [0, 1024]. Default: 4 (capped at the
+    cores a trial gets) (``None`` means the default)."""
     optimizer: Optimizer | None = attrs.field(
         default=None, converter=_to_optimizer, metadata={"spec": _TP["optimizer"]})
     """Optimiser. Valid: one of none, sgd, adam, adamw. Default: sgd (``None`` means the default)."""
@@ -740,32 +751,32 @@ class TrainingParameters(_TrainingParametersBase):
     """Step schedule: factor per step. Valid: in [0, 1]. Default: 0.5 (``None`` means the default)."""
     step_lr_step_size: int | None = attrs.field(
         default=None, converter=_to_int, metadata={"spec": _TP["step_lr_step_size"]})
-    """Step schedule: epochs per step. Valid: >= 1. Default: 5 (``None`` means the default)."""
+    """Step schedule: epochs per step. Valid: in [1, 10000]. Default: 5 (``None`` means the default)."""
     training_batch_size: int | None = attrs.field(
         default=None, converter=_to_int, metadata={"spec": _TP["training_batch_size"]})
-    """Training batch size. Valid: >= 1. Default: 78 (ViT: per model) (``None`` means the default)."""
+    """Training batch size. Valid: in [1, 4096]. Default: 78 (ViT: per model) (``None`` means the default)."""
     validation_batch_size: int | None = attrs.field(
         default=None, converter=_to_int, metadata={"spec": _TP["validation_batch_size"]})
-    """Validation batch size. Valid: >= 1. Default: 78 (ViT: per model) (``None`` means the default)."""
+    """Validation batch size. Valid: in [1, 4096]. Default: 78 (ViT: per model) (``None`` means the default)."""
     warmup_cosine_lr_cycles: float | None = attrs.field(
         default=None, converter=_to_float, metadata={"spec": _TP["warmup_cosine_lr_cycles"]})
     """Cosine schedule: cycles over training. Valid: in [0, 1]. Default: 0.45 (``None`` means the default)."""
     warmup_cosine_lr_warmup_epochs: int | None = attrs.field(
         default=None, converter=_to_int, metadata={"spec": _TP["warmup_cosine_lr_warmup_epochs"]})
-    """Cosine schedule: linear warm-up epochs. Valid: >= 1. Default: 2 (``None`` means the default)."""
+    """Cosine schedule: linear warm-up epochs. Valid: in [1, 10000]. Default: 2 (``None`` means the default)."""
     weight_decay: float | None = attrs.field(default=None, converter=_to_float, metadata={"spec": _TP["weight_decay"]})
     """Weight decay (L2 for sgd/adam, decoupled for adamw). Valid: in [0, 1]. Default: 1e-4 (``None`` means the
     default)."""
     training_crop_size: int | None = attrs.field(
         default=None, converter=_to_int, metadata={"spec": _TP["training_crop_size"]})
-    """Training crop size in pixels. Valid: >= 1. Default: 224 (``None`` means the default)."""
+    """Training crop size in pixels. Valid: in [1, 1024]. Default: 224 (``None`` means the default)."""
     validation_crop_size: int | None = attrs.field(
         default=None, converter=_to_int, metadata={"spec": _TP["validation_crop_size"]})
-    """Validation centre-crop size in pixels. Valid: >= 1. Default: 224 (``None`` means the default)."""
+    """Validation centre-crop size in pixels. Valid: in [1, 1024]. Default: 224 (``None`` means the default)."""
     validation_resize_size: int | None = attrs.field(
         default=None, converter=_to_int, metadata={"spec": _TP["validation_resize_size"]})
-    """Validation resize (shorter side) before the centre crop. Valid: >= 1. Default: 256 (``None`` means the
-    default)."""
+    """Validation resize (shorter side) before the centre crop. Valid: in [1, 2048]. Default: 256 (``None`` means
+    the default)."""
     weighted_loss: int | None = attrs.field(default=None, converter=_to_int, metadata={"spec": _TP["weighted_loss"]})
     """0 none, 1 sqrt(class weights), 2 class weights. Valid: one of 0, 1, 2. Default: 0 (``None`` means the
     default)."""
@@ -795,8 +806,8 @@ class ResolvedTrainingParameters(TrainingParameters):
     """Adam/AdamW second-moment decay. Valid: in [0, 1]. Resolved by ``compile``."""
     checkpoint_frequency: int | None = attrs.field(
         default=None, converter=_to_int, metadata={"spec": _TP["checkpoint_frequency"]})
-    """Checkpoint every N epochs (none: keep the best epoch by the primary metric). Valid: >= 1. ``None``: not
-    set."""
+    """Checkpoint every N epochs (none: keep the best epoch by the primary metric). Valid: in [1, 10000]. ``None``:
+    not set."""
     checkpoint_run_id: str | None = attrs.field(default=None, metadata={"spec": _TP["checkpoint_run_id"]})
     """A finished run whose best checkpoint to start from (incremental training). ``None``: not set."""
     distributed: bool = attrs.field(metadata={"spec": _TP["distributed"]})
@@ -804,19 +815,19 @@ class ResolvedTrainingParameters(TrainingParameters):
     early_stopping: bool = attrs.field(metadata={"spec": _TP["early_stopping"]})
     """Stop when the primary metric stops improving. Resolved by ``compile``."""
     early_stopping_delay: int = attrs.field(converter=_to_int_resolved, metadata={"spec": _TP["early_stopping_delay"]})
-    """Evaluations to wait before tracking improvement. Valid: >= 1. Resolved by ``compile``."""
+    """Evaluations to wait before tracking improvement. Valid: in [1, 10000]. Resolved by ``compile``."""
     early_stopping_patience: int = attrs.field(
         converter=_to_int_resolved, metadata={"spec": _TP["early_stopping_patience"]})
-    """Evaluations without improvement before stopping. Valid: >= 1. Resolved by ``compile``."""
+    """Evaluations without improvement before stopping. Valid: in [1, 10000]. Resolved by ``compile``."""
     enable_onnx_normalization: bool = attrs.field(metadata={"spec": _TP["enable_onnx_normalization"]})
     """Bake ImageNet normalisation into the ONNX export. Resolved by ``compile``."""
     evaluation_frequency: int = attrs.field(converter=_to_int_resolved, metadata={"spec": _TP["evaluation_frequency"]})
-    """Evaluate every N epochs. Valid: >= 1. Resolved by ``compile``."""
+    """Evaluate every N epochs. Valid: in [1, 10000]. Resolved by ``compile``."""
     gradient_accumulation_step: int = attrs.field(
         converter=_to_int_resolved, metadata={"spec": _TP["gradient_accumulation_step"]})
-    """Batches whose gradients are summed per optimiser update. Valid: >= 1. Resolved by ``compile``."""
+    """Batches whose gradients are summed per optimiser update. Valid: in [1, 4096]. Resolved by ``compile``."""
     layers_to_freeze: int = attrs.field(converter=_to_int_resolved, metadata={"spec": _TP["layers_to_freeze"]})
-    """Freeze the first N layer groups of the model. Valid: >= 0. Resolved by ``compile``."""
+    """Freeze the first N layer groups of the model. Valid: in [0, 1000]. Resolved by ``compile``."""
     learning_rate: float = attrs.field(converter=_to_float_resolved, metadata={"spec": _TP["learning_rate"]})
     """Initial learning rate. Valid: in [0, 1]. Resolved by ``compile``."""
     learning_rate_scheduler: LearningRateScheduler = attrs.field(
@@ -830,9 +841,9 @@ class ResolvedTrainingParameters(TrainingParameters):
     nesterov: bool = attrs.field(metadata={"spec": _TP["nesterov"]})
     """Nesterov momentum with sgd. Resolved by ``compile``."""
     number_of_epochs: int = attrs.field(converter=_to_int_resolved, metadata={"spec": _TP["number_of_epochs"]})
-    """Training epochs. Valid: >= 1. Resolved by ``compile``."""
+    """Training epochs. Valid: in [1, 10000]. Resolved by ``compile``."""
     number_of_workers: int = attrs.field(converter=_to_int_resolved, metadata={"spec": _TP["number_of_workers"]})
-    """Data-loading worker processes (0: in the training process). Valid: >= 0. Resolved by ``compile``."""
+    """Image-decoding threads (0: decode in the training thread). Valid: in [0, 1024]. Resolved by ``compile``."""
     optimizer: Optimizer = attrs.field(converter=_to_optimizer_resolved, metadata={"spec": _TP["optimizer"]})
     """Optimiser. Valid: one of none, sgd, adam, adamw. Resolved by ``compile``."""
     random_seed: int = attrs.field(converter=_to_int_resolved, metadata={"spec": _TP["random_seed"]})
@@ -840,27 +851,27 @@ class ResolvedTrainingParameters(TrainingParameters):
     step_lr_gamma: float = attrs.field(converter=_to_float_resolved, metadata={"spec": _TP["step_lr_gamma"]})
     """Step schedule: factor per step. Valid: in [0, 1]. Resolved by ``compile``."""
     step_lr_step_size: int = attrs.field(converter=_to_int_resolved, metadata={"spec": _TP["step_lr_step_size"]})
-    """Step schedule: epochs per step. Valid: >= 1. Resolved by ``compile``."""
+    """Step schedule: epochs per step. Valid: in [1, 10000]. Resolved by ``compile``."""
     training_batch_size: int = attrs.field(converter=_to_int_resolved, metadata={"spec": _TP["training_batch_size"]})
-    """Training batch size. Valid: >= 1. Resolved by ``compile``."""
+    """Training batch size. Valid: in [1, 4096]. Resolved by ``compile``."""
     validation_batch_size: int = attrs.field(
         converter=_to_int_resolved, metadata={"spec": _TP["validation_batch_size"]})
-    """Validation batch size. Valid: >= 1. Resolved by ``compile``."""
+    """Validation batch size. Valid: in [1, 4096]. Resolved by ``compile``."""
     warmup_cosine_lr_cycles: float = attrs.field(
         converter=_to_float_resolved, metadata={"spec": _TP["warmup_cosine_lr_cycles"]})
     """Cosine schedule: cycles over training. Valid: in [0, 1]. Resolved by ``compile``."""
     warmup_cosine_lr_warmup_epochs: int = attrs.field(
         converter=_to_int_resolved, metadata={"spec": _TP["warmup_cosine_lr_warmup_epochs"]})
-    """Cosine schedule: linear warm-up epochs. Valid: >= 1. Resolved by ``compile``."""
+    """Cosine schedule: linear warm-up epochs. Valid: in [1, 10000]. Resolved by ``compile``."""
     weight_decay: float = attrs.field(converter=_to_float_resolved, metadata={"spec": _TP["weight_decay"]})
     """Weight decay (L2 for sgd/adam, decoupled for adamw). Valid: in [0, 1]. Resolved by ``compile``."""
     training_crop_size: int = attrs.field(converter=_to_int_resolved, metadata={"spec": _TP["training_crop_size"]})
-    """Training crop size in pixels. Valid: >= 1. Resolved by ``compile``."""
+    """Training crop size in pixels. Valid: in [1, 1024]. Resolved by ``compile``."""
     validation_crop_size: int = attrs.field(converter=_to_int_resolved, metadata={"spec": _TP["validation_crop_size"]})
-    """Validation centre-crop size in pixels. Valid: >= 1. Resolved by ``compile``."""
+    """Validation centre-crop size in pixels. Valid: in [1, 1024]. Resolved by ``compile``."""
     validation_resize_size: int = attrs.field(
         converter=_to_int_resolved, metadata={"spec": _TP["validation_resize_size"]})
-    """Validation resize (shorter side) before the centre crop. Valid: >= 1. Resolved by ``compile``."""
+    """Validation resize (shorter side) before the centre crop. Valid: in [1, 2048]. Resolved by ``compile``."""
     weighted_loss: int = attrs.field(converter=_to_int_resolved, metadata={"spec": _TP["weighted_loss"]})
     """0 none, 1 sqrt(class weights), 2 class weights. Valid: one of 0, 1, 2. Resolved by ``compile``."""
 
@@ -1064,13 +1075,13 @@ class SearchSpace(_SearchSpaceBase):
     early_stopping_delay: int | Distribution | None = attrs.field(
         default=None, converter=_ss_early_stopping_delay,
         metadata={"spec": _TP["early_stopping_delay"]})
-    """Evaluations to wait before tracking improvement. Valid: >= 1. Default: 5 (``None`` means the default). Or a
-    distribution to search."""
+    """Evaluations to wait before tracking improvement. Valid: in [1, 10000]. Default: 5 (``None`` means the
+    default). Or a distribution to search."""
     early_stopping_patience: int | Distribution | None = attrs.field(
         default=None, converter=_ss_early_stopping_patience,
         metadata={"spec": _TP["early_stopping_patience"]})
-    """Evaluations without improvement before stopping. Valid: >= 1. Default: 5 (``None`` means the default). Or a
-    distribution to search."""
+    """Evaluations without improvement before stopping. Valid: in [1, 10000]. Default: 5 (``None`` means the
+    default). Or a distribution to search."""
     enable_onnx_normalization: bool | Distribution | None = attrs.field(
         default=None, converter=_ss_enable_onnx_normalization,
         metadata={"spec": _TP["enable_onnx_normalization"]})
@@ -1079,18 +1090,18 @@ class SearchSpace(_SearchSpaceBase):
     evaluation_frequency: int | Distribution | None = attrs.field(
         default=None, converter=_ss_evaluation_frequency,
         metadata={"spec": _TP["evaluation_frequency"]})
-    """Evaluate every N epochs. Valid: >= 1. Default: 1 (``None`` means the default). Or a distribution to
+    """Evaluate every N epochs. Valid: in [1, 10000]. Default: 1 (``None`` means the default). Or a distribution to
     search."""
     gradient_accumulation_step: int | Distribution | None = attrs.field(
         default=None, converter=_ss_gradient_accumulation_step,
         metadata={"spec": _TP["gradient_accumulation_step"]})
-    """Batches whose gradients are summed per optimiser update. Valid: >= 1. Default: 1 (``None`` means the
+    """Batches whose gradients are summed per optimiser update. Valid: in [1, 4096]. Default: 1 (``None`` means the
     default). Or a distribution to search."""
     layers_to_freeze: int | Distribution | None = attrs.field(
         default=None, converter=_ss_layers_to_freeze,
         metadata={"spec": _TP["layers_to_freeze"]})
-    """Freeze the first N layer groups of the model. Valid: >= 0. Default: 0 (``None`` means the default). Or a
-    distribution to search."""
+    """Freeze the first N layer groups of the model. Valid: in [0, 1000]. Default: 0 (``None`` means the default).
+    Or a distribution to search."""
     learning_rate: float | Distribution | None = attrs.field(
         default=None, converter=_ss_learning_rate,
         metadata={"spec": _TP["learning_rate"]})
@@ -1118,12 +1129,13 @@ class SearchSpace(_SearchSpaceBase):
     number_of_epochs: int | Distribution | None = attrs.field(
         default=None, converter=_ss_number_of_epochs,
         metadata={"spec": _TP["number_of_epochs"]})
-    """Training epochs. Valid: >= 1. Default: 15 (``None`` means the default). Or a distribution to search."""
+    """Training epochs. Valid: in [1, 10000]. Default: 15 (``None`` means the default). Or a distribution to
+    search."""
     number_of_workers: int | Distribution | None = attrs.field(
         default=None, converter=_ss_number_of_workers,
         metadata={"spec": _TP["number_of_workers"]})
-    """Data-loading worker processes (0: in the training process). Valid: >= 0. Default: 4 (capped at the cores a
-    trial gets) (``None`` means the default). Or a distribution to search."""
+    """Image-decoding threads (0: decode in the training thread). Valid: in [0, 1024]. Default: 4 (capped at the
+    cores a trial gets) (``None`` means the default). Or a distribution to search."""
     optimizer: Optimizer | Distribution | None = attrs.field(
         default=None, converter=_ss_optimizer,
         metadata={"spec": _TP["optimizer"]})
@@ -1142,17 +1154,17 @@ class SearchSpace(_SearchSpaceBase):
     step_lr_step_size: int | Distribution | None = attrs.field(
         default=None, converter=_ss_step_lr_step_size,
         metadata={"spec": _TP["step_lr_step_size"]})
-    """Step schedule: epochs per step. Valid: >= 1. Default: 5 (``None`` means the default). Or a distribution to
-    search."""
+    """Step schedule: epochs per step. Valid: in [1, 10000]. Default: 5 (``None`` means the default). Or a
+    distribution to search."""
     training_batch_size: int | Distribution | None = attrs.field(
         default=None, converter=_ss_training_batch_size,
         metadata={"spec": _TP["training_batch_size"]})
-    """Training batch size. Valid: >= 1. Default: 78 (ViT: per model) (``None`` means the default). Or a
+    """Training batch size. Valid: in [1, 4096]. Default: 78 (ViT: per model) (``None`` means the default). Or a
     distribution to search."""
     validation_batch_size: int | Distribution | None = attrs.field(
         default=None, converter=_ss_validation_batch_size,
         metadata={"spec": _TP["validation_batch_size"]})
-    """Validation batch size. Valid: >= 1. Default: 78 (ViT: per model) (``None`` means the default). Or a
+    """Validation batch size. Valid: in [1, 4096]. Default: 78 (ViT: per model) (``None`` means the default). Or a
     distribution to search."""
     warmup_cosine_lr_cycles: float | Distribution | None = attrs.field(
         default=None, converter=_ss_warmup_cosine_lr_cycles,
@@ -1162,7 +1174,7 @@ class SearchSpace(_SearchSpaceBase):
     warmup_cosine_lr_warmup_epochs: int | Distribution | None = attrs.field(
         default=None, converter=_ss_warmup_cosine_lr_warmup_epochs,
         metadata={"spec": _TP["warmup_cosine_lr_warmup_epochs"]})
-    """Cosine schedule: linear warm-up epochs. Valid: >= 1. Default: 2 (``None`` means the default). Or a
+    """Cosine schedule: linear warm-up epochs. Valid: in [1, 10000]. Default: 2 (``None`` means the default). Or a
     distribution to search."""
     weight_decay: float | Distribution | None = attrs.field(
         default=None, converter=_ss_weight_decay,
@@ -1172,18 +1184,18 @@ class SearchSpace(_SearchSpaceBase):
     training_crop_size: int | Distribution | None = attrs.field(
         default=None, converter=_ss_training_crop_size,
         metadata={"spec": _TP["training_crop_size"]})
-    """Training crop size in pixels. Valid: >= 1. Default: 224 (``None`` means the default). Or a distribution to
-    search."""
+    """Training crop size in pixels. Valid: in [1, 1024]. Default: 224 (``None`` means the default). Or a
+    distribution to search."""
     validation_crop_size: int | Distribution | None = attrs.field(
         default=None, converter=_ss_validation_crop_size,
         metadata={"spec": _TP["validation_crop_size"]})
-    """Validation centre-crop size in pixels. Valid: >= 1. Default: 224 (``None`` means the default). Or a
+    """Validation centre-crop size in pixels. Valid: in [1, 1024]. Default: 224 (``None`` means the default). Or a
     distribution to search."""
     validation_resize_size: int | Distribution | None = attrs.field(
         default=None, converter=_ss_validation_resize_size,
         metadata={"spec": _TP["validation_resize_size"]})
-    """Validation resize (shorter side) before the centre crop. Valid: >= 1. Default: 256 (``None`` means the
-    default). Or a distribution to search."""
+    """Validation resize (shorter side) before the centre crop. Valid: in [1, 2048]. Default: 256 (``None`` means
+    the default). Or a distribution to search."""
     weighted_loss: int | Distribution | None = attrs.field(
         default=None, converter=_ss_weighted_loss,
         metadata={"spec": _TP["weighted_loss"]})
