@@ -254,15 +254,17 @@ class RandomSampling(Validated):
     rule: RandomRule | None = attrs.field(default=None, converter=_to_random_rule)
     """``random`` (default) or ``sobol``."""
     logbase: float | str | None = None
-    """Azure's log base of log distributions (a positive number or ``'e'``); kept, unused."""
+    """The base of log-scale draws (``loguniform`` draws ``logbase ** U(min, max)``): a positive number other
+    than 1, or ``'e'`` (the default)."""
 
     def _check(self, checker: Checker) -> None:
         if self.seed is not None and not (is_int(self.seed) and 0 <= self.seed < 2**32):
             checker.add("seed", f"must be an integer in [0, 4294967295], got {fmt(self.seed)}")
         if self.rule is not None and not isinstance(self.rule, RandomRule):
             checker.add("rule", f"must be one of random, sobol, got {fmt(self.rule)}")
-        if self.logbase is not None and not (self.logbase == "e" or (is_number(self.logbase) and self.logbase > 0)):
-            checker.add("logbase", f"must be a positive number or 'e', got {fmt(self.logbase)}")
+        if self.logbase is not None and not (self.logbase == "e" or (is_number(self.logbase) and self.logbase > 0
+                                                                     and self.logbase != 1)):
+            checker.add("logbase", f"must be a positive number other than 1, or 'e', got {fmt(self.logbase)}")
 
 
 @attrs.frozen(kw_only=True)
