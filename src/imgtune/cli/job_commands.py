@@ -14,6 +14,7 @@ from imgtune.cli.registry import EXIT_OK, arguments, command, file_argument, loa
 from imgtune.cli.tables import plan_table
 from imgtune.spec import ImageClassificationJobBase
 from imgtune.spec.models import MODELS
+from imgtune.train.data.assets import check_assets
 from imgtune.train.data.check import check_job_data
 from imgtune.train.pretrained import CHECKPOINT, FILE, PRETRAINED, SCRATCH, start_of
 
@@ -28,7 +29,7 @@ def _validate_args(parser: argparse.ArgumentParser) -> None:
                         help="also check its data, as `run` does before training: the inputs can be read, the "
                              "images exist, enough classes, batch sizes that fit")
     parser.add_argument("--path-map", metavar="PREFIX=DIR", action="append", default=[],
-                        help="with --data: rewrite image URLs starting with PREFIX to the local folder DIR")
+                        help="rewrite data assets and image URLs starting with PREFIX to the local folder DIR")
 
 
 @command("validate", "check a job file and report every problem")
@@ -38,6 +39,8 @@ def validate(args: argparse.Namespace) -> int:
     ``error:`` line on stderr, exit 2. ``--data`` also checks the job's data
     (:func:`imgtune.train.data.check.check_job_data`)."""
     job = load_job(args.file)
+    if not args.check_data:  # data assets must be mapped to local folders (--data checks them too)
+        check_assets(job, path_map(args.path_map))
     if args.check_data:
         plan = compiler.compile(job)
         check_job_data(job, [t.parameters for t in plan.trials], path_map=path_map(args.path_map))
