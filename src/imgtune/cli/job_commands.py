@@ -13,7 +13,7 @@ from imgtune.atomic import write_atomic
 from imgtune.cli.registry import EXIT_OK, arguments, command, file_argument, load_job, path_map, print_out
 from imgtune.cli.tables import plan_table
 from imgtune.spec import ImageClassificationJobBase
-from imgtune.spec.models import MODELS
+from imgtune.spec.models import model_spec
 from imgtune.train.data.assets import check_assets
 from imgtune.train.data.check import check_job_data
 from imgtune.train.pretrained import CHECKPOINT, FILE, PRETRAINED, SCRATCH, start_of
@@ -67,7 +67,7 @@ def start_comment(job: ImageClassificationJobBase) -> str:
     tp = job.training_parameters
     start = start_of(tp)
     if start == PRETRAINED and tp.model_name and not job.search_space:
-        w = MODELS[tp.model_name].weights
+        w = model_spec(tp.model_name).weights
         how = f"{tp.model_name}'s ImageNet weights ({w.source}), a new head for the job's classes"
     elif start == PRETRAINED:
         how = "each trial's model's ImageNet weights, a new head for the job's classes (imgtune weights list)"

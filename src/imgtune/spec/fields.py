@@ -29,7 +29,7 @@ import attrs
 from imgtune.errors import closest
 from imgtune.spec.checks import fmt, is_int, is_number
 from imgtune.spec.enums import AzureEnum, LearningRateScheduler, Optimizer
-from imgtune.spec.models import DEFAULT_MODEL, MODEL_NAMES
+from imgtune.spec.models import DEFAULT_MODEL, HUB_ARCHITECTURES, MODEL_NAMES, hub_model
 
 __all__ = [
     "ADVANCED_SETTINGS",
@@ -122,7 +122,8 @@ class FieldSpec:
             return f"must be one of {', '.join(self.enum.values())}, got {fmt(value)}{extra}"
         if kind is Kind.JSON:
             return self._check_json(value)
-        if self.allowed is not None and value not in self.allowed:
+        if self.allowed is not None and value not in self.allowed and not (
+                self.name == "model_name" and hub_model(value) is not None):
             return self._not_allowed(value)
         if kind in (Kind.FLOAT, Kind.INT) and not self.in_range(value):
             return f"must be {self.range_text()}, got {value!r}"
@@ -166,8 +167,10 @@ class FieldSpec:
 
     def _not_allowed(self, value: Any) -> str:
         if self.name == "model_name" and isinstance(value, str) and "/" in value:
-            return (f"{value!r} looks like a Hugging Face hub id; such models need a download of "
-                    f"their weights, which imgtune does not do. Use one of: {', '.join(MODEL_NAMES)}")
+            return (f"{value!r} is a Hugging Face Hub id whose architecture imgtune does not build. Supported: "
+                    f"one of {', '.join(MODEL_NAMES)}, or a timm model on the Hub with one of the architectures "
+                    f"{', '.join(HUB_ARCHITECTURES)}: timm/<architecture>[.<tag>][@<revision>], e.g. "
+                    f"timm/resnet50.a1_in1k")
         hint = closest(str(value), [str(v) for v in self.allowed])
         extra = f" (did you mean {hint!r}?)" if hint else ""
         shown = ", ".join(str(v) for v in self.allowed)

@@ -61,7 +61,7 @@ from imgtune.spec.fields import (
     Kind,
 )
 from imgtune.spec.frozen import FrozenMap, freeze
-from imgtune.spec.models import VIT_MODELS
+from imgtune.spec.models import is_vit
 from imgtune.spec.rules import CROSS_FIELD_KEYS, cross_field_problems
 
 __all__ = [
@@ -1475,7 +1475,7 @@ class ImageClassificationJobBase(Validated):
         tp = self.training_parameters
         for i, space in enumerate(spaces):
             model = _fixed(space.model_name) if space.model_name is not None else tp.model_name
-            if isinstance(space.model_name, Choice) and all(m in VIT_MODELS for m in space.model_name.values):
+            if isinstance(space.model_name, Choice) and all(is_vit(m) for m in space.model_name.values):
                 model = space.model_name.values[0]
 
             def pick(name: str) -> Any:
