@@ -32,7 +32,7 @@ from imgtune.runner.ray_executor import RayLauncher
 from imgtune.runner.store import RunStore, checkpoint_source
 from imgtune.spec.records import ImageClassificationJobBase
 from imgtune.tracking import MlflowTracker
-from imgtune.train.data.assets import check_assets, read_assets_file
+from imgtune.train.data.assets import check_assets, run_path_map
 from imgtune.train.data.check import check_job_data
 from imgtune.train.pretrained import cache_root, fetch, plan_models
 
@@ -256,7 +256,7 @@ def run(job_or_plan: ImageClassificationJobBase | Plan | str | os.PathLike[str],
         problems: list[Problem] = []
         try:  # data assets resolve through the assets file beside the job too, in the trials as here
             check_assets(plan.job, path_map)
-            path_map = {**read_assets_file(plan.job.base_path), **(path_map or {})} or path_map
+            path_map = run_path_map(plan.job, path_map)
         except ValidationError as e:
             if not (check_data or (check_data is None and trial_fn is None)):  # else reported by the data check
                 problems += e.problems

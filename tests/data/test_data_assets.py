@@ -9,7 +9,7 @@ import pytest
 import imgtune
 from imgtune import cli
 from imgtune.errors import ValidationError
-from imgtune.train.data.assets import ASSETS_FILE, check_assets
+from imgtune.train.data.assets import ASSETS_FILE, check_assets, run_path_map
 from imgtune.train.data.check import check_job_data
 
 JOB = """\
@@ -51,6 +51,9 @@ def test_mapped_assets_pass_validate_and_the_data_check(tmp_path, capsys, datase
     check_job_data(job, [imgtune.compile(job).trials[0].parameters])
     assert cli.main(["validate", str(path)]) == 0
     assert cli.main(["validate", "--data", str(path)]) == 0
+    # what a run hands its trials (which put the job's own path_map under it)
+    assert run_path_map(job) == {"azureml:fridge-train:1": "data/train"}
+    assert run_path_map(job, {"azureml:fridge-train:1": "elsewhere"}) == {"azureml:fridge-train:1": "elsewhere"}
 
 
 def test_unmapped_assets_are_errors_that_say_how_to_map_them(tmp_path, capsys, dataset):

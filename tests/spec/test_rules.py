@@ -145,7 +145,8 @@ search_space:
 def test_hugging_face_model_is_refused_with_the_reason():
     got = problems("training_parameters: {model_name: microsoft/beit-base-patch16-224-pt22k-ft22k}")
     assert "Hugging Face" in got["training_parameters.model_name"]
-    assert "download" in got["training_parameters.model_name"]
+    assert "does not build" in got["training_parameters.model_name"]
+    assert "timm/<architecture>" in got["training_parameters.model_name"]
 
 
 def test_search_space_type_rules():

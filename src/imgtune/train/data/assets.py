@@ -45,7 +45,7 @@ from imgtune.errors import Problem, ValidationError
 from imgtune.serialization.yaml_text import parse_with_marks
 from imgtune.spec.records import ImageClassificationJobBase
 
-__all__ = ["ASSETS_FILE", "asset_path_map", "check_assets", "is_asset", "read_assets_file"]
+__all__ = ["ASSETS_FILE", "asset_path_map", "check_assets", "is_asset", "read_assets_file", "run_path_map"]
 
 #: The assets file beside a job: asset (or URI prefix) -> local folder.
 ASSETS_FILE = "imgtune-assets.yaml"
@@ -109,6 +109,15 @@ def asset_path_map(job: ImageClassificationJobBase, path_map: Mapping[str, str] 
     """The path map the job's inputs resolve through: the assets file, then the job's ``path_map``,
     then ``path_map`` (each later one wins for the same key)."""
     return {**read_assets_file(job.base_path), **_settings_path_map(job), **dict(path_map or {})}
+
+
+def run_path_map(job: ImageClassificationJobBase, path_map: Mapping[str, str] | None = None) -> dict[str, str] | None:
+    """The path map a run hands its trials (which add the job's own ``path_map`` under it): ``path_map``
+    over the assets file's entries that the job's ``path_map`` does not name; ``None`` when empty."""
+    settings = _settings_path_map(job)
+    merged = {**{k: v for k, v in read_assets_file(job.base_path).items() if k not in settings},
+              **dict(path_map or {})}
+    return merged or None
 
 
 def check_assets(job: ImageClassificationJobBase, path_map: Mapping[str, str] | None = None) -> None:
