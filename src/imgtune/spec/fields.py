@@ -37,11 +37,11 @@ __all__ = [
     "MAX_BATCH",
     "MAX_CROP",
     "MAX_EPOCHS",
+    "FieldSpec",
+    "Kind",
     "SEARCHABLE",
     "TRAINING_PARAMETERS",
     "UNRESOLVED",
-    "FieldSpec",
-    "Kind",
     "near_known_setting",
 ]
 
