@@ -43,8 +43,15 @@ from typing import Any
 from imgtune.atomic import write_atomic
 from imgtune.compiler import Plan
 from imgtune.errors import Problem, ValidationError
-from imgtune.spec.models import (AUTOMODE_PORTFOLIO, DEFAULT_MODEL, IMAGENET_MEAN, IMAGENET_STD, MODELS, hub_model,
-                                 model_spec)
+from imgtune.spec.models import (
+    AUTOMODE_PORTFOLIO,
+    DEFAULT_MODEL,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    MODELS,
+    hub_model,
+    model_spec,
+)
 
 __all__ = [
     "CHECKPOINT",
