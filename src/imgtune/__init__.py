@@ -33,7 +33,7 @@ from imgtune.spec.transforms import (
     with_sweep,
     with_training_parameters,
 )
-from imgtune.serialization import LegacySchemaWarning, dump, dumps, load, loads, to_dict
+from imgtune.serialization import AzureQuirkWarning, LegacySchemaWarning, dump, dumps, load, loads, to_dict
 
 from imgtune.version import __version__ as __version__
 
@@ -66,6 +66,7 @@ else:  # a module __getattr__ would make every misspelt name Any to a type check
 __all__ = [
     *_spec_all,
     "KEEP",
+    "AzureQuirkWarning",
     "LegacySchemaWarning",
     "Plan",
     "RunResult",

@@ -38,10 +38,11 @@ Example:
     True
 """
 
+from imgtune.serialization.azure_quirks import AzureQuirkWarning
 from imgtune.serialization.jobs import dump, dumps, load, loads, to_dict
 from imgtune.serialization.legacy import LegacySchemaWarning
 from imgtune.serialization.yaml_text import Dumper, dump_text, parse_with_marks
 from imgtune.spec.convert import structure, unstructure
 
-__all__ = ["Dumper", "LegacySchemaWarning", "dump", "dump_text", "dumps", "load", "loads", "parse_with_marks",
+__all__ = ["AzureQuirkWarning", "Dumper", "LegacySchemaWarning", "dump", "dump_text", "dumps", "load", "loads", "parse_with_marks",
            "structure", "to_dict", "unstructure"]
