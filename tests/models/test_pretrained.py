@@ -214,7 +214,7 @@ def test_weights_commands(resnet18_hub):
 HUB_ID = "timm/resnet18.a1_in1k@0123456789abcdef0123456789abcdef01234567"
 
 
-def test_a_timm_hub_model_fetches_trains_and_predicts_from_a_local_cache(resnet18_file, tmp_path):
+def test_a_timm_hub_model_fetches_trains_and_predicts_from_a_local_cache(resnet18_file, tmp_path, capsys):
     """A timm Hub id whose architecture the zoo builds: the defaults of its Azure name, its weights fetched
     and verified (trust on first use) from a local hub cache, trained, its id in the checkpoint, predicted."""
     from imgtune.compiler.defaults import resolve
@@ -229,6 +229,9 @@ def test_a_timm_hub_model_fetches_trains_and_predicts_from_a_local_cache(resnet1
     put_in_cache(pw.cache_root(), HUB_ID, content)  # models--timm--resnet18.a1_in1k/snapshots/<revision>/
     path = pw.fetch([HUB_ID])[HUB_ID]
     assert path.parent.name == HUB_ID.split("@")[1] and pw.record_status(HUB_ID) == "recorded"
+    from imgtune import cli
+
+    assert cli.main(["weights", "path", HUB_ID]) == 0 and capsys.readouterr().out.strip() == str(path)
     job = imgtune.ImageClassificationJob(training_data={"path": "d"}, target_column_name="label",
                                          training_parameters={"model_name": HUB_ID})
     plan = imgtune.compile(job, seed=0)
