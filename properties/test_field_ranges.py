@@ -59,7 +59,7 @@ def outside(spec: FieldSpec):
     """Values of the right type (or not) that break the field's rule."""
     wrong_type = {Kind.INT: st.sampled_from([1.5, "3", True]), Kind.FLOAT: st.sampled_from(["0.1", True, [0.1]]),
                   Kind.BOOL: st.sampled_from([1, "yes", 0.0]), Kind.ENUM: st.sampled_from(["bogus", 3]),
-                  Kind.STR: st.sampled_from([3, True]), Kind.JSON: st.sampled_from(["[1]", "{bad", '{"nope": 1}'])}
+                  Kind.STR: st.sampled_from([3, True]), Kind.JSON: st.sampled_from(["[1]", "{bad", '{"path_maps": {}}'])}
     options = [wrong_type[spec.kind]]
     number = st.integers if spec.kind is Kind.INT else (lambda a, b: st.floats(a, b, allow_nan=False))
     if spec.allowed is not None and spec.kind is Kind.INT:

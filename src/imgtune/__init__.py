@@ -19,8 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from imgtune.compiler import Plan, Trial, compile, extend, render
 from imgtune.errors import Problem, ValidationError
+from imgtune.serialization import AzureQuirkWarning, LegacySchemaWarning, dump, dumps, from_azure, load, loads, to_dict
+from imgtune.serialization.overrides import override
 from imgtune.spec import *  # noqa: F403
 from imgtune.spec import __all__ as _spec_all
+from imgtune.spec.paths import Change, diff, set_in
 from imgtune.spec.transforms import (
     KEEP,
     extend_search_space,
@@ -33,10 +36,6 @@ from imgtune.spec.transforms import (
     with_sweep,
     with_training_parameters,
 )
-from imgtune.serialization import LegacySchemaWarning, dump, dumps, from_azure, load, loads, to_dict
-from imgtune.serialization.overrides import override
-from imgtune.spec.paths import Change, diff, set_in
-
 from imgtune.version import __version__ as __version__
 
 #: Names served by a layer above spec and compile, imported on first use so that
@@ -69,6 +68,7 @@ __all__ = [
     *_spec_all,
     "Change",
     "KEEP",
+    "AzureQuirkWarning",
     "LegacySchemaWarning",
     "Plan",
     "RunResult",

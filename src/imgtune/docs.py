@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from imgtune.spec.fields import ADVANCED_SETTINGS, TRAINING_PARAMETERS
-from imgtune.spec.models import MODEL_NAMES
+from imgtune.spec.models import HUB_ARCHITECTURES, MODEL_NAMES
 
 __all__ = ["training_parameters_markdown"]
 
@@ -33,9 +33,14 @@ def training_parameters_markdown() -> str:
     for name, spec in TRAINING_PARAMETERS.items():
         lines.append(f"| `{name}` | {spec.type_text()} | {spec.valid_text()} | {spec.default} | "
                      f"{'yes' if spec.searchable else 'no'} | {spec.meaning} |")
-    lines += ["", "Model names: " + ", ".join(f"`{m}`" for m in MODEL_NAMES) + ".", "",
+    hub = ", ".join(f"`{a}`" for a in HUB_ARCHITECTURES)
+    lines += ["", "Model names: " + ", ".join(f"`{m}`" for m in MODEL_NAMES) + "; or a timm model on the Hugging "
+              f"Face Hub, `timm/<architecture>[.<tag>][@<revision>]`, with one of the architectures {hub} (the "
+              "defaults of the Azure name with that architecture).", "",
               "## `advanced_settings` keys", "",
-              "`advanced_settings` is a JSON object written as a string; an unknown key is a validation error.", "",
+              ("`advanced_settings` is a JSON object written as a string. A key not listed here is kept and unused "
+               "(Azure has many; a job file's loader warns), except a near miss of a listed key, which is a "
+               "validation error."), "",
               "| Key | Meaning |", "|---|---|"]
     for key, (meaning, _) in ADVANCED_SETTINGS.items():
         lines.append(f"| `{key}` | {meaning} |")

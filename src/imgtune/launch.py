@@ -29,15 +29,16 @@ from imgtune.runner import DEFAULT_TRIAL_FN, EXECUTORS, RayOptions, Resources, R
 from imgtune.runner.lock import claimed
 from imgtune.runner.observers import ProgressCallback, RunObserver
 from imgtune.runner.ray_executor import RayLauncher
-from imgtune.runner.store import RunStore
+from imgtune.runner.store import RunStore, checkpoint_source
 from imgtune.serialization import load
 from imgtune.serialization.overrides import override
 from imgtune.spec.records import ImageClassificationJobBase
 from imgtune.tracking import MlflowTracker
+from imgtune.train.data.assets import check_assets, run_path_map
 from imgtune.train.data.check import check_job_data
 from imgtune.train.pretrained import cache_root, fetch, plan_models
 
-__all__ = ["run", "trial_fn_name"]
+__all__ = ["checkpoint_problems", "run", "trial_fn_name"]
 
 #: The module that exports a run's best model, run as a process of its own (``python -m``).
 EXPORT_MODULE = "imgtune.export.at_end"
@@ -135,6 +136,30 @@ def _log_weights(store: RunStore, names: tuple[str, ...], *, ray: bool) -> None:
         store.log("Ray: each trial reads the weights from its own node's Hugging Face cache (HF_HOME); on a "
                   "cluster of several machines point HF_HOME at a folder every node shares, or run `imgtune weights "
                   f"download {' '.join(names)}` on every node (a trial that finds no weights fails and says so)")
+
+
+def checkpoint_problems(plan: Plan) -> list[Problem]:
+    """The problems of the plan's ``checkpoint_run_id`` values: each must name an imgtune run folder
+    (its best trial's checkpoint), a trial folder or a checkpoint folder (:func:`checkpoint_source`)."""
+    job = plan.job
+    ids = {t.parameters.checkpoint_run_id for t in plan.trials} | {job.training_parameters.checkpoint_run_id}
+    problems = []
+    what = "an imgtune run folder (its best trial's checkpoint), a trial folder or a checkpoint folder"
+    for cid in sorted(i for i in ids if i):
+        folder = checkpoint_source(cid, job.base_path)
+        path = "training_parameters.checkpoint_run_id"
+        if not folder.exists():
+            problems.append(Problem(path, f"{cid!r} does not exist (looked for {folder}); it must be {what}"))
+            continue
+        from imgtune.train.checkpoints import read_info  # heavy: JAX, only when a checkpoint is named
+
+        try:
+            read_info(folder)
+        except FileNotFoundError:
+            problems.append(Problem(path, f"{cid!r} holds no imgtune checkpoint ({folder}); it must be {what}"))
+        except ValidationError as err:
+            problems += [p.prefixed(path) for p in err.problems]
+    return problems
 
 
 def run(job_or_plan: ImageClassificationJobBase | Plan | str | os.PathLike[str],
@@ -242,11 +267,18 @@ def run(job_or_plan: ImageClassificationJobBase | Plan | str | os.PathLike[str],
         if overrides:
             store.save_overrides([overrides] if isinstance(overrides, str) else overrides)
         problems: list[Problem] = []
+        try:  # data assets resolve through the assets file beside the job too, in the trials as here
+            check_assets(plan.job, path_map)
+            path_map = run_path_map(plan.job, path_map)
+        except ValidationError as e:
+            if not (check_data or (check_data is None and trial_fn is None)):  # else reported by the data check
+                problems += e.problems
         if check_data or (check_data is None and trial_fn is None):
             try:
                 check_job_data(plan.job, [t.parameters for t in plan.trials], path_map=path_map)
             except ValidationError as e:
                 problems += e.problems
+        problems += checkpoint_problems(plan)  # incremental training's source, before any trial
         weights: tuple[str, ...] = ()
         if fn == DEFAULT_TRIAL_FN:  # real training: the ImageNet weights, fetched here once, never in a trial
             try:

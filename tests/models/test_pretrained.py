@@ -21,7 +21,7 @@ from flax import nnx
 
 import imgtune
 from imgtune.errors import ValidationError
-from imgtune.spec.models import MODELS
+from imgtune.spec.models import MODELS, model_spec
 from imgtune.train import pretrained as pw
 from imgtune.train.models import create_model, load_pretrained
 
@@ -37,7 +37,7 @@ def put_in_cache(cache: Path, name: str, content: bytes, commit: str | None = No
     """Writes ``content`` as ``name``'s weights file into the hub cache ``cache``, as
     ``huggingface_hub`` does: the blob named by its sha256 (the Hub's etag of an LFS file), the
     snapshot a relative symlink to it, ``refs/main`` the commit."""
-    w = MODELS[name].weights
+    w = model_spec(name).weights
     commit = commit or w.revision or hashlib.sha1(content).hexdigest()  # a made-up commit for the test
     repo = cache / ("models--" + w.repo.replace("/", "--"))
     sha = hashlib.sha256(content).hexdigest()
@@ -209,3 +209,55 @@ def test_weights_commands(resnet18_hub):
     assert rows["resnet18"][-2:] == ["yes", "recorded"] and rows["resnet50"][-2:] == ["no", "pinned"]
     missing = cli("download", "resnet34")
     assert missing.returncode == 2 and "error: resnet34:" in missing.stderr
+
+
+HUB_ID = "timm/resnet18.a1_in1k@0123456789abcdef0123456789abcdef01234567"
+
+
+def test_a_timm_hub_model_fetches_trains_and_predicts_from_a_local_cache(resnet18_file, tmp_path, capsys):
+    """A timm Hub id whose architecture the zoo builds: the defaults of its Azure name, its weights fetched
+    and verified (trust on first use) from a local hub cache, trained, its id in the checkpoint, predicted."""
+    from imgtune.compiler.defaults import resolve
+    from imgtune.datasets import make_digits
+    from imgtune.spec.records import TrainingParameters
+    from imgtune.train.checkpoints import load_weights, read_info
+    from imgtune.train.data.trial_data import load_trial_data
+    from imgtune.train.inference import load_model
+    from imgtune.train.trial import TrialSettings, train_trial
+
+    content, tmodel = resnet18_file
+    put_in_cache(pw.cache_root(), HUB_ID, content)  # models--timm--resnet18.a1_in1k/snapshots/<revision>/
+    path = pw.fetch([HUB_ID])[HUB_ID]
+    assert path.parent.name == HUB_ID.split("@")[1] and pw.record_status(HUB_ID) == "recorded"
+    from imgtune import cli
+
+    assert cli.main(["weights", "path", HUB_ID]) == 0 and capsys.readouterr().out.strip() == str(path)
+    job = imgtune.ImageClassificationJob(training_data={"path": "d"}, target_column_name="label",
+                                         training_parameters={"model_name": HUB_ID})
+    plan = imgtune.compile(job, seed=0)
+    assert pw.plan_models(plan) == (HUB_ID,)
+    assert plan.trials[0].parameters.training_batch_size == MODELS["resnet18"].batch_size
+    data = load_trial_data(make_digits(tmp_path / "d", size=16, n=40), multilabel=False, seed=0)
+    params = resolve(TrainingParameters(model_name=HUB_ID, number_of_epochs=1, learning_rate=0.0,
+                                        training_batch_size=16, validation_batch_size=16, training_crop_size=16,
+                                        validation_crop_size=16, validation_resize_size=16, number_of_workers=0),
+                     {}, multilabel=False, seed=0)
+    result = train_trial(TrialSettings(params=params, primary_metric="accuracy", multilabel=False, seed=0), data,
+                         tmp_path / "trial")
+    info = read_info(result.checkpoint)
+    assert info["start"] == "pretrained" and info["model_name"] == HUB_ID
+    weights, _ = load_weights(result.checkpoint)
+    stem = np.asarray(weights["conv1"]["kernel"]).transpose(3, 2, 0, 1)  # learning rate 0: the Hub file's
+    np.testing.assert_allclose(stem, tmodel.conv1.weight.detach().numpy(), rtol=1e-6)
+    model, _ = load_model(result.checkpoint)
+    logits = nnx.jit(lambda m, v: m(v, train=False))(model, jnp.zeros((2, 16, 16, 3)))
+    assert logits.shape == (2, len(info["classes"]))
+
+
+@pytest.mark.parametrize("model_id", ["microsoft/beit-base-patch16-224-pt22k-ft22k", "timm/convnext_tiny.fb_in1k"])
+def test_other_hub_ids_are_refused_with_what_is_supported(model_id):
+    with pytest.raises(ValidationError) as info:
+        imgtune.ImageClassificationJob(training_data={"path": "d"}, target_column_name="label",
+                                       training_parameters={"model_name": model_id})
+    message = str(info.value)
+    assert "does not build" in message and "vit_base_patch16_224" in message and "resnet50" in message

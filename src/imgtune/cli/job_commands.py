@@ -14,7 +14,8 @@ from imgtune.cli.registry import EXIT_OK, arguments, command, file_argument, loa
 from imgtune.cli.tables import plan_table
 from imgtune.errors import ValidationError
 from imgtune.spec import ImageClassificationJobBase
-from imgtune.spec.models import MODELS
+from imgtune.spec.models import model_spec
+from imgtune.train.data.assets import check_assets
 from imgtune.train.data.check import check_job_data
 from imgtune.train.pretrained import CHECKPOINT, FILE, PRETRAINED, SCRATCH, start_of
 
@@ -29,7 +30,7 @@ def _validate_args(parser: argparse.ArgumentParser) -> None:
                         help="also check its data, as `run` does before training: the inputs can be read, the "
                              "images exist, enough classes, batch sizes that fit")
     parser.add_argument("--path-map", metavar="PREFIX=DIR", action="append", default=[],
-                        help="with --data: rewrite image URLs starting with PREFIX to the local folder DIR")
+                        help="rewrite data assets and image URLs starting with PREFIX to the local folder DIR")
 
 
 @command("validate", "check a job file and report every problem")
@@ -43,6 +44,8 @@ def validate(args: argparse.Namespace) -> int:
         compiler.check_runnable(job)  # a valid record that cannot run yet (a search space without a sweep)
     except ValidationError as err:
         raise err.from_source(args.file) from None
+    if not args.check_data:  # data assets must be mapped to local folders (--data checks them too)
+        check_assets(job, path_map(args.path_map))
     if args.check_data:
         plan = compiler.compile(job)
         check_job_data(job, [t.parameters for t in plan.trials], path_map=path_map(args.path_map))
@@ -69,7 +72,7 @@ def start_comment(job: ImageClassificationJobBase) -> str:
     tp = job.training_parameters
     start = start_of(tp)
     if start == PRETRAINED and tp.model_name and not job.search_space:
-        w = MODELS[tp.model_name].weights
+        w = model_spec(tp.model_name).weights
         how = f"{tp.model_name}'s ImageNet weights ({w.source}), a new head for the job's classes"
     elif start == PRETRAINED:
         how = "each trial's model's ImageNet weights, a new head for the job's classes (imgtune weights list)"

@@ -14,7 +14,7 @@ import sys
 from imgtune.cli.registry import EXIT_OK, EXIT_USAGE, arguments, command, print_out
 from imgtune.cli.tables import columns
 from imgtune.errors import Problem, ValidationError
-from imgtune.spec.models import MODELS
+from imgtune.spec.models import MODELS, model_spec
 from imgtune.train.pretrained import cache_root, cached_path, fetch, record_status
 
 __all__ = ["weights_command", "weights_table"]
@@ -24,10 +24,10 @@ def _weights_args(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=type(parser))
     sub.add_parser("list", help="each model's weights: source, size, cached or not, pinned or recorded hash")
     download = sub.add_parser("download", help="download weights into the Hugging Face cache (HF_HOME)")
-    download.add_argument("names", metavar="NAME", nargs="*", help="model names (Azure's)")
+    download.add_argument("names", metavar="NAME", nargs="*", help="model names (Azure's, or timm Hub ids such as timm/resnet50.a1_in1k)")
     download.add_argument("--all", action="store_true", help="every model's weights")
     path = sub.add_parser("path", help="print the cached file of a model's weights")
-    path.add_argument("name", metavar="NAME", help="a model name (Azure's)")
+    path.add_argument("name", metavar="NAME", help="a model name (Azure's, or a timm Hub id)")
 
 
 def weights_table() -> str:
@@ -44,9 +44,10 @@ def weights_table() -> str:
 
 
 def _names(values: list[str]) -> list[str]:
-    unknown = [n for n in values if n not in MODELS]
+    unknown = [n for n in values if model_spec(n) is None]
     if unknown:
-        raise ValidationError([Problem(n, f"unknown model, expected one of {', '.join(MODELS)}") for n in unknown])
+        raise ValidationError([Problem(n, f"unknown model, expected one of {', '.join(MODELS)} or a timm Hub id "
+                                          f"(timm/<architecture>[.<tag>][@<revision>])") for n in unknown])
     return values
 
 

@@ -126,7 +126,8 @@ def _sampler_config(job: Job, limits: ResolvedLimits) -> SamplerConfig:
     if isinstance(algorithm, BayesianSampling):
         return SamplerConfig(type="bayesian")
     assert isinstance(algorithm, RandomSampling)
-    return SamplerConfig(type="sobol" if algorithm.rule is RandomRule.SOBOL else "random")
+    logbase = None if algorithm.logbase in (None, "e") else float(algorithm.logbase)
+    return SamplerConfig(type="sobol" if algorithm.rule is RandomRule.SOBOL else "random", logbase=logbase)
 
 
 def _space(job: Job, config: SamplerConfig) -> tuple:

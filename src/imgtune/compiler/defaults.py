@@ -32,7 +32,7 @@ from typing import Any
 
 from imgtune.spec.enums import LearningRateScheduler, Optimizer
 from imgtune.spec.fields import UNRESOLVED
-from imgtune.spec.models import DEFAULT_MODEL, MODELS
+from imgtune.spec.models import DEFAULT_MODEL, model_spec
 from imgtune.spec.records import ResolvedTrainingParameters, TrainingParameters
 
 __all__ = ["UNSET_BY_DESIGN", "default_learning_rate", "resolve"]
@@ -77,7 +77,7 @@ def default_learning_rate(model_name: str, multilabel: bool) -> float:
     >>> default_learning_rate("resnet50", False), default_learning_rate("vitl16r224", True)
     (0.01, 0.002)
     """
-    return MODELS[model_name].learning_rate(multilabel=multilabel)
+    return model_spec(model_name).learning_rate(multilabel=multilabel)
 
 
 def resolve(params: TrainingParameters, drawn: Mapping[str, Any], *, multilabel: bool,
@@ -101,7 +101,7 @@ def resolve(params: TrainingParameters, drawn: Mapping[str, Any], *, multilabel:
     """
     values = {**params.set_fields(), **{k: v for k, v in drawn.items() if v is not None}}
     model = values.setdefault("model_name", DEFAULT_MODEL)
-    batch = MODELS[model].batch_size
+    batch = model_spec(model).batch_size
     values.setdefault("training_batch_size", batch)
     values.setdefault("validation_batch_size", batch)
     values.setdefault("learning_rate", default_learning_rate(model, multilabel))

@@ -31,7 +31,7 @@ from imgtune.serialization import (
     structure,
     unstructure,
 )
-from imgtune.spec.checks import Checker, Validated, is_int, lenient
+from imgtune.spec.checks import Checker, Validated, is_int, is_number, lenient
 from imgtune.spec.convert import record_converter, register_upgrade
 from imgtune.spec.enums import PrimaryMetric
 from imgtune.spec.frozen import FrozenMap, freeze
@@ -151,6 +151,8 @@ class SamplerConfig(Validated):
     """
 
     type: str
+    logbase: float | None = None
+    """Random and Sobol sampling: the base of log-scale draws (``None``: e)."""
 
     @property
     def sequential(self) -> bool:
@@ -160,6 +162,8 @@ class SamplerConfig(Validated):
     def _check(self, checker: Checker) -> None:
         if self.type not in SAMPLER_TYPES:
             checker.add("type", f"must be one of {', '.join(SAMPLER_TYPES)}, got {self.type!r}")
+        if self.logbase is not None and not (is_number(self.logbase) and self.logbase > 0 and self.logbase != 1):
+            checker.add("logbase", f"must be a positive number other than 1, got {self.logbase!r}")
 
 
 _RESOLVED = record_converter(ResolvedTrainingParameters)
@@ -333,9 +337,9 @@ def make_sampler(config: SamplerConfig, *, multilabel: bool):
     if config.type == "grid":
         return samplers.grid_sampler()
     if config.type in ("random", "fixed"):
-        return samplers.random_sampler("random")
+        return samplers.random_sampler("random", logbase=config.logbase)
     if config.type == "sobol":
-        return samplers.random_sampler("sobol")
+        return samplers.random_sampler("sobol", logbase=config.logbase)
     if config.type == "bayesian":
         return samplers.bayesian_sampler()
     if config.type == "automode":

@@ -54,7 +54,10 @@ Distributions
 Every draw maps a uniform number ``u`` in ``[0, 1)`` through the inverse CDF:
 choice ``values[floor(u k)]``, randint ``floor(u upper)``, uniform
 ``min + u (max - min)``, loguniform ``exp(uniform)`` (the bounds are
-exponents), normal ``mu + sigma Phi^-1(u)``, lognormal ``exp(normal)``. The
+exponents), normal ``mu + sigma Phi^-1(u)``, lognormal ``exp(normal)``; random
+sampling's ``logbase`` replaces ``exp`` by ``logbase ** x`` (Azure's base of
+log-scale draws: with 10, ``log10`` of a loguniform draw is uniform over the
+bounds). The
 ``q`` variants are ``round(x / q) * q`` with numpy's ``round`` (half to even),
 tidied to 12 significant digits, and are *not* clipped to the bounds (as in
 Azure/hyperopt); a rounded value outside its field's range is redrawn. A
@@ -305,8 +308,13 @@ def _q(x: float, q: float) -> float:
 _NORMAL = statistics.NormalDist()
 
 
-def _inverse_cdf(dist: Distribution, u: float) -> Any:
-    """The value of ``dist`` at quantile ``u`` in ``[0, 1)``."""
+def _power(x: float, logbase: float | None) -> float:
+    """``logbase ** x`` (``exp(x)`` for ``None``), overflow-guarded."""
+    return math.exp(min(x if logbase is None else x * math.log(logbase), 700.0))
+
+
+def _inverse_cdf(dist: Distribution, u: float, logbase: float | None = None) -> Any:
+    """The value of ``dist`` at quantile ``u`` in ``[0, 1)`` (log-scale in base ``logbase``; ``None``: e)."""
     if isinstance(dist, Choice):
         return dist.values[min(int(u * len(dist.values)), len(dist.values) - 1)]
     if isinstance(dist, Randint):
@@ -314,23 +322,23 @@ def _inverse_cdf(dist: Distribution, u: float) -> Any:
     if isinstance(dist, (Uniform, LogUniform, QUniform, QLogUniform)):
         x = dist.min_value + u * (dist.max_value - dist.min_value)
         if isinstance(dist, (LogUniform, QLogUniform)):
-            x = math.exp(x)
+            x = math.exp(x) if logbase is None else _power(x, logbase)
         return _q(x, dist.q) if isinstance(dist, (QUniform, QLogUniform)) else float(x)
     if isinstance(dist, (Normal, LogNormal, QNormal, QLogNormal)):
         u = min(max(u, 1e-12), 1 - 1e-12)
         x = dist.mu + dist.sigma * _NORMAL.inv_cdf(u)
         if isinstance(dist, (LogNormal, QLogNormal)):
-            x = math.exp(min(x, 700.0))
+            x = _power(x, logbase)
         return _q(x, dist.q) if isinstance(dist, (QNormal, QLogNormal)) else float(x)
     raise TypeError(f"not a distribution: {dist!r}")  # pragma: no cover
 
 
-def _realise(sub: _Sub, u: Sequence[float]) -> dict:
+def _realise(sub: _Sub, u: Sequence[float], logbase: float | None = None) -> dict:
     """The point of ``sub`` at quantiles ``u`` (one per distribution, in key order)."""
     params, i = {}, 0
     for key, value in sub:
         if isinstance(value, Distribution):
-            value = _field(key, _inverse_cdf(value, float(u[i])))
+            value = _field(key, _inverse_cdf(value, float(u[i]), logbase))
             i += 1
         params[key] = value
     return params
@@ -416,7 +424,8 @@ def _in_earlier(subs: tuple, j: int, params: dict) -> bool:
 
 # -- random and sobol ----------------------------------------------------------------
 
-def random_sampler(rule: str = "random", *, max_attempts: int = MAX_ATTEMPTS) -> Sampler:
+def random_sampler(rule: str = "random", *, max_attempts: int = MAX_ATTEMPTS,
+                   logbase: float | None = None) -> Sampler:
     """Independent draws from the distributions (``rule="random"``) or scrambled Sobol points (``"sobol"``).
 
     Each proposal picks its subspace uniformly at random (a seeded numpy
@@ -427,8 +436,19 @@ def random_sampler(rule: str = "random", *, max_attempts: int = MAX_ATTEMPTS) ->
     ``[seed, 2, subspace]``) over all the distributions of the subspace, one
     sequence per subspace; choice and randint use ``floor(u k)``. Invalid or
     repeated points are redrawn (see the module docstring). The history is
-    ignored.
+    ignored. ``logbase`` is the base of the log-scale distributions
+    (``None``: e): loguniform draws ``logbase ** U(min, max)``.
+
+    Example:
+        >>> from imgtune import LogUniform
+        >>> (_, p), _ = random_sampler(logbase=10).propose(
+        ...     random_sampler(logbase=10).init(({"learning_rate": LogUniform(min_value=-4, max_value=-2)},), 0))
+        >>> 1e-4 <= p["learning_rate"] <= 1e-2
+        True
     """
+    if logbase is not None and not (isinstance(logbase, (int, float)) and logbase > 0 and logbase != 1):
+        raise ValidationError([Problem("sweep.sampling_algorithm.logbase",
+                                       f"must be a positive number other than 1, got {logbase!r}")])
     rule = str(rule).lower()
     if rule not in ("random", "sobol"):
         raise ValidationError([Problem("sweep.sampling_algorithm.rule", f"must be random or sobol, got {rule!r}")])
@@ -439,7 +459,7 @@ def random_sampler(rule: str = "random", *, max_attempts: int = MAX_ATTEMPTS) ->
         return SamplerState(rule, normal, int(seed) % 2**64, 0, cursor, ())
 
     def propose(state: SamplerState, history: History = ()) -> tuple[Proposal | None, SamplerState]:
-        return _draw(state, rule, max_attempts)
+        return _draw(state, rule, max_attempts, logbase=logbase)
 
     return Sampler(init, propose)
 
@@ -457,7 +477,7 @@ def _sobol_point(seed: int, j: int, dims: int, index: int) -> np.ndarray:
 
 def _draw(state: SamplerState, rule: str, max_attempts: int, *, stream: int = _STREAM_RANDOM,
           subspaces: Sequence[int] | None = None, weights: Sequence[float] | None = None,
-          ) -> tuple[Proposal | None, SamplerState]:
+          logbase: float | None = None) -> tuple[Proposal | None, SamplerState]:
     """One random (or Sobol) proposal; the shared core of random, sobol, Bayesian start and AutoMode."""
     subs = state.space
     choices = list(range(len(subs))) if subspaces is None else list(subspaces)
@@ -473,7 +493,7 @@ def _draw(state: SamplerState, rule: str, max_attempts: int, *, stream: int = _S
             cursor[j] += 1
         else:
             u = rng.random(len(dims))
-        params = _realise(subs[j], u)
+        params = _realise(subs[j], u, logbase)
         if violation(params) is None and _canon(params) not in seen:
             return _issue(state, j, params, cursor=tuple(cursor) if rule == "sobol" else state.cursor)
     # Draws keep failing: search small finite subspaces exhaustively.

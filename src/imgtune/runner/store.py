@@ -69,8 +69,8 @@ from imgtune.runner.results import RunResult, TrialRecord, upgrade_run
 from imgtune.serialization import Dumper, dumps, structure, to_dict, unstructure
 from imgtune.spec.records import ImageClassificationJobBase
 
-__all__ = ["BestLayout", "ModelFiles", "RunLayout", "RunStore", "TrialLayout", "default_onnx_path", "job_difference",
-           "load_result", "model_folder"]
+__all__ = ["BestLayout", "ModelFiles", "RunLayout", "RunStore", "TrialLayout", "checkpoint_source",
+           "default_onnx_path", "job_difference", "load_result", "model_folder"]
 
 
 class ModelFiles:
@@ -298,6 +298,24 @@ def model_folder(path: str | os.PathLike[str]) -> Path:
         if folder.is_dir():
             return folder
     return p
+
+
+def checkpoint_source(checkpoint_run_id: str, base_path: str | os.PathLike[str] | None = None) -> Path:
+    """The folder ``training_parameters.checkpoint_run_id`` names, as the checkpoint loader reads it:
+    an imgtune run folder -> its best trial's checkpoint (``best/checkpoint``), a trial's folder ->
+    its training workdir, a checkpoint folder as it is (:func:`model_folder`). A relative id resolves
+    against ``base_path`` (the job's folder) when it exists there, else against the current folder.
+
+    >>> import tempfile
+    >>> out = Path(tempfile.mkdtemp())
+    >>> (out / "best" / "checkpoint").mkdir(parents=True)
+    >>> checkpoint_source("best", base_path=out) == out / "best" / "checkpoint"
+    True
+    """
+    p = Path(os.path.expanduser(checkpoint_run_id))
+    if not p.is_absolute() and base_path is not None and (Path(base_path) / p).exists():
+        p = Path(base_path) / p
+    return model_folder(p)
 
 
 def default_onnx_path(source: str | os.PathLike[str]) -> Path:

@@ -41,8 +41,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from imgtune.compiler.plan import Trial
-from imgtune.runner.store import TrialLayout
+from imgtune.runner.store import TrialLayout, checkpoint_source
 from imgtune.serialization import loads, structure, unstructure
 from imgtune.spec.enums import JobStatus, PrimaryMetric
 from imgtune.train.interrupt import TrialInterrupted, install, shielded
@@ -190,6 +192,9 @@ def worker_main(conn: Any, payload: Mapping[str, Any]) -> None:
     try:
         job = loads(payload["job"], base_path=payload.get("base_path"))
         trial = structure(payload["trial"], Trial)
+        if trial.parameters.checkpoint_run_id:  # a run, trial or checkpoint folder -> the checkpoint's
+            source = str(checkpoint_source(trial.parameters.checkpoint_run_id, payload.get("base_path")))
+            trial = attrs.evolve(trial, parameters=attrs.evolve(trial.parameters, checkpoint_run_id=source))
         context = TrialContext(trial=trial, job=job, seed=payload["seed"], workdir=workdir,
                                primary_metric=job.primary_metric, multilabel=job.multilabel,
                                cpus=tuple(payload["cpus"]), gpus=tuple(payload["gpus"]),

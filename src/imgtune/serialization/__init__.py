@@ -40,10 +40,11 @@ Example:
 """
 
 from imgtune.serialization.azure_objects import from_azure
+from imgtune.serialization.azure_quirks import AzureQuirkWarning
 from imgtune.serialization.jobs import dump, dumps, load, loads, to_dict
 from imgtune.serialization.legacy import LegacySchemaWarning
 from imgtune.serialization.yaml_text import Dumper, dump_text, parse_with_marks
 from imgtune.spec.convert import structure, unstructure
 
-__all__ = ["Dumper", "LegacySchemaWarning", "dump", "dump_text", "dumps", "from_azure", "load", "loads",
-           "parse_with_marks", "structure", "to_dict", "unstructure"]
+__all__ = ["AzureQuirkWarning", "Dumper", "LegacySchemaWarning", "dump", "dump_text", "dumps", "from_azure", "load",
+           "loads", "parse_with_marks", "structure", "to_dict", "unstructure"]

@@ -20,12 +20,15 @@ Example:
 
 from __future__ import annotations
 
+import re
+
 import attrs
 
 __all__ = [
     "AUTOMODE_PORTFOLIO",
     "CNN_MODELS",
     "DEFAULT_MODEL",
+    "HUB_ARCHITECTURES",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "MODELS",
@@ -33,6 +36,9 @@ __all__ = [
     "VIT_MODELS",
     "ModelSpec",
     "PretrainedWeights",
+    "hub_model",
+    "is_vit",
+    "model_spec",
 ]
 
 #: The ImageNet statistics torchvision's weights (and most of timm's) expect, RGB in 0-1.
@@ -110,6 +116,9 @@ class ModelSpec:
     learning_rate_multiclass: float
     learning_rate_multilabel: float
     weights: PretrainedWeights
+    hub_id: str | None = None
+    """For a Hugging Face Hub ``model_name`` (:func:`hub_model`): that id; ``name`` is then the Azure
+    name of its architecture, whose defaults it takes."""
 
     @property
     def vit(self) -> bool:
@@ -185,6 +194,70 @@ MODELS: dict[str, ModelSpec] = {m.name: m for m in (
 MODEL_NAMES: tuple[str, ...] = tuple(MODELS)
 VIT_MODELS: tuple[str, ...] = tuple(m.name for m in MODELS.values() if m.vit)
 CNN_MODELS: tuple[str, ...] = tuple(m.name for m in MODELS.values() if not m.vit)
+
+#: timm architectures on the Hugging Face Hub that the zoo builds -> the Azure name of that architecture.
+HUB_ARCHITECTURES: dict[str, str] = {
+    "mobilenetv2_100": "mobilenetv2",
+    "resnet18": "resnet18",
+    "resnet34": "resnet34",
+    "resnet50": "resnet50",
+    "resnet101": "resnet101",
+    "resnet152": "resnet152",
+    "resnest50d": "resnest50",
+    "resnest101e": "resnest101",
+    "seresnext50_32x4d": "seresnext",
+    "vit_small_patch16_224": "vits16r224",
+    "vit_base_patch16_224": "vitb16r224",
+    "vit_large_patch16_224": "vitl16r224",
+}
+
+_HUB_ID = re.compile(r"^timm/(?P<arch>[a-z0-9_]+)(?:\.(?P<tag>[A-Za-z0-9_]+))?(?:@(?P<rev>[A-Za-z0-9._/-]+))?$")
+
+
+def hub_model(model_id: str) -> ModelSpec | None:
+    """The model a Hugging Face Hub ``model_name`` stands for, or ``None`` when the zoo cannot build it.
+
+    ``timm/<architecture>[.<tag>][@<revision>]`` with an architecture of :data:`HUB_ARCHITECTURES`
+    takes every default of the Azure name with that architecture (batch size, learning rates,
+    layer groups, ViT rule, preprocessing statistics); its weights are that repository's
+    ``model.safetensors`` (fetched and verified as the table's, trust on first use).
+
+    Example:
+        >>> spec = hub_model("timm/resnet50.a1_in1k")
+        >>> spec.name, spec.hub_id, spec.weights.repo, spec.weights.revision, spec.batch_size
+        ('resnet50', 'timm/resnet50.a1_in1k', 'timm/resnet50.a1_in1k', None, 78)
+        >>> hub_model("timm/vit_base_patch16_224.augreg2_in21k_ft_in1k@3feba41e").weights.source
+        'hf://timm/vit_base_patch16_224.augreg2_in21k_ft_in1k@3feba41e/model.safetensors'
+        >>> hub_model("microsoft/beit-base-patch16-224-pt22k-ft22k") is None
+        True
+    """
+    m = _HUB_ID.match(model_id) if isinstance(model_id, str) else None
+    if m is None or m["arch"] not in HUB_ARCHITECTURES:
+        return None
+    base = MODELS[HUB_ARCHITECTURES[m["arch"]]]
+    repo = model_id.split("@", 1)[0]
+    weights = attrs.evolve(base.weights, repo=repo, revision=m["rev"], sha256=None, size_mb=None,
+                           license="as the Hub repository states",
+                           note=f"{repo} on the Hugging Face Hub, read as {base.name}'s architecture")
+    return attrs.evolve(base, hub_id=model_id, weights=weights)
+
+
+def model_spec(model_name: str) -> ModelSpec | None:
+    """The table's entry for an Azure name, the derived entry for a Hub id (:func:`hub_model`), else ``None``.
+
+    Example:
+        >>> model_spec("resnet18").layer_groups, model_spec("timm/vit_small_patch16_224.augreg_in21k").vit
+        (5, True)
+    """
+    found = MODELS.get(model_name) if isinstance(model_name, str) else None
+    return found if found is not None else hub_model(model_name)
+
+
+def is_vit(model_name: object) -> bool:
+    """Whether ``model_name`` (an Azure name or a Hub id) is a vision transformer."""
+    spec = model_spec(model_name) if isinstance(model_name, str) else None
+    return spec is not None and spec.vit
+
 
 #: The default ``model_name``. Azure's docs conflict (the how-to says ``vitb16r224``, the
 #: reference ``seresnext``); imgtune uses ``seresnext``.

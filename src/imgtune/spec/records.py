@@ -25,7 +25,7 @@ from typing import Any, ClassVar, TypedDict, Union
 
 import attrs
 
-from imgtune.errors import Problem, ValidationError
+from imgtune.errors import Problem, ValidationError, closest
 from imgtune.spec.checks import Checker, Invalid, Validated, fmt, is_int, is_number, lenient
 from imgtune.spec.convert import record_converter, register_union, register_unstructure, structure, unstructure_fields
 from imgtune.spec.distributions import (
@@ -61,7 +61,7 @@ from imgtune.spec.fields import (
     Kind,
 )
 from imgtune.spec.frozen import FrozenMap, freeze
-from imgtune.spec.models import VIT_MODELS
+from imgtune.spec.models import is_vit
 from imgtune.spec.rules import CROSS_FIELD_KEYS, cross_field_problems
 
 __all__ = [
@@ -145,6 +145,10 @@ def _to_input_type(value: InputType | str) -> InputType:
     return InputType.parse_or_keep(value)  # type: ignore[return-value]  # a bad value is reported by the checks
 
 
+#: azure-ai-ml's ``InputOutputModes`` an input may name (kept, unused locally).
+INPUT_MODES = ("ro_mount", "rw_mount", "mount", "download", "direct", "eval_mount", "eval_download", "upload")
+
+
 @attrs.frozen(kw_only=True)
 class Input(Validated):
     """A data input: ``path`` and ``type``.
@@ -170,7 +174,7 @@ class Input(Validated):
     type: InputType = attrs.field(default=InputType.MLTABLE, converter=_to_input_type)
     """``mltable`` (default), ``uri_file`` or ``uri_folder``, in any casing."""
     mode: str | None = None
-    """Azure's mount mode (kept, unused locally)."""
+    """Azure's mount mode, one of :data:`INPUT_MODES` (kept, unused locally)."""
     description: str | None = None
     """Free text."""
 
@@ -181,7 +185,11 @@ class Input(Validated):
             checker.add("path", f"must be a non-empty string, got {fmt(self.path)}")
         if not isinstance(self.type, InputType):
             checker.add("type", f"must be one of {', '.join(InputType.values())}, got {fmt(self.type)}")
-        _opt_str(checker, self, "mode", "description")
+        _opt_str(checker, self, "description")
+        if self.mode is not None and self.mode not in INPUT_MODES:
+            hint = closest(str(self.mode), INPUT_MODES)
+            extra = f" (did you mean {hint!r}?)" if hint else ""
+            checker.add("mode", f"must be one of {', '.join(INPUT_MODES)}, got {fmt(self.mode)}{extra}")
 
 
 @attrs.frozen(kw_only=True)
@@ -246,15 +254,17 @@ class RandomSampling(Validated):
     rule: RandomRule | None = attrs.field(default=None, converter=_to_random_rule)
     """``random`` (default) or ``sobol``."""
     logbase: float | str | None = None
-    """Azure's log base of log distributions (a positive number or ``'e'``); kept, unused."""
+    """The base of log-scale draws (``loguniform`` draws ``logbase ** U(min, max)``): a positive number other
+    than 1, or ``'e'`` (the default)."""
 
     def _check(self, checker: Checker) -> None:
         if self.seed is not None and not (is_int(self.seed) and 0 <= self.seed < 2**32):
             checker.add("seed", f"must be an integer in [0, 4294967295], got {fmt(self.seed)}")
         if self.rule is not None and not isinstance(self.rule, RandomRule):
             checker.add("rule", f"must be one of random, sobol, got {fmt(self.rule)}")
-        if self.logbase is not None and not (self.logbase == "e" or (is_number(self.logbase) and self.logbase > 0)):
-            checker.add("logbase", f"must be a positive number or 'e', got {fmt(self.logbase)}")
+        if self.logbase is not None and not (self.logbase == "e" or (is_number(self.logbase) and self.logbase > 0
+                                                                     and self.logbase != 1)):
+            checker.add("logbase", f"must be a positive number other than 1, or 'e', got {fmt(self.logbase)}")
 
 
 @attrs.frozen(kw_only=True)
@@ -730,7 +740,7 @@ class TrainingParameters(_TrainingParametersBase):
     """Training epochs. Valid: in [1, 10000]. Default: 15 (``None`` means the default)."""
     number_of_workers: int | None = attrs.field(
         default=None, converter=_to_int, metadata={"spec": _TP["number_of_workers"]})
-    """Data-loading worker processes (0: in the training process). Valid: in [0, 1024]. Default: 4 (capped at the
+    """Image-decoding threads (0: decode in the training thread). Valid: in [0, 1024]. Default: 4 (capped at the
     cores a trial gets) (``None`` means the default)."""
     optimizer: Optimizer | None = attrs.field(
         default=None, converter=_to_optimizer, metadata={"spec": _TP["optimizer"]})
@@ -835,7 +845,7 @@ class ResolvedTrainingParameters(TrainingParameters):
     number_of_epochs: int = attrs.field(converter=_to_int_resolved, metadata={"spec": _TP["number_of_epochs"]})
     """Training epochs. Valid: in [1, 10000]. Resolved by ``compile``."""
     number_of_workers: int = attrs.field(converter=_to_int_resolved, metadata={"spec": _TP["number_of_workers"]})
-    """Data-loading worker processes (0: in the training process). Valid: in [0, 1024]. Resolved by ``compile``."""
+    """Image-decoding threads (0: decode in the training thread). Valid: in [0, 1024]. Resolved by ``compile``."""
     optimizer: Optimizer = attrs.field(converter=_to_optimizer_resolved, metadata={"spec": _TP["optimizer"]})
     """Optimiser. Valid: one of none, sgd, adam, adamw. Resolved by ``compile``."""
     random_seed: int = attrs.field(converter=_to_int_resolved, metadata={"spec": _TP["random_seed"]})
@@ -1126,7 +1136,7 @@ class SearchSpace(_SearchSpaceBase):
     number_of_workers: int | Distribution | None = attrs.field(
         default=None, converter=_ss_number_of_workers,
         metadata={"spec": _TP["number_of_workers"]})
-    """Data-loading worker processes (0: in the training process). Valid: in [0, 1024]. Default: 4 (capped at the
+    """Image-decoding threads (0: decode in the training thread). Valid: in [0, 1024]. Default: 4 (capped at the
     cores a trial gets) (``None`` means the default). Or a distribution to search."""
     optimizer: Optimizer | Distribution | None = attrs.field(
         default=None, converter=_ss_optimizer,
@@ -1464,7 +1474,7 @@ class ImageClassificationJobBase(Validated):
         tp = self.training_parameters
         for i, space in enumerate(spaces):
             model = _fixed(space.model_name) if space.model_name is not None else tp.model_name
-            if isinstance(space.model_name, Choice) and all(m in VIT_MODELS for m in space.model_name.values):
+            if isinstance(space.model_name, Choice) and all(is_vit(m) for m in space.model_name.values):
                 model = space.model_name.values[0]
 
             def pick(name: str) -> Any:

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from imgtune.spec.checks import is_int
-from imgtune.spec.models import MODELS, VIT_MODELS
+from imgtune.spec.models import is_vit, model_spec
 
 __all__ = ["CROSS_FIELD_KEYS", "cross_field_problems"]
 
@@ -41,11 +41,12 @@ def cross_field_problems(values: Mapping[str, Any]) -> list[tuple[str, str]]:
     model = values.get("model_name")
     train, val, resize, freeze = (values.get(k) for k in CROSS_FIELD_KEYS[1:])
     out = []
-    if model in VIT_MODELS and is_int(train) and is_int(val) and train != val:
+    if is_vit(model) and is_int(train) and is_int(val) and train != val:
         out.append(("validation_crop_size", f"must equal training_crop_size ({train}) for ViT model {model}, got {val}"))
     if is_int(resize) and is_int(val) and resize < val:
         out.append(("validation_resize_size", f"must be >= validation_crop_size ({val}), got {resize}"))
-    groups = MODELS[model].layer_groups if isinstance(model, str) and model in MODELS else None
+    spec = model_spec(model) if isinstance(model, str) else None
+    groups = spec.layer_groups if spec is not None else None
     if groups is not None and is_int(freeze) and freeze > groups:
         out.append(("layers_to_freeze", f"must be at most {groups}, the number of layer groups of {model}, got {freeze}"))
     return out

@@ -43,7 +43,15 @@ from typing import Any
 from imgtune.atomic import write_atomic
 from imgtune.compiler import Plan
 from imgtune.errors import Problem, ValidationError
-from imgtune.spec.models import AUTOMODE_PORTFOLIO, DEFAULT_MODEL, IMAGENET_MEAN, IMAGENET_STD, MODELS
+from imgtune.spec.models import (
+    AUTOMODE_PORTFOLIO,
+    DEFAULT_MODEL,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    MODELS,
+    hub_model,
+    model_spec,
+)
 
 __all__ = [
     "CHECKPOINT",
@@ -109,8 +117,9 @@ def preprocessing(model_name: str, start: str) -> tuple[tuple[float, ...], tuple
     The table's weights bring their own statistics; every other start uses ImageNet's (a
     ``"checkpoint"`` start reads its checkpoint's own, which the trainer does).
     """
-    if start == PRETRAINED and model_name in MODELS:
-        w = MODELS[model_name].weights
+    spec = model_spec(model_name)
+    if start == PRETRAINED and spec is not None:
+        w = spec.weights
         return tuple(w.mean), tuple(w.std)
     return IMAGENET_MEAN, IMAGENET_STD
 
@@ -136,7 +145,8 @@ def plan_models(plan: Plan) -> tuple[str, ...]:
             value = getattr(space, "model_name", None)
             values = getattr(value, "values", None)
             names.update(values if values is not None else [value if isinstance(value, str) else fixed])
-    return tuple(m for m in MODELS if m in names)
+    hub = sorted(n for n in names if isinstance(n, str) and n not in MODELS and hub_model(n) is not None)
+    return tuple(m for m in MODELS if m in names) + tuple(hub)
 
 
 def cache_root(cache_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -156,7 +166,7 @@ def cached_path(name: str, *, cache_dir: str | os.PathLike[str] | None = None) -
     """The cached file of ``name``'s weights, or ``None`` when the cache does not hold it."""
     from huggingface_hub import try_to_load_from_cache  # see cache_root
 
-    w = MODELS[name].weights
+    w = model_spec(name).weights
     found = try_to_load_from_cache(w.repo, w.filename, cache_dir=cache_dir, revision=w.revision)
     return Path(found) if isinstance(found, str) else None
 
@@ -177,7 +187,7 @@ def _commit_of(path: Path) -> str:
 def record_status(name: str, *, cache_dir: str | os.PathLike[str] | None = None) -> str:
     """``pinned`` (the table states the sha256), ``recorded`` (a first load recorded it) or
     ``-`` (neither yet)."""
-    w = MODELS[name].weights
+    w = model_spec(name).weights
     if w.sha256:
         return "pinned"
     path = cached_path(name, cache_dir=cache_dir)
@@ -187,7 +197,7 @@ def record_status(name: str, *, cache_dir: str | os.PathLike[str] | None = None)
 
 
 def _read_records(name: str, cache_dir: str | os.PathLike[str] | None) -> dict[str, str]:
-    file = _repo_folder(MODELS[name].weights.repo, cache_dir) / RECORD_FILE
+    file = _repo_folder(model_spec(name).weights.repo, cache_dir) / RECORD_FILE
     try:
         value = json.loads(file.read_text())
     except (OSError, ValueError):
@@ -197,7 +207,7 @@ def _read_records(name: str, cache_dir: str | os.PathLike[str] | None) -> dict[s
 
 def _verify(name: str, path: Path, cache_dir: str | os.PathLike[str] | None) -> Problem | None:
     """Checks ``path`` against the pinned or recorded sha256; records it on first use."""
-    w = MODELS[name].weights
+    w = model_spec(name).weights
     digest = _sha256(path)
     if w.sha256:
         if digest != w.sha256:
@@ -245,10 +255,11 @@ def fetch(names: Iterable[str], *, cache_dir: str | os.PathLike[str] | None = No
     absent: list[str] = []
     problems: list[Problem] = []
     for name in dict.fromkeys(names):
-        if name not in MODELS:
-            problems.append(Problem(name, f"unknown model, expected one of {', '.join(MODELS)}"))
+        if model_spec(name) is None:
+            problems.append(Problem(name, f"unknown model, expected one of {', '.join(MODELS)} or a timm Hub id "
+                                          f"(timm/<architecture>[.<tag>][@<revision>])"))
             continue
-        w = MODELS[name].weights
+        w = model_spec(name).weights
         try:
             path = Path(hf_hub_download(w.repo, w.filename, revision=w.revision, cache_dir=cache_dir,
                                         local_files_only=local_files_only))

@@ -98,7 +98,7 @@ from flax import nnx
 from imgtune.atomic import write_atomic
 from imgtune.errors import Problem, ValidationError
 from imgtune.spec.convert import structure, unstructure
-from imgtune.spec.models import MODELS
+from imgtune.spec.models import model_spec
 from imgtune.spec.records import TrainingParameters
 from imgtune.train import data as d
 from imgtune.train import devices as dv
@@ -274,7 +274,7 @@ def train_trial(
         load_pretrained(model, advanced["pretrained_weights"], skip_head=True)
     elif resume_from is None and start == pretrained.PRETRAINED:  # the driver fetched them; a trial never downloads
         load_pretrained(model, pretrained.weights_path(params.model_name), skip_head=True,
-                        source_layout=MODELS[params.model_name].weights.source_layout)
+                        source_layout=model_spec(params.model_name).weights.source_layout)
     graphdef, p, bs, rest = nnx.split(model, nnx.Param, nnx.BatchStat, ...)
     groups = layer_groups(model)
 

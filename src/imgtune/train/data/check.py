@@ -3,6 +3,8 @@
 :func:`check_job_data` reads the job's manifests (no image is decoded; no JAX is imported) and
 lists every problem at once, as one :class:`~imgtune.errors.ValidationError`:
 
+* a data asset (``azureml:name:version``) or ``azureml://`` input is mapped to a local folder
+  (:mod:`imgtune.train.data.assets`: the path map, the job's ``path_map`` or ``imgtune-assets.yaml``);
 * each input (``training_data``, ``validation_data``, ``test_data``) can be read: its path exists,
   its manifest parses, every line has ``image_url`` and the label column (``target_column_name``);
 * every image file it names exists (the first few missing ones are listed, and how many);
@@ -35,6 +37,7 @@ from collections.abc import Iterable, Mapping
 
 from imgtune.errors import Problem, ValidationError
 from imgtune.spec.records import ImageClassificationJobBase, TrainingParameters
+from imgtune.train.data.assets import ASSETS_FILE, check_assets, read_assets_file
 from imgtune.train.data.read import Example, check_labels, class_names, read_examples
 
 __all__ = ["MAX_BATCH_BYTES", "check_job_data"]
@@ -62,10 +65,18 @@ def check_job_data(job: ImageClassificationJobBase, parameters: Iterable[Trainin
               ("test_data", job.test_data)]
     parameters = tuple(parameters)
     read: dict[str, tuple[Example, ...]] = {}
+    unmapped: set[str] = set()
+    try:  # data assets (azureml:name:version) first: an unmapped one is said so, not "does not exist"
+        check_assets(job, path_map)
+    except ValidationError as err:
+        problems += err.problems
+        unmapped = {p.path.split(".")[0] for p in err.problems}
     if parameters:  # the job's own path map (advanced_settings), as the trials read it
         path_map = {**_settings_map(parameters[0]), **(path_map or {})}
+    if ASSETS_FILE not in unmapped:
+        path_map = {**read_assets_file(job.base_path), **(path_map or {})}
     for field, value in inputs:
-        if value is None:
+        if value is None or field in unmapped:
             continue
         try:
             read[field] = read_examples(value.path, value.type, field=field, path_map=dict(path_map or {}), **common)

@@ -36,7 +36,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from imgtune.errors import Problem, ValidationError, closest
-from imgtune.spec.models import MODELS
+from imgtune.spec.models import MODELS, model_spec
 
 from .mobilenet import MobileNetV2
 from .resnest import ResNestBottleneck
@@ -141,6 +141,9 @@ def create_model(
         (2, 10)
     """
     problems = []
+    spec = model_spec(name) if name not in _BUILDERS else None
+    if spec is not None:  # a Hugging Face Hub id: its architecture's Azure name
+        name = spec.name
     if name not in _BUILDERS:
         hint = closest(name, MODEL_NAMES) if isinstance(name, str) else None
         did = f"; did you mean {hint!r}?" if hint else ""
