@@ -46,8 +46,8 @@ def _programs(params, *, steps_per_epoch: int = 6, size: int = 16, eval_step: bo
             evaluate.lower(p, bs, images, labels, mask).as_text() if eval_step else None)
 
 
-BASE = dict(learning_rate=0.01, momentum=0.9, weight_decay=1e-4, number_of_epochs=2,
-            warmup_cosine_lr_warmup_epochs=1, warmup_cosine_lr_cycles=0.45)
+BASE = {"learning_rate": 0.01, "momentum": 0.9, "weight_decay": 1e-4, "number_of_epochs": 2,
+            "warmup_cosine_lr_warmup_epochs": 1, "warmup_cosine_lr_cycles": 0.45}
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +56,9 @@ def base_programs():
 
 
 @pytest.mark.parametrize("other", [
-    dict(learning_rate=0.05, momentum=0.5, weight_decay=0.0, number_of_epochs=5,
-         warmup_cosine_lr_warmup_epochs=2, warmup_cosine_lr_cycles=0.3),
-    dict(learning_rate=0.2, number_of_epochs=7),
+    {"learning_rate": 0.05, "momentum": 0.5, "weight_decay": 0.0, "number_of_epochs": 5,
+         "warmup_cosine_lr_warmup_epochs": 2, "warmup_cosine_lr_cycles": 0.3},
+    {"learning_rate": 0.2, "number_of_epochs": 7},
 ], ids=["sgd-warmup-cosine", "lr-and-epochs"])
 def test_trials_differing_in_numbers_share_their_programs(base_programs, other):
     train, evaluate = _programs(tiny_params(**{**BASE, **other}))
@@ -67,13 +67,13 @@ def test_trials_differing_in_numbers_share_their_programs(base_programs, other):
 
 
 @pytest.mark.parametrize("kind, a, b", [
-    ("step", dict(learning_rate=0.1, step_lr_step_size=1, step_lr_gamma=0.5),
-     dict(learning_rate=0.003, step_lr_step_size=3, step_lr_gamma=0.1, number_of_epochs=6)),
-    ("adamw", dict(learning_rate=0.001, beta1=0.9, beta2=0.999, weight_decay=0.01),
-     dict(learning_rate=0.0003, beta1=0.8, beta2=0.99, weight_decay=0.1)),
+    ("step", {"learning_rate": 0.1, "step_lr_step_size": 1, "step_lr_gamma": 0.5},
+     {"learning_rate": 0.003, "step_lr_step_size": 3, "step_lr_gamma": 0.1, "number_of_epochs": 6}),
+    ("adamw", {"learning_rate": 0.001, "beta1": 0.9, "beta2": 0.999, "weight_decay": 0.01},
+     {"learning_rate": 0.0003, "beta1": 0.8, "beta2": 0.99, "weight_decay": 0.1}),
 ])
 def test_other_schedules_and_optimizers_share_too(kind, a, b):
-    extra = dict(learning_rate_scheduler="step") if kind == "step" else dict(optimizer="adamw")
+    extra = {"learning_rate_scheduler": "step"} if kind == "step" else {"optimizer": "adamw"}
     assert (_programs(tiny_params(**extra, **a), eval_step=False)[0]
             == _programs(tiny_params(**extra, **b), eval_step=False)[0])
 

@@ -38,6 +38,19 @@ batches). ``U = updates_per_epoch = max(1, steps_per_epoch // k)`` and
   (``optax.exponential_decay(staircase=True)``).
 * ``none``: ``lr`` throughout (``optax.constant_schedule``).
 
+**Numbers as inputs.** :func:`make_optimizer` wraps the whole rule in
+``optax.inject_hyperparams``: its numbers (:func:`hyperparameters`: the learning rate, momentum,
+weight decay, betas and the schedule's lengths, cycles and gamma, each derived from the
+parameters and ``steps_per_epoch``) are arrays in the optimiser state, read by the jitted step
+like the weights, and the schedules above are written over those arrays (the same arithmetic as
+Optax's schedules, which need Python numbers). Trials of one model, image size and batch size
+that differ only in those numbers (or in the number of epochs) therefore share their compiled
+programs. What still changes the program: the optimiser, ``ams_gradient``, ``nesterov``, momentum
+zero or not (no momentum buffer), the scheduler, ``layers_to_freeze``,
+``gradient_accumulation_step`` and ``weighted_loss``. Adam's ``1 - beta`` is computed in float32
+from the float32 beta (before: from the Python number), so Adam updates may differ from earlier
+versions' in the last bits.
+
 **Gradient accumulation** (``gradient_accumulation_step`` = ``k``):
 ``optax.MultiSteps(every_k_schedule=k)`` averages the gradients of ``k``
 consecutive batches and applies one update, so ``k`` batches of ``b`` equal one
