@@ -9,10 +9,18 @@ PyTorch (eager, the hand-written reference) runs once per round, first, for ``ra
 The variants are the CPU options this jaxlib's ``libjax_common.so`` knows (``strings`` on it lists
 every ``xla_cpu_*`` flag): XNNPACK (``xla_cpu_use_xnnpack``, its fusions
 ``xla_cpu_experimental_xnn_fusion_type`` and graph fusion), YNNPACK fusions, oneDNN
-(``xla_cpu_use_onednn``, its custom calls and fusions), the thunk runtime, Eigen's threading and fast math.
+(``xla_cpu_use_onednn``, its custom calls and fusions), Eigen's threading and fast math
+(``xla_cpu_use_thunk_runtime`` is known but "no longer supported": this jaxlib ignores it). By
+default this jaxlib already runs convolutions, dots and reductions as YNNPACK fusions; the
+``ynn_no_conv`` variant sends convolutions back to XLA's Eigen kernels.
 
     python benchmarks/cpu_conv_flags.py [--models resnet18 resnet50 mobilenetv2] [--size 64]
                                         [--variants default xnnpack ...] [--rounds 2] [--reps 3]
+    python benchmarks/cpu_conv_flags.py --layouts [--rounds 2]
+
+``--layouts`` instead times the 3x3 convolutions of resnet18 at 64 px (batch 64: 16x16 maps of 64
+channels to 2x2 maps of 512), forward and both gradients, written in NHWC/HWIO (imgtune's layout)
+and in NCHW/OIHW (PyTorch's), under each variant given (default: ``default`` and ``ynn_no_conv``).
 """
 
 from __future__ import annotations
@@ -27,16 +35,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 VARIANTS = {
-    "default": "",
+    "default": "",  # this jaxlib puts convolutions, dots and reductions in YNNPACK fusions (`__ynn_fusion`)
+    "ynn_no_conv": "--xla_cpu_experimental_ynn_fusion_type=dot,eltwise,reduce",  # convolutions back to Eigen
+    "ynn_plus_eltwise": "--xla_cpu_experimental_ynn_fusion_type=+eltwise",
     "xnnpack": "--xla_cpu_use_xnnpack=true",
     "xnn_fusions": "--xla_cpu_use_xnnpack=true --xla_cpu_experimental_xnn_fusion_type=dot,eltwise,reduce",
     "xnn_graph_greedy": "--xla_cpu_use_xnnpack=true --xla_cpu_experimental_xnn_graph_fusion_mode="
                         "XNN_GRAPH_FUSION_MODE_GREEDY",
-    "ynn_fusions": "--xla_cpu_experimental_ynn_fusion_type=dot,eltwise,reduce",
     "onednn": "--xla_cpu_use_onednn=true",
     "onednn_custom_call": "--xla_cpu_use_onednn=true --xla_cpu_experimental_onednn_custom_call=true",
     "onednn_fusions": "--xla_cpu_use_onednn=true --xla_cpu_experimental_onednn_fusion_type=dot,eltwise,reduce",
-    "no_thunk_runtime": "--xla_cpu_use_thunk_runtime=false",
     "no_multi_thread_eigen": "--xla_cpu_multi_thread_eigen=false",
     "fast_math": "--xla_cpu_enable_fast_math=true",
 }
@@ -51,6 +59,46 @@ print(json.dumps({"seconds": seconds}))
 """
 
 
+LAYOUTS = r"""
+import json, time, sys
+import jax, jax.numpy as jnp, numpy as np
+SHAPES = [(16, 64, 64), (8, 128, 128), (4, 256, 256), (2, 512, 512)]  # resnet18's 3x3 convolutions at 64 px
+reps = int(sys.argv[1])
+out = {}
+for layout, (dn, xs, ws) in {"NHWC": (("NHWC", "HWIO", "NHWC"), lambda h, c: (64, h, h, c), lambda i, o: (3, 3, i, o)),
+                             "NCHW": (("NCHW", "OIHW", "NCHW"), lambda h, c: (64, c, h, h), lambda i, o: (o, i, 3, 3))}.items():
+    total = 0.0
+    for h, cin, cout in SHAPES:
+        x = jnp.asarray(np.random.RandomState(0).randn(*xs(h, cin)).astype(np.float32))
+        w = jnp.asarray(np.random.RandomState(1).randn(*ws(cin, cout)).astype(np.float32) * 0.05)
+        f = lambda x, w: jnp.sum(jax.lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=dn) ** 2)
+        step = jax.jit(jax.grad(f, argnums=(0, 1)))
+        jax.block_until_ready(step(x, w))
+        t = time.perf_counter()
+        for _ in range(reps):
+            jax.block_until_ready(step(x, w))
+        total += (time.perf_counter() - t) / reps
+    out[layout] = total
+print(json.dumps(out))
+"""
+
+
+def layouts(args) -> int:
+    variants = args.variants if args.variants != list(VARIANTS) else ["default", "ynn_no_conv"]
+    base_env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    for r in range(args.rounds):
+        for variant in variants:
+            env = {**base_env, "XLA_FLAGS": VARIANTS[variant]} if VARIANTS[variant] else base_env
+            out = subprocess.run([sys.executable, "-c", LAYOUTS, str(args.reps * 3)], capture_output=True,
+                                 text=True, env=env, check=True)
+            t = json.loads(out.stdout.strip().splitlines()[-1])
+            print(json.dumps({"round": r + 1, "variant": variant, "mode": "conv3x3_fwd_bwd_resnet18_64px",
+                              "nhwc_ms": round(1e3 * t["NHWC"], 1), "nchw_ms": round(1e3 * t["NCHW"], 1),
+                              "nchw_vs_nhwc_speed": round(t["NHWC"] / t["NCHW"], 3),
+                              "load_average": round(os.getloadavg()[0], 1)}), flush=True)
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", nargs="+", default=["resnet18", "resnet50", "mobilenetv2"])
@@ -60,7 +108,10 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--layouts", action="store_true", help="NHWC against NCHW convolutions (see the module doc)")
     args = ap.parse_args()
+    if args.layouts:
+        return layouts(args)
     variants = ["default"] + [v for v in args.variants if v != "default"]
     base_env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     for r in range(args.rounds):

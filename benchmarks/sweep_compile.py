@@ -11,8 +11,9 @@ each with its own cache, so both see the same load.
 Prints one JSON object per line, per trial: ``process_s`` (the whole process), ``imports_s``,
 ``first_train_s`` / ``first_eval_s`` (the first call of each step: tracing, compiling or loading
 from the cache, and the step itself), ``trial_s`` (``train_trial``) and the persistent cache's
-requests and hits in that process; then a summary per source (``after_first_process_s``: the mean
-of trials 2-6).
+requests and hits in that process. A last run per source repeats trial 1 exactly (``trial: "warm"``):
+its programs are in the cache whatever the code, so it is the warm-cache figure under the same load.
+Then a summary per source (``after_first_*``: the means of trials 2-6; ``warm_*``: the repeat).
 
 Run: ``python benchmarks/sweep_compile.py --src /work/wt-16a-base/src --src src`` (about 3 minutes on 2 cores).
 """
@@ -88,7 +89,8 @@ def main() -> int:
     data = make_digits(work / "digits", size=32, n=160)
     srcs = [str(Path(s).resolve()) for s in args.src]
     rows: dict[str, list[dict]] = {s: [] for s in srcs}
-    for i, (lr, momentum) in enumerate(GRID[: args.trials]):
+    runs = [*enumerate(GRID[: args.trials]), ("warm", GRID[0])]
+    for i, (lr, momentum) in runs:
         for k, src in enumerate(srcs):
             env = {**os.environ, "PYTHONPATH": src, "JAX_COMPILATION_CACHE_DIR": str(work / f"cache-{k}")}
             start = time.perf_counter()
@@ -97,18 +99,20 @@ def main() -> int:
             if out.returncode:
                 print(out.stderr[-3000:], file=sys.stderr)
                 return 1
-            row = {"name": "sweep_trial", "src": src, "trial": i + 1, "learning_rate": lr, "momentum": momentum,
+            row = {"name": "sweep_trial", "src": src, "trial": i if i == "warm" else i + 1, "learning_rate": lr,
+                   "momentum": momentum,
                    "process_s": round(time.perf_counter() - start, 2),
                    **json.loads(out.stdout.strip().splitlines()[-1])}
             rows[src].append(row)
             print(json.dumps(row), flush=True)
     for src, trial_rows in rows.items():
-        later = trial_rows[1:]
+        later, warm = trial_rows[1:-1], trial_rows[-1]
         entries = sum(1 for _ in (work / f"cache-{srcs.index(src)}").glob("*-cache"))
         print(json.dumps({"name": "sweep_summary", "src": src, "first_process_s": trial_rows[0]["process_s"],
                           "after_first_process_s": round(sum(r["process_s"] for r in later) / max(1, len(later)), 2),
                           "after_first_train_s": round(sum(r["first_train_s"] for r in later) / max(1, len(later)), 2),
                           "max_after_first_process_s": max((r["process_s"] for r in later), default=None),
+                          "warm_process_s": warm["process_s"], "warm_train_s": warm["first_train_s"],
                           "cache_entries": entries, "load_average": os.getloadavg()[0]}), flush=True)
     shutil.rmtree(work, ignore_errors=True)
     return 0
