@@ -18,7 +18,10 @@ default this jaxlib already runs convolutions, dots and reductions as YNNPACK fu
                                         [--variants default xnnpack ...] [--rounds 2] [--reps 3]
     python benchmarks/cpu_conv_flags.py --layouts [--rounds 2]
 
-``--layouts`` instead times the 3x3 convolutions of resnet18 at 64 px (batch 64: 16x16 maps of 64
+``--programs`` instead compiles each variant's train step (a quarter-width model at 64 px, batch
+16) and prints a hash of its optimised HLO (metadata stripped) with its fusion kinds
+(``__ynn_fusion``, ``__xnn_fusion``, ``__onednn_fusion``) and custom calls: a variant whose program
+and runtime are the default's cannot be faster. ``--layouts`` instead times the 3x3 convolutions of resnet18 at 64 px (batch 64: 16x16 maps of 64
 channels to 2x2 maps of 512), forward and both gradients, written in NHWC/HWIO (imgtune's layout)
 and in NCHW/OIHW (PyTorch's), under each variant given (default: ``default`` and ``ynn_no_conv``).
 """
@@ -83,6 +86,50 @@ print(json.dumps(out))
 """
 
 
+PROGRAM = r"""
+import json, sys, re, hashlib, collections
+import jax, jax.numpy as jnp, numpy as np
+from flax import nnx
+from imgtune.compiler.defaults import resolve
+from imgtune.spec.records import TrainingParameters
+from imgtune.train.loop import make_train_step
+from imgtune.train.models import create_model
+from imgtune.train.optim import make_optimizer
+from imgtune.train.state import TrainState
+name = sys.argv[1]
+p = resolve(TrainingParameters(model_name=name, learning_rate_scheduler="none", training_batch_size=16), {}, multilabel=False, seed=0)
+model = create_model(name, 10, rngs=nnx.Rngs(0), width=0.25)
+g, params, stats, rest = nnx.split(model, nnx.Param, nnx.BatchStat, ...)
+tx = make_optimizer(p, steps_per_epoch=100)
+st = TrainState(jnp.zeros((), jnp.int32), params, stats, tx.init(params))
+step = make_train_step(g, rest, tx, multilabel=False)
+x = jax.ShapeDtypeStruct((16, 64, 64, 3), jnp.float32); y = jax.ShapeDtypeStruct((16,), jnp.int32); m = jax.ShapeDtypeStruct((16,), jnp.bool_)
+t = step.lower(st, x, y, m).compile().as_text()
+t2 = re.sub(r'metadata=\{[^}]*\}', '', t)
+kinds = collections.Counter(re.findall(r'"kind":"(\w+)"', t))
+targets = collections.Counter(re.findall(r'custom_call_target="([^"]+)"', t))
+convs = len(re.findall(r' convolution\(', t))
+print(json.dumps({"hash": hashlib.md5(t2.encode()).hexdigest()[:10], "fusion_kinds": kinds, "custom_calls": targets, "convolutions": convs}))
+"""
+
+
+def programs(args) -> int:
+    """Which variants change the compiled program at all (its optimised HLO, metadata stripped)."""
+    base_env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    for name in args.models:
+        for variant in args.variants:
+            env = {**base_env, "XLA_FLAGS": VARIANTS[variant]} if VARIANTS[variant] else base_env
+            out = subprocess.run([sys.executable, "-c", PROGRAM, name], capture_output=True, text=True, env=env,
+                                 check=False)
+            row = {"mode": "program", "variant": variant, "model": name}
+            if out.returncode:
+                row["error"] = (out.stderr.strip().splitlines() or ["?"])[-1][:300]
+            else:
+                row.update(json.loads(out.stdout.strip().splitlines()[-1]))
+            print(json.dumps(row), flush=True)
+    return 0
+
+
 def layouts(args) -> int:
     variants = args.variants if args.variants != list(VARIANTS) else ["default", "ynn_no_conv"]
     base_env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
@@ -108,11 +155,18 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--paired", action="store_true",
+                    help="run the default right before each variant: vs_default compares neighbours (a loaded machine)")
     ap.add_argument("--layouts", action="store_true", help="NHWC against NCHW convolutions (see the module doc)")
+    ap.add_argument("--programs", action="store_true",
+                    help="fingerprint each variant's compiled train step (a quarter-width model, batch 16)")
     args = ap.parse_args()
     if args.layouts:
         return layouts(args)
-    variants = ["default"] + [v for v in args.variants if v != "default"]
+    if args.programs:
+        return programs(args)
+    variants = [v for v in args.variants if v != "default"] if args.paired else \
+        ["default"] + [v for v in args.variants if v != "default"]
     base_env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     for r in range(args.rounds):
         torch = {}
@@ -122,7 +176,9 @@ def main() -> int:
                                   "--sizes", str(args.size)], capture_output=True, text=True, check=True).stdout
             torch = {row["model"]: args.batch / row["seconds"] for row in map(json.loads, out.strip().splitlines())}
         default = {}
-        for variant in variants:
+        order = [v for variant in variants for v in ((variant,) if variant == "default" or not args.paired
+                                                     else ("default", variant))]
+        for variant in order:
             for name in args.models:
                 env = {**base_env, "XLA_FLAGS": VARIANTS[variant]} if VARIANTS[variant] else base_env
                 out = subprocess.run([sys.executable, "-c", CHILD, str(ROOT / "benchmarks"), name, str(args.size),

@@ -39,8 +39,8 @@ rate, momentum, schedule, ...) are values in the state (:func:`imgtune.train.opt
 so trials of one model, image size and batch size lower to the same programs and every trial after
 the first loads them from JAX's persistent compilation cache. The first call of each step logs where
 its program came from (:func:`program_source`: JAX's ``/jax/compilation_cache/*`` monitoring
-events), e.g. ``train step: from the persistent compilation cache (1.7 s)`` or ``train step:
-compiled (6.9 s; not in the persistent compilation cache)``.
+events), e.g. ``train step: from the persistent compilation cache (first call 1.7 s)`` or
+``train step: compiled; not in the persistent compilation cache (first call 6.9 s)``.
 
 **Failure.** A non-finite training loss ends the trial ``Failed`` with the
 step and epoch in the reason (checked one step late, so the device is never
