@@ -57,6 +57,15 @@ import json, sys, types
 sys.path.insert(0, sys.argv[1])
 import train_step as ts
 args = types.SimpleNamespace(batch=int(sys.argv[4]), reps=int(sys.argv[5]), profile=0)
+if sys.argv[6] == "cpu":  # the process's CPU time (all threads) per step: less sensitive to other load
+    import time
+    def _cpu_time(fn, reps):
+        fn()
+        t = time.process_time()
+        for _ in range(reps):
+            fn()
+        return (time.process_time() - t) / reps
+    ts._time = _cpu_time
 seconds = ts.jax_time(sys.argv[2], int(sys.argv[3]), args)
 print(json.dumps({"seconds": seconds}))
 """
@@ -157,6 +166,9 @@ def main() -> int:
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--paired", action="store_true",
                     help="run the default right before each variant: vs_default compares neighbours (a loaded machine)")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="images per CPU-second of the process (all threads) instead of per wall second")
+    ap.add_argument("--pin", type=int, default=None, metavar="CORE", help="run the JAX processes on this core only")
     ap.add_argument("--layouts", action="store_true", help="NHWC against NCHW convolutions (see the module doc)")
     ap.add_argument("--programs", action="store_true",
                     help="fingerprint each variant's compiled train step (a quarter-width model, batch 16)")
@@ -181,8 +193,11 @@ def main() -> int:
         for variant in order:
             for name in args.models:
                 env = {**base_env, "XLA_FLAGS": VARIANTS[variant]} if VARIANTS[variant] else base_env
-                out = subprocess.run([sys.executable, "-c", CHILD, str(ROOT / "benchmarks"), name, str(args.size),
-                                      str(args.batch), str(args.reps)], capture_output=True, text=True, env=env, check=False)
+                pin = ["taskset", "-c", str(args.pin)] if args.pin is not None else []
+                out = subprocess.run([*pin, sys.executable, "-c", CHILD, str(ROOT / "benchmarks"), name,
+                                      str(args.size), str(args.batch), str(args.reps),
+                                      "cpu" if args.cpu_time else "wall"], capture_output=True, text=True, env=env,
+                                     check=False)
                 row = {"round": r + 1, "variant": variant, "xla_flags": VARIANTS[variant], "model": name,
                        "size": args.size}
                 if out.returncode:

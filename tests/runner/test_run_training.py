@@ -51,6 +51,11 @@ def test_outputs_of_a_run(multilabel_run):
     assert test["examples"] == 50 and 0 <= test["iou"] <= 1
     assert multilabel_run.test_metrics["iou"] == test["iou"]
     assert (best / "checkpoint" / "info.json").exists()
+    # the trial's log says where its compiled steps came from (the persistent cache or a compile)
+    from imgtune.runner.store import RunLayout
+
+    log = RunLayout(out).trial(multilabel_run.trials[0].id).log.read_text()
+    assert "train step: " in log and "eval step: " in log and "persistent compilation cache" in log
 
 
 def test_evaluate_command_scores_the_best_model(multilabel_run):
