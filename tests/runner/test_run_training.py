@@ -59,6 +59,11 @@ def test_outputs_of_a_run(multilabel_run):
     assert "image store: decoded 450 images once" in (out / "run.log").read_text()
     trial_log = out / "trials" / multilabel_run.trials[0].id / "log.txt"
     assert "images: the decoded image store" in trial_log.read_text()
+    # the trial's log says where its compiled steps came from (the persistent cache or a compile)
+    from imgtune.runner.store import RunLayout
+
+    log = RunLayout(out).trial(multilabel_run.trials[0].id).log.read_text()
+    assert "train step: " in log and "eval step: " in log and "persistent compilation cache" in log
 
 
 def test_evaluate_command_scores_the_best_model(multilabel_run):

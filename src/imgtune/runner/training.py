@@ -16,7 +16,9 @@ checks and decodes the files as before, and reports a bad image itself.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -55,6 +57,7 @@ def train(context: TrialContext) -> TrialResult:
     from imgtune.train.devices import worker_count  # loads JAX (see above)
     from imgtune.train.trial import train_trial  # loads JAX (see above)
 
+    _log_to_trial_log()
     params = context.trial.parameters
     workers = worker_count(params.number_of_workers)
     data = job_data(context.job, seed=context.seed, path_map=_path_map(params, context.path_map), validate=False)
@@ -76,6 +79,17 @@ def train(context: TrialContext) -> TrialResult:
                          on_step=context.progress)
     return attrs.evolve(result, artifacts=write_artifacts(context.workdir, params, result,
                                                           multilabel=context.multilabel))
+
+
+def _log_to_trial_log() -> None:
+    """Sends the trainer's log lines (evaluations, where the compiled steps came from) to this
+    process's standard output, which the worker writes to the trial's log."""
+    logger = logging.getLogger("imgtune.train")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
 
 
 def write_artifacts(workdir: Path, params: TrainingParameters, result: TrialResult, *,

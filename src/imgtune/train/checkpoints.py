@@ -19,6 +19,13 @@ Checkpoints written before the version was recorded are version 1. Raise it when
 changes in a way an older imgtune would misread, and add a fixture of the previous version
 (``tests/fixtures/make_run_fixture.py``).
 
+Version 2 keeps the optimiser's numbers in its state (``optax.inject_hyperparams``: ``opt_state``
+is ``(count, hyperparams, hyperparams_states, inner_state)``, where version 1 saved only what is now
+``inner_state``). Its ``info.json`` is unchanged; :meth:`Checkpoints.restore` reads a version 1
+``state/`` into the inner state and takes the numbers from the template (the trial's own
+parameters, as the run that wrote it used them) and the count from ``step``, so an unfinished
+trial of version 1 still resumes; the weights' readers need no migration.
+
 **Atomic.** A checkpoint is written to ``.tmp-step-...`` (Orbax commits its own
 folder atomically too), then renamed into place, then a pointer is replaced
 (:func:`imgtune.atomic.write_atomic`: temp file + fsync + ``os.replace``), and
@@ -68,7 +75,7 @@ from flax import nnx
 
 from imgtune.atomic import write_atomic
 from imgtune.errors import Problem, ValidationError
-from imgtune.formats import Migration, upgrade
+from imgtune.formats import Migration, upgrade, version_of
 from imgtune.spec.convert import structure, unstructure
 from imgtune.train.devices import to_host
 from imgtune.train.interrupt import shielded
@@ -81,11 +88,13 @@ _LAST, _BEST = "LAST", "BEST"
 _INFO = "info.json"
 
 #: The checkpoint folder's format version (see the module doc), recorded in ``info.json``.
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
 #: Where ``info.json`` records it (``version`` could be read as the model's).
 VERSION_KEY = "format_version"
 #: Version ``v`` -> the :data:`~imgtune.formats.Migration` of an ``info.json`` of version ``v`` to ``v + 1``.
-CHECKPOINT_MIGRATIONS: Mapping[int, Migration] = {}
+CHECKPOINT_MIGRATIONS: Mapping[int, Migration] = {
+    1: dict,  # 1 -> 2: info.json is unchanged; the optimiser state's layout is migrated on restore
+}
 
 
 def upgrade_info(info: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -101,18 +110,29 @@ def upgrade_info(info: Mapping[str, Any], where: str) -> dict[str, Any]:
 
 def _checked_info(folder: Path) -> dict[str, Any] | None:
     """The checked ``info.json`` of a checkpoint folder (``None`` when it has none)."""
+    return _checked_info_and_version(folder)[0]
+
+
+def _checked_info_and_version(folder: Path) -> tuple[dict[str, Any] | None, int]:
+    """The checked ``info.json`` of a checkpoint folder and the version it was written in."""
     path = folder / _INFO
     try:
         text = path.read_text()
     except FileNotFoundError:
-        return None
+        return None, CHECKPOINT_VERSION
     try:
-        info = json.loads(text)
+        raw = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValidationError([Problem(str(path), f"is not valid JSON ({exc}); the checkpoint is damaged")]) from None
-    if not isinstance(info, dict):
+    if not isinstance(raw, dict):
         raise ValidationError([Problem(str(path), "is not a JSON object; the checkpoint is damaged")])
-    return upgrade_info(info, str(path))
+    info = upgrade_info(raw, str(path))
+    return info, version_of(raw, key=VERSION_KEY)
+
+
+def _injected(opt_state: Any) -> bool:
+    """Whether ``opt_state`` is that of ``optax.inject_hyperparams`` (the version 2 layout)."""
+    return all(hasattr(opt_state, f) for f in ("count", "hyperparams", "hyperparams_states", "inner_state"))
 
 
 def _read_arrays(folder: Path, read: Any) -> Any:
@@ -248,12 +268,16 @@ class Checkpoints:
         import orbax.checkpoint as ocp
 
         path = Path(path)
-        _checked_info(path)
-        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template._asdict())
+        _, version = _checked_info_and_version(path)
+        v1 = version < 2 and _injected(template.opt_state)
+        saved = template._replace(opt_state=template.opt_state.inner_state) if v1 else template
+        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, saved._asdict())
         if self._ck is None:
             self._ck = _checkpointer()
         ck = self._ck
         arrays = _read_arrays(path, lambda: ck.restore((path / "state").absolute(), abstract))
+        if v1:  # version 1: the optimiser's numbers were constants of the step, not in its state
+            arrays["opt_state"] = template.opt_state._replace(count=arrays["step"], inner_state=arrays["opt_state"])
         try:
             progress = structure(json.loads((path / "progress.json").read_text()), Progress)
         except json.JSONDecodeError as exc:

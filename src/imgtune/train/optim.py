@@ -38,6 +38,19 @@ batches). ``U = updates_per_epoch = max(1, steps_per_epoch // k)`` and
   (``optax.exponential_decay(staircase=True)``).
 * ``none``: ``lr`` throughout (``optax.constant_schedule``).
 
+**Numbers as inputs.** :func:`make_optimizer` wraps the whole rule in
+``optax.inject_hyperparams``: its numbers (:func:`hyperparameters`: the learning rate, momentum,
+weight decay, betas and the schedule's lengths, cycles and gamma, each derived from the
+parameters and ``steps_per_epoch``) are arrays in the optimiser state, read by the jitted step
+like the weights, and the schedules above are written over those arrays (the same arithmetic as
+Optax's schedules, which need Python numbers). Trials of one model, image size and batch size
+that differ only in those numbers (or in the number of epochs) therefore share their compiled
+programs. What still changes the program: the optimiser, ``ams_gradient``, ``nesterov``, momentum
+zero or not (no momentum buffer), the scheduler, ``layers_to_freeze``,
+``gradient_accumulation_step`` and ``weighted_loss``. Adam's ``1 - beta`` is computed in float32
+from the float32 beta (before: from the Python number), so Adam updates may differ from earlier
+versions' in the last bits.
+
 **Gradient accumulation** (``gradient_accumulation_step`` = ``k``):
 ``optax.MultiSteps(every_k_schedule=k)`` averages the gradients of ``k``
 consecutive batches and applies one update, so ``k`` batches of ``b`` equal one
@@ -104,6 +117,7 @@ from imgtune.spec.records import TrainingParameters
 __all__ = [
     "class_weights",
     "frozen_mask",
+    "hyperparameters",
     "learning_rate_schedule",
     "loss_weights",
     "make_optimizer",
@@ -121,6 +135,57 @@ def updates_per_epoch(steps_per_epoch: int, accumulation: int) -> int:
     return max(1, steps_per_epoch // max(1, accumulation))
 
 
+def _schedule_numbers(params: TrainingParameters, steps_per_epoch: int) -> tuple[str, dict[str, Any]]:
+    """The schedule's kind (part of the program's structure) and its numbers (runtime values)."""
+    lr = float(params.learning_rate)
+    u = updates_per_epoch(steps_per_epoch, params.gradient_accumulation_step)
+    total = max(1, int(params.number_of_epochs) * u)
+    sched = LearningRateScheduler.parse(params.learning_rate_scheduler)
+    if sched is LearningRateScheduler.NONE:
+        return "constant", {"learning_rate": lr}
+    if sched is LearningRateScheduler.STEP:
+        gamma = float(params.step_lr_gamma)
+        if gamma == 0:  # as optax.exponential_decay: a zero rate holds the initial value
+            return "constant", {"learning_rate": lr}
+        return "step", {"learning_rate": lr, "step_updates": max(1, int(params.step_lr_step_size) * u),
+                        "step_gamma": gamma}
+    warmup = int(params.warmup_cosine_lr_warmup_epochs) * u
+    numbers = {"learning_rate": lr, "cosine_span": max(1, total - warmup),
+               "cosine_angle": 2.0 * math.pi * float(params.warmup_cosine_lr_cycles)}
+    if warmup == 0:
+        return "cosine", numbers
+    return "warmup_cosine", {**numbers, "warmup_updates": warmup}
+
+
+def _schedule(kind: str, learning_rate: Any, *, step_updates: Any = None, step_gamma: Any = None,
+              cosine_span: Any = None, cosine_angle: Any = None, warmup_updates: Any = None) -> optax.Schedule:
+    """The schedule ``kind`` over (possibly traced) scalars: the same arithmetic as Optax's
+    ``constant_schedule``, ``exponential_decay(staircase=True)``, ``linear_schedule`` and
+    ``join_schedules``, which need Python numbers for their steps."""
+    if kind == "constant":
+        return lambda count: learning_rate
+    if kind == "step":
+        def step(count: Any) -> jax.Array:
+            p = jnp.floor(count / step_updates)
+            return jnp.where(count <= 0, learning_rate, learning_rate * jnp.power(step_gamma, p))
+
+        return step
+
+    def cosine(t: Any) -> jax.Array:
+        progress = jnp.asarray(t, jnp.float32) / cosine_span
+        return learning_rate * 0.5 * (1.0 + jnp.cos(cosine_angle * progress))
+
+    if kind == "cosine":
+        return cosine
+
+    def warmup_cosine(count: Any) -> jax.Array:
+        frac = 1 - jnp.clip(count, 0, warmup_updates) / warmup_updates
+        warm = (0.0 - learning_rate) * frac + learning_rate
+        return jnp.where(count < warmup_updates, warm, cosine(count - warmup_updates))
+
+    return warmup_cosine
+
+
 def learning_rate_schedule(params: TrainingParameters, steps_per_epoch: int) -> optax.Schedule:
     """The learning rate as a function of the optimiser update count (see the module doc).
 
@@ -132,26 +197,13 @@ def learning_rate_schedule(params: TrainingParameters, steps_per_epoch: int) -> 
         ValidationError: ``params`` are not resolved (a field is unset).
     """
     _require_resolved(params, "learning_rate_schedule")
-    lr = float(params.learning_rate)
-    u = updates_per_epoch(steps_per_epoch, params.gradient_accumulation_step)
-    total = max(1, int(params.number_of_epochs) * u)
-    sched = LearningRateScheduler.parse(params.learning_rate_scheduler)
-    if sched is LearningRateScheduler.NONE:
-        return optax.constant_schedule(lr)
-    if sched is LearningRateScheduler.STEP:
-        return optax.exponential_decay(lr, transition_steps=max(1, int(params.step_lr_step_size) * u),
-                                       decay_rate=float(params.step_lr_gamma), staircase=True)
-    warmup = int(params.warmup_cosine_lr_warmup_epochs) * u
-    cycles = float(params.warmup_cosine_lr_cycles)
-    span = max(1, total - warmup)
+    kind, numbers = _schedule_numbers(params, steps_per_epoch)
+    return _schedule(kind, **_as_arrays(numbers))
 
-    def cosine(t: Any) -> jax.Array:
-        progress = jnp.asarray(t, jnp.float32) / span
-        return lr * 0.5 * (1.0 + jnp.cos(2.0 * math.pi * cycles * progress))
 
-    if warmup == 0:
-        return cosine
-    return optax.join_schedules([optax.linear_schedule(0.0, lr, warmup), cosine], [warmup])
+def _as_arrays(numbers: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Python numbers as 0-d arrays: int32 counts, float32 values (what the state holds)."""
+    return {k: np.asarray(v, np.int32 if isinstance(v, int) else np.float32) for k, v in numbers.items()}
 
 
 def path_of(key_path: Sequence[Any]) -> tuple:
@@ -182,24 +234,83 @@ def frozen_mask(tree: Any, groups: Sequence[Sequence[tuple]], layers_to_freeze: 
     return jax.tree_util.tree_map_with_path(frozen, tree)
 
 
-def _base_optimizer(params: TrainingParameters, schedule: optax.Schedule) -> optax.GradientTransformation:
+def _update_rule(
+    learning_rate: Any,
+    weight_decay: Any,
+    momentum: Any = None,
+    beta1: Any = None,
+    beta2: Any = None,
+    step_updates: Any = None,
+    step_gamma: Any = None,
+    cosine_span: Any = None,
+    cosine_angle: Any = None,
+    warmup_updates: Any = None,
+    *,
+    optimizer: str,
+    schedule: str,
+    nesterov: bool,
+    ams_gradient: bool,
+    labels: Any,
+    accumulation: int,
+) -> optax.GradientTransformation:
+    """The update rule from its numbers (traced inside ``optax.inject_hyperparams``) and its
+    structure (keyword-only, static); see the module doc."""
+    lr = _schedule(schedule, learning_rate, step_updates=step_updates, step_gamma=step_gamma,
+                   cosine_span=cosine_span, cosine_angle=cosine_angle, warmup_updates=warmup_updates)
+    if optimizer == "sgd":
+        tx = optax.chain(optax.add_decayed_weights(weight_decay),
+                         optax.sgd(lr, momentum=momentum, nesterov=nesterov and momentum is not None))
+    else:
+        scale = (optax.scale_by_amsgrad(beta1, beta2, eps=_ADAM_EPS) if ams_gradient
+                 else optax.scale_by_adam(beta1, beta2, eps=_ADAM_EPS))
+        if optimizer == "adam":
+            tx = optax.chain(optax.add_decayed_weights(weight_decay), scale, optax.scale_by_learning_rate(lr))
+        else:  # adamw
+            tx = optax.chain(scale, optax.add_decayed_weights(weight_decay), optax.scale_by_learning_rate(lr))
+    if labels is not None:
+        tx = optax.multi_transform({"train": tx, "frozen": optax.set_to_zero()}, labels)
+    if accumulation > 1:
+        tx = optax.MultiSteps(tx, every_k_schedule=accumulation).gradient_transformation()
+    return tx
+
+
+def hyperparameters(params: TrainingParameters, *, steps_per_epoch: int) -> dict[str, np.ndarray]:
+    """The update rule's runtime numbers: what :func:`make_optimizer` keeps in the optimiser state.
+
+    Trials whose parameters differ only in these numbers (learning rate, momentum, weight decay,
+    betas, the schedule's warmup, cycles, step size, gamma and length) share their compiled
+    programs. Zero momentum (no momentum buffer) and zero warmup change the program's structure.
+
+    Example:
+        >>> from imgtune.compiler.defaults import resolve
+        >>> p = resolve(TrainingParameters(model_name="resnet18", learning_rate=0.1, number_of_epochs=10,
+        ...             learning_rate_scheduler="step", step_lr_step_size=2, step_lr_gamma=0.5), {},
+        ...             multilabel=False, seed=0)
+        >>> {k: round(v.item(), 6) for k, v in sorted(hyperparameters(p, steps_per_epoch=4).items())}
+        {'learning_rate': 0.1, 'momentum': 0.9, 'step_gamma': 0.5, 'step_updates': 8, 'weight_decay': 0.0001}
+    """
+    return _as_arrays(_numbers_and_structure(params, steps_per_epoch)[0])
+
+
+def _numbers_and_structure(params: TrainingParameters, steps_per_epoch: int) -> tuple[dict[str, Any],
+                                                                                       dict[str, Any]]:
     kind = Optimizer.parse(params.optimizer)
-    wd = float(params.weight_decay)
+    schedule, numbers = _schedule_numbers(params, steps_per_epoch)
+    numbers["weight_decay"] = float(params.weight_decay)
+    structure = {"schedule": schedule, "nesterov": False, "ams_gradient": False}
     if kind in (Optimizer.SGD, Optimizer.NONE):
+        structure["optimizer"] = "sgd"
         momentum = float(params.momentum)
-        return optax.chain(
-            optax.add_decayed_weights(wd),
-            optax.sgd(schedule, momentum=momentum if momentum > 0 else None,
-                      nesterov=bool(params.nesterov) and momentum > 0),
-        )
-    b1, b2 = float(params.beta1), float(params.beta2)
-    scale = (optax.scale_by_amsgrad(b1, b2, eps=_ADAM_EPS) if params.ams_gradient
-             else optax.scale_by_adam(b1, b2, eps=_ADAM_EPS))
-    if kind is Optimizer.ADAM:
-        return optax.chain(optax.add_decayed_weights(wd), scale, optax.scale_by_learning_rate(schedule))
-    if kind is Optimizer.ADAMW:
-        return optax.chain(scale, optax.add_decayed_weights(wd), optax.scale_by_learning_rate(schedule))
-    raise ValueError(f"unknown optimizer {params.optimizer!r}")
+        if momentum > 0:  # zero: no momentum buffer (plain SGD)
+            numbers["momentum"] = momentum
+            structure["nesterov"] = bool(params.nesterov)
+    elif kind in (Optimizer.ADAM, Optimizer.ADAMW):
+        structure["optimizer"] = kind.value
+        structure["ams_gradient"] = bool(params.ams_gradient)
+        numbers.update(beta1=float(params.beta1), beta2=float(params.beta2))
+    else:
+        raise ValueError(f"unknown optimizer {params.optimizer!r}")
+    return numbers, structure
 
 
 def _require_resolved(params: TrainingParameters, user: str) -> None:
@@ -224,6 +335,10 @@ def make_optimizer(
 ) -> optax.GradientTransformation:
     """The whole update rule: optimiser + schedule, frozen groups, gradient accumulation.
 
+    Its numbers (:func:`hyperparameters`) are runtime values in the state
+    (``optax.inject_hyperparams``: ``state.hyperparams``, around the inner state that the chain
+    below keeps), not constants of the compiled step.
+
     Args:
         params: Resolved training parameters.
         steps_per_epoch: Training batches per epoch.
@@ -244,15 +359,14 @@ def make_optimizer(
           training_parameters.advanced_settings: is unset: make_optimizer takes resolved parameters ...
         ...
     """
-    _require_resolved(params, "make_optimizer")
-    tx = _base_optimizer(params, learning_rate_schedule(params, steps_per_epoch))
+    _require_resolved(params, "learning_rate_schedule")
+    numbers, structure = _numbers_and_structure(params, steps_per_epoch)
+    labels = None
     if frozen is not None and any(jax.tree.leaves(frozen)):
         labels = jax.tree.map(lambda f: "frozen" if f else "train", frozen)
-        tx = optax.multi_transform({"train": tx, "frozen": optax.set_to_zero()}, labels)
-    k = int(params.gradient_accumulation_step)
-    if k > 1:
-        tx = optax.MultiSteps(tx, every_k_schedule=k)
-    return tx
+    rule = optax.inject_hyperparams(_update_rule, static_args=("accumulation",))
+    return rule(**_as_arrays(numbers), **structure, labels=labels,
+                accumulation=int(params.gradient_accumulation_step))
 
 
 def class_weights(labels: Any, num_classes: int, *, multilabel: bool = False) -> np.ndarray:

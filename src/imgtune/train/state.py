@@ -7,8 +7,9 @@ hold everything its future depends on:
     ``step`` (int32: training batches done, the big_vision step counter),
     ``params`` and ``batch_stats`` (``nnx.State`` of the model's
     ``nnx.Param`` and ``nnx.BatchStat`` variables) and ``opt_state`` (the
-    Optax state, including the gradient-accumulation buffer of
-    ``optax.MultiSteps`` and the schedule's update count).
+    Optax state: the optimiser's numbers (``opt_state.hyperparams``, see
+    :func:`imgtune.train.optim.make_optimizer`) around the inner state, which holds the
+    gradient-accumulation buffer of ``optax.MultiSteps`` and the schedule's update count).
 
     Randomness needs no key in the state: the dropout key of step ``t`` is
     ``fold_in(k0, t)`` where ``k0`` is the model's initial key (from
