@@ -18,6 +18,7 @@ Example:
 from typing import TYPE_CHECKING, Any
 
 from imgtune.compiler import Plan, Trial, compile, extend, render
+from imgtune.compiler.study import Observation, Study
 from imgtune.errors import Problem, ValidationError
 from imgtune.spec import *  # noqa: F403
 from imgtune.spec import __all__ as _spec_all
@@ -67,7 +68,9 @@ __all__ = [
     *_spec_all,
     "KEEP",
     "LegacySchemaWarning",
+    "Observation",
     "Plan",
+    "Study",
     "RunResult",
     "TrialRecord",
     "Trial",
