@@ -124,6 +124,21 @@ class Study:
         plan: The plan so far: the trials known, the sampler's state.
         asked: How many of the plan's trials were handed out (always its first ones).
         outcomes: What was told, in the order it was told.
+
+    Example:
+        >>> import imgtune
+        >>> job = imgtune.ImageClassificationJob(
+        ...     training_data={"path": "d"}, target_column_name="label",
+        ...     limits={"max_trials": 3, "max_concurrent_trials": 1}, sweep={"sampling_algorithm": "bayesian"},
+        ...     search_space=[{"learning_rate": {"type": "uniform", "min_value": 0.001, "max_value": 0.1}}])
+        >>> study = Study.create(job, seed=0)
+        >>> len(study.plan.trials)   # Bayesian: the first trial only; the others come from what is told
+        1
+        >>> for _ in range(3):
+        ...     trial, study = study.ask()
+        ...     study = study.tell(trial, metric=0.5 + trial.parameters.learning_rate)
+        >>> len(study.plan.trials), len({t.id for t in study.trials}), study.ask()[0]
+        (3, 3, None)
     """
 
     plan: Plan
