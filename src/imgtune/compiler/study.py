@@ -237,7 +237,6 @@ class Study:
             imgtune.errors.ValidationError: 1 problem:
               trial: 0000-... was told already
         """
-        trial_id = trial if isinstance(trial, str) else getattr(trial, "id", None)
         problems = self._check_pending(trial, "trial")
         observations: list[Observation] = []
         for i, entry in enumerate(history):
@@ -260,7 +259,7 @@ class Study:
                                                   f"or failed=True"))
         if problems:
             raise ValidationError(problems)
-        assert isinstance(trial_id, str)
+        trial_id = trial if isinstance(trial, str) else trial.id
         outcome = Outcome(trial_id=trial_id, metric=value, history=tuple(observations))
         return attrs.evolve(self, outcomes=(*self.outcomes, outcome))
 
@@ -312,7 +311,7 @@ class Study:
         return Decision(trial_id, False, f"{self.plan.policy.type}: does not judge at interval {interval}")
 
     def _check_pending(self, trial: object, path: str) -> list[Problem]:
-        trial_id = trial if isinstance(trial, str) else getattr(trial, "id", None) if isinstance(trial, Trial) else None
+        trial_id = trial if isinstance(trial, str) else trial.id if isinstance(trial, Trial) else None
         if trial_id is None:
             return [Problem(path, f"must be a Trial or a trial id, got {type(trial).__name__}")]
         known = {t.id: t for t in self.trials}
