@@ -320,12 +320,16 @@ def _ranged(draw: Any, spec: FieldSpec, cls: type) -> Any:
             return draw(_choice(spec))
         top = math.log(high)
         bottom = math.log(max(low, 1e-12)) if low > 0 else top - 20
+        if not bottom < top:  # a range narrowed to less than the exponents can tell apart
+            return draw(_choice(spec))
         a = draw(st.floats(bottom, top, exclude_max=True, allow_nan=False))
         b = draw(st.floats(a, top, exclude_min=True, allow_nan=False))
         if not a < b:
             return draw(_choice(spec))
         return LogUniform(min_value=a, max_value=b) if cls is LogUniform else QLogUniform(
             min_value=a, max_value=b, q=draw(st.sampled_from([0.001, 0.01])))
+    if not low < high:
+        return draw(_choice(spec))
     a = draw(st.floats(low, high, exclude_max=True, allow_nan=False))
     b = draw(st.floats(a, high, exclude_min=True, allow_nan=False))
     if not (a < b and spec.in_range(a) and spec.in_range(b)):
