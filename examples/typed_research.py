@@ -11,13 +11,17 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+import attrs
+
 import imgtune
 from imgtune import (
     ImageClassificationJob,
     Input,
+    Observation,
     Plan,
     ResolvedTrainingParameters,
     RunResult,
+    Study,
     pipe,
     with_limits,
     with_sweep,
@@ -58,6 +62,27 @@ def describe(plan: Plan) -> str:
     return f"{first.model_name} ({first.optimizer.value}), {len(plan.trials)} trials, batch {first.training_batch_size}"
 
 
+def ask_and_tell(job: ImageClassificationJob) -> Study:
+    """Drives a sweep by hand: each trial scored without training (a stand-in for one's own loop)."""
+    study = Study.create(job, seed=0)
+    while True:
+        trial, study = study.ask()
+        if trial is None:
+            return study
+        rate = trial.parameters.learning_rate
+        history = [Observation(epoch, {"accuracy": 1 - rate / epoch}) for epoch in (1, 2)]
+        if study.should_stop(trial, history[:1]).stop:
+            study = study.tell(trial, history=history[:1])
+        else:
+            study = study.tell(trial, history=history)
+
+
+def short_plan(plan: Plan) -> Plan:
+    """The first two trials, one epoch each (their ids derived again from their content)."""
+    first = plan.select([t.id for t in plan.trials[:2]])
+    return first.map_parameters(lambda p: attrs.evolve(p, number_of_epochs=1))
+
+
 def main(argv: Sequence[str]) -> int:
     from imgtune.datasets import make_image_folder  # scikit-learn is needed only to train
 
@@ -67,6 +92,8 @@ def main(argv: Sequence[str]) -> int:
     for job in jobs:
         plan = imgtune.compile(job, seed=1)
         print(describe(plan), [round(lr, 5) for lr in learning_rates(plan)])
+        print("ask/tell:", [(o.trial_id, o.metric) for o in ask_and_tell(job).outcomes])
+        print("short:", describe(short_plan(plan)))
     result: RunResult = imgtune.run(jobs[0], f"{out}/sgd", keep_checkpoints=1)
     best = result.best_trial
     print(result.status.value, best.id if best is not None else "no trial finished")

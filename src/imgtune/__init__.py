@@ -18,6 +18,7 @@ Example:
 from typing import TYPE_CHECKING, Any
 
 from imgtune.compiler import Plan, Trial, compile, extend, render
+from imgtune.compiler.study import Observation, Study
 from imgtune.errors import Problem, ValidationError
 from imgtune.serialization import AzureQuirkWarning, LegacySchemaWarning, dump, dumps, from_azure, load, loads, to_dict
 from imgtune.serialization.overrides import override
@@ -70,7 +71,9 @@ __all__ = [
     "KEEP",
     "AzureQuirkWarning",
     "LegacySchemaWarning",
+    "Observation",
     "Plan",
+    "Study",
     "RunResult",
     "TrialRecord",
     "Trial",

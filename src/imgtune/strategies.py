@@ -13,6 +13,13 @@ imgtune accepts (requires ``hypothesis``, which imgtune does not depend on)::
 Every strategy is derived from the constraint table in
 :mod:`imgtune.spec.fields`, so a field added there is generated here.
 
+Narrowing: the strategies take keyword arguments that narrow what they generate (the task,
+the sampling algorithms, the fields searched or set, numeric bounds per field, the number of
+trials), checked when the strategy is made (a :class:`~imgtune.errors.ValidationError`
+listing every problem); drawing from a strategy never raises. :func:`plans` and
+:func:`run_results` generate compiled plans and run results consistent with them, to test
+analysis code without training.
+
 Example:
     >>> from hypothesis import given, settings
     >>> @settings(max_examples=5, deadline=None)
@@ -26,13 +33,20 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
+from collections.abc import Collection, Mapping
 from typing import Any
+
+import attrs
 
 try:
     from hypothesis import strategies as st
 except ImportError as exc:  # Hypothesis comes with the test extra, not with imgtune itself
     raise ImportError("imgtune.strategies needs Hypothesis: pip install 'imgtune[test]' (or just hypothesis)") from exc
 
+from imgtune.compiler import Plan, compile
+from imgtune.errors import Problem, ValidationError, closest
+from imgtune.runner.results import RunResult, TrialRecord, best_of_history
 from imgtune.serialization import dumps, loads  # noqa: F401  (used by the doctest)
 from imgtune.spec.distributions import (
     Choice,
@@ -46,6 +60,7 @@ from imgtune.spec.distributions import (
     Randint,
     Uniform,
 )
+from imgtune.spec.enums import JobStatus
 from imgtune.spec.fields import (
     ADVANCED_SETTINGS,
     LIMITS,
@@ -73,13 +88,17 @@ from imgtune.spec.records import (
 )
 
 __all__ = [
+    "SAMPLING_ALGORITHMS",
+    "TASKS",
     "field_values",
     "inputs",
     "jobs",
     "limits",
     "multiclass_jobs",
     "multilabel_jobs",
+    "plans",
     "policies",
+    "run_results",
     "sampling_algorithms",
     "search_spaces",
     "sweeps",
@@ -87,6 +106,84 @@ __all__ = [
 ]
 
 _INT_CAP = 4096  # generated ints on fields without an upper bound stay below low + this
+
+#: The tasks :func:`jobs` takes: ``multiclass`` (``image_classification``) and ``multilabel``
+#: (``image_classification_multilabel``).
+TASKS = {"multiclass": ImageClassificationJob, "image_classification": ImageClassificationJob,
+         "multilabel": ImageClassificationMultilabelJob,
+         "image_classification_multilabel": ImageClassificationMultilabelJob}
+#: The sampling algorithms :func:`jobs` and :func:`sweeps` take; ``none``: a job without a sweep.
+SAMPLING_ALGORITHMS = ("random", "sobol", "grid", "bayesian", "none")
+#: Distribution kinds that keep every drawn value inside a field's bounds (for bounded fields).
+_BOUNDED_KINDS = frozenset({"scalar", "choice", "uniform", "loguniform"})
+
+
+# --------------------------------------------------------------------------- narrowing
+def _narrow(spec: FieldSpec, bound: Any, path: str, problems: list[Problem]) -> FieldSpec:
+    """``spec`` with its range narrowed to ``bound`` = ``(low, high)`` (either may be ``None``)."""
+    if spec.kind not in (Kind.INT, Kind.FLOAT):
+        problems.append(Problem(path, f"{spec.name} is not a number ({spec.kind.value}): only numeric fields "
+                                      f"have bounds"))
+        return spec
+    if not (isinstance(bound, (tuple, list)) and len(bound) == 2 and all(
+            b is None or (isinstance(b, (int, float)) and not isinstance(b, bool) and math.isfinite(b))
+            for b in bound)):
+        problems.append(Problem(path, f"must be a pair (low, high) of numbers or None, got {bound!r}"))
+        return spec
+    low, high = bound
+    new = spec
+    if low is not None and (spec.low is None or low > spec.low):
+        new = attrs.evolve(new, low=float(low) if spec.kind is Kind.FLOAT else math.ceil(low), low_open=False)
+    if high is not None and (spec.high is None or high < spec.high):
+        new = attrs.evolve(new, high=float(high) if spec.kind is Kind.FLOAT else math.floor(high), high_open=False)
+    if new.allowed is not None:
+        new = attrs.evolve(new, allowed=tuple(v for v in new.allowed if new.in_range(v)))
+    empty = (new.allowed == () or new.low is not None and new.high is not None and (
+        new.low > new.high or new.low == new.high and (new.low_open or new.high_open)))
+    if empty:
+        problems.append(Problem(path, f"leaves no valid value of {spec.name} ({spec.range_text()}), got {bound!r}"))
+        return spec
+    return new
+
+
+def _specs(bounds: Mapping[str, Any] | None, problems: list[Problem]) -> dict[str, FieldSpec]:
+    """The training-parameter table with the bounded fields narrowed."""
+    specs = dict(TRAINING_PARAMETERS)
+    if bounds is None:
+        return specs
+    if not isinstance(bounds, Mapping):
+        problems.append(Problem("bounds", f"must be a mapping of field names to (low, high), got {bounds!r}"))
+        return specs
+    for name, bound in bounds.items():
+        if name not in specs:
+            hint = closest(str(name), list(specs))
+            problems.append(Problem(f"bounds.{name}", "not a training parameter"
+                                    + (f" (did you mean {hint!r}?)" if hint else "")))
+            continue
+        specs[name] = _narrow(specs[name], bound, f"bounds.{name}", problems)
+    return specs
+
+
+def _chosen(value: Collection[str] | None, known: Collection[str], path: str, problems: list[Problem]) -> list[str]:
+    """The names asked for (all of ``known`` when ``None``), each checked."""
+    if value is None:
+        return list(known)
+    if isinstance(value, str):
+        value = [value]
+    out = []
+    for name in value:
+        if name in known:
+            out.append(name)
+        else:
+            hint = closest(str(name), [str(k) for k in known])
+            problems.append(Problem(path, f"unknown {name!r}" + (f" (did you mean {hint!r}?)" if hint else "")
+                                    + f"; one of {', '.join(map(str, known))}"))
+    return sorted(set(out), key=list(known).index)
+
+
+def _raise(problems: list[Problem], what: str) -> None:
+    if problems:
+        raise ValidationError(problems, what)
 
 
 # --------------------------------------------------------------------------- scalars
@@ -153,20 +250,41 @@ def _consistent_crops(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-@st.composite
-def training_parameters(draw: Any) -> TrainingParameters:
+def training_parameters(*, fields: Collection[str] | None = None,
+                        bounds: Mapping[str, tuple[float | None, float | None]] | None = None,
+                        ) -> st.SearchStrategy[TrainingParameters]:
     """Valid :class:`TrainingParameters`, any subset of the 34 fields set.
+
+    Args:
+        fields: The fields that may be set (default: all).
+        bounds: Field name -> ``(low, high)`` (either ``None``): numeric values stay within
+            (but for the cross-field rules: a ViT's validation crop follows its training crop, the
+            validation resize is at least the crop, no more layers frozen than the model has).
+
+    Raises:
+        ValidationError: An unknown field, or a bound that is not numeric or leaves no value.
 
     Example:
         >>> from hypothesis import given, settings
         >>> @settings(max_examples=5, deadline=None, database=None)
-        ... @given(training_parameters())
+        ... @given(training_parameters(fields=["learning_rate", "momentum"], bounds={"momentum": (0.5, 0.6)}))
         ... def check(value):
         ...     assert TrainingParameters(**value.set_fields()) == value
+        ...     assert set(value.set_fields()) <= {"learning_rate", "momentum"}
+        ...     assert value.momentum is None or 0.5 <= value.momentum <= 0.6
         >>> check()
     """
-    names = draw(st.lists(st.sampled_from(list(TRAINING_PARAMETERS)), unique=True, max_size=12))
-    values = {name: draw(field_values(TRAINING_PARAMETERS[name])) for name in names}
+    problems: list[Problem] = []
+    specs = _specs(bounds, problems)
+    names = _chosen(fields, list(TRAINING_PARAMETERS), "fields", problems)
+    _raise(problems, "training_parameters()")
+    return _training_parameters(specs, names)
+
+
+@st.composite
+def _training_parameters(draw: Any, specs: Mapping[str, FieldSpec], names: list[str]) -> TrainingParameters:
+    chosen = draw(st.lists(st.sampled_from(names), unique=True, max_size=12)) if names else []
+    values = {name: draw(field_values(specs[name])) for name in chosen}
     return TrainingParameters(**_consistent_crops(values))
 
 
@@ -202,12 +320,16 @@ def _ranged(draw: Any, spec: FieldSpec, cls: type) -> Any:
             return draw(_choice(spec))
         top = math.log(high)
         bottom = math.log(max(low, 1e-12)) if low > 0 else top - 20
+        if not bottom < top:  # a range narrowed to less than the exponents can tell apart
+            return draw(_choice(spec))
         a = draw(st.floats(bottom, top, exclude_max=True, allow_nan=False))
         b = draw(st.floats(a, top, exclude_min=True, allow_nan=False))
         if not a < b:
             return draw(_choice(spec))
         return LogUniform(min_value=a, max_value=b) if cls is LogUniform else QLogUniform(
             min_value=a, max_value=b, q=draw(st.sampled_from([0.001, 0.01])))
+    if not low < high:
+        return draw(_choice(spec))
     a = draw(st.floats(low, high, exclude_max=True, allow_nan=False))
     b = draw(st.floats(a, high, exclude_min=True, allow_nan=False))
     if not (a < b and spec.in_range(a) and spec.in_range(b)):
@@ -230,7 +352,12 @@ def _gaussian(draw: Any, spec: FieldSpec, integer: bool) -> Any:
     return cls(mu=mu, sigma=sigma) if cls in (Normal, LogNormal) else cls(mu=mu, sigma=sigma, q=0.01)
 
 
-def _distribution(spec: FieldSpec, kinds: frozenset[str]) -> st.SearchStrategy[Any]:
+def _distribution(spec: FieldSpec, kinds: frozenset[str], bounded: bool = False) -> st.SearchStrategy[Any]:
+    if bounded:  # only what keeps every drawn value inside the bounds, and ranges only where there is room
+        kinds = kinds & _BOUNDED_KINDS
+        low, high = _bounds(spec)
+        if not high - low >= (1 if spec.kind is Kind.INT else 1e-9):
+            kinds = kinds & {"scalar", "choice"}
     options = [field_values(spec)] if "scalar" in kinds else []
     if "choice" in kinds:
         options.append(_choice(spec))
@@ -258,11 +385,24 @@ GRID_KINDS = frozenset({"scalar", "choice"})
 BAYESIAN_KINDS = frozenset({"scalar", "choice", "uniform", "quniform"})
 
 
-@st.composite
-def search_spaces(draw: Any, kinds: frozenset[str] = ALL_KINDS, max_fields: int = 6) -> SearchSpace:
+def search_spaces(kinds: frozenset[str] = ALL_KINDS, max_fields: int = 6, *, fields: Collection[str] | None = None,
+                  bounds: Mapping[str, tuple[float | None, float | None]] | None = None,
+                  ) -> st.SearchStrategy[SearchSpace]:
     """Valid :class:`SearchSpace` subspaces whose values are among ``kinds``
     (``scalar``, ``choice``, ``uniform``, ``quniform``, ``loguniform``,
     ``qloguniform``, ``normal``, ``randint``).
+
+    Args:
+        kinds: The kinds of values.
+        max_fields: Fields per subspace at most.
+        fields: The searchable fields that may appear (default: all 31).
+        bounds: Field name -> ``(low, high)``: a bounded field's values and distributions stay
+            within (it is searched by ``scalar``, ``choice``, ``uniform`` or ``loguniform`` only;
+            the cross-field rules may still move a crop or resize size, as in
+            :func:`training_parameters`).
+
+    Raises:
+        ValidationError: An unknown or unsearchable field, no field at all, a bad bound or kind.
 
     Example:
         >>> from hypothesis import given, settings
@@ -271,9 +411,31 @@ def search_spaces(draw: Any, kinds: frozenset[str] = ALL_KINDS, max_fields: int 
         ... def check(value):
         ...     assert all(d.type == "choice" for d in value.distributions().values())
         >>> check()
+        >>> @settings(max_examples=5, deadline=None, database=None)
+        ... @given(search_spaces(fields=["learning_rate"], bounds={"learning_rate": (0.001, 0.01)}))
+        ... def check_narrowed(value):
+        ...     assert list(value.set_fields()) == ["learning_rate"]
+        >>> check_narrowed()
     """
-    names = draw(st.lists(st.sampled_from(list(SEARCHABLE)), unique=True, min_size=1, max_size=max_fields))
-    values = {name: draw(_distribution(SEARCHABLE[name], kinds)) for name in names}
+    problems: list[Problem] = []
+    specs = _specs(bounds, problems)
+    names = _chosen(fields, list(SEARCHABLE), "fields", problems)
+    unknown_kinds = sorted(set(kinds) - ALL_KINDS) if isinstance(kinds, (set, frozenset, list, tuple)) else [kinds]
+    if unknown_kinds:
+        problems.append(Problem("kinds", f"unknown {unknown_kinds!r}; among {', '.join(sorted(ALL_KINDS))}"))
+    if not names and fields is not None and not problems:
+        problems.append(Problem("fields", "a search space needs at least one field"))
+    if not (isinstance(max_fields, int) and max_fields >= 1):
+        problems.append(Problem("max_fields", f"must be an integer >= 1, got {max_fields!r}"))
+    _raise(problems, "search_spaces()")
+    return _search_spaces(frozenset(kinds), max_fields, specs, names, frozenset(bounds or ()))
+
+
+@st.composite
+def _search_spaces(draw: Any, kinds: frozenset[str], max_fields: int, specs: Mapping[str, FieldSpec],
+                   fields: list[str], bounded: frozenset[str]) -> SearchSpace:
+    names = draw(st.lists(st.sampled_from(fields), unique=True, min_size=1, max_size=max_fields))
+    values = {name: draw(_distribution(specs[name], kinds, name in bounded)) for name in names}
     # A one-value choice pins its value, as a scalar does (the records check both).
     pinned = {k: v.values[0] if isinstance(v, Choice) and len(v.values) == 1 else v for k, v in values.items()
               if not hasattr(v, "type") or isinstance(v, (str, int, float)) or isinstance(v, Choice) and len(v.values) == 1}
@@ -285,9 +447,9 @@ def search_spaces(draw: Any, kinds: frozenset[str] = ALL_KINDS, max_fields: int 
 
 
 # --------------------------------------------------------------------------- limits and sweeps
-@st.composite
-def limits(draw: Any) -> Limits:
-    """Valid :class:`Limits` (concurrency never above ``max_trials``).
+def limits(*, max_trials: int | None = None) -> st.SearchStrategy[Limits]:
+    """Valid :class:`Limits` (concurrency never above ``max_trials``), with at most ``max_trials`` trials
+    when it is given.
 
     Example:
         >>> from hypothesis import given, settings
@@ -297,14 +459,25 @@ def limits(draw: Any) -> Limits:
         ...     assert value.max_concurrent_trials is None or value.max_concurrent_trials <= (value.max_trials or 100)
         >>> check()
     """
-    trials = draw(st.none() | field_values(LIMITS["max_trials"]))
+    problems: list[Problem] = []
+    spec = LIMITS["max_trials"]
+    if max_trials is not None:
+        spec = _narrow(spec, (None, max_trials), "max_trials", problems)
+    _raise(problems, "limits()")
+    return _limits(spec)
+
+
+@st.composite
+def _limits(draw: Any, trials_spec: FieldSpec) -> Limits:
+    trials = draw(st.none() | field_values(trials_spec))
     concurrency = draw(st.none() | st.integers(1, min(100, trials or 100)))
     timeout = draw(st.none() | field_values(LIMITS["timeout_minutes"]))
     return Limits(max_trials=trials, max_concurrent_trials=concurrency, timeout_minutes=timeout)
 
 
-def sampling_algorithms() -> st.SearchStrategy[Any]:
-    """Random (seeded or not, random or sobol), grid and Bayesian sampling.
+def sampling_algorithms(names: Collection[str] | None = None) -> st.SearchStrategy[Any]:
+    """Random (seeded or not, random or sobol), grid and Bayesian sampling; ``names`` narrows
+    them (among ``random``, ``sobol``, ``grid``, ``bayesian``).
 
     Example:
         >>> from hypothesis import given, settings
@@ -314,12 +487,22 @@ def sampling_algorithms() -> st.SearchStrategy[Any]:
         ...     assert value.type in ("random", "grid", "bayesian")
         >>> check()
     """
-    return st.one_of(
-        st.builds(RandomSampling, seed=st.none() | st.integers(0, 2**32 - 1),
-                  rule=st.none() | st.sampled_from(["random", "sobol"])),
-        st.just(GridSampling()),
-        st.just(BayesianSampling()),
-    )
+    problems: list[Problem] = []
+    chosen = _chosen(names, SAMPLING_ALGORITHMS[:-1], "names", problems)
+    if not chosen and not problems:
+        problems.append(Problem("names", "needs at least one sampling algorithm"))
+    _raise(problems, "sampling_algorithms()")
+    seeds = st.none() | st.integers(0, 2**32 - 1)
+    options = {
+        "random": st.builds(RandomSampling, seed=seeds, rule=st.sampled_from([None, "random"])),
+        "sobol": st.builds(RandomSampling, seed=seeds, rule=st.just("sobol")),
+        "grid": st.just(GridSampling()),
+        "bayesian": st.just(BayesianSampling()),
+    }
+    return st.one_of([options[name] for name in chosen])
+
+
+_algorithms = sampling_algorithms  # for the functions whose keyword argument has this name
 
 
 def policies() -> st.SearchStrategy[Any]:
@@ -345,9 +528,9 @@ def policies() -> st.SearchStrategy[Any]:
     )
 
 
-@st.composite
-def sweeps(draw: Any) -> Sweep:
-    """Valid :class:`Sweep` values (no policy with Bayesian sampling).
+def sweeps(*, sampling_algorithms: Collection[str] | None = None) -> st.SearchStrategy[Sweep]:
+    """Valid :class:`Sweep` values (no policy with Bayesian sampling), of the ``sampling_algorithms``
+    named (default: all; see :func:`sampling_algorithms`).
 
     Example:
         >>> from hypothesis import given, settings
@@ -357,7 +540,12 @@ def sweeps(draw: Any) -> Sweep:
         ...     assert not (value.sampling_algorithm.type == "bayesian" and value.early_termination)
         >>> check()
     """
-    algorithm = draw(sampling_algorithms())
+    return _sweeps(_algorithms(sampling_algorithms))
+
+
+@st.composite
+def _sweeps(draw: Any, algorithms: st.SearchStrategy[Any]) -> Sweep:
+    algorithm = draw(algorithms)
     policy = None if isinstance(algorithm, BayesianSampling) else draw(st.none() | policies())
     return Sweep(sampling_algorithm=algorithm, early_termination=policy)
 
@@ -382,19 +570,62 @@ def inputs() -> st.SearchStrategy[Input]:
 _maps = st.dictionaries(_names, st.none() | _names, max_size=3)  # Azure: strings to strings
 
 
+@attrs.frozen
+class _JobShape:
+    """What a narrowed job strategy draws from (checked once, when the strategy is made)."""
+
+    classes: tuple[type, ...]
+    algorithms: tuple[str, ...]
+    specs: Mapping[str, FieldSpec]
+    searchable: tuple[str, ...]
+    bounded: frozenset[str]
+    limits: Any
+
+
+def _shape(task: str | Collection[str] | None, sampling_algorithms: Collection[str] | None,
+           searchable: Collection[str] | None, bounds: Mapping[str, Any] | None, max_trials: int | None,
+           what: str, classes: tuple[type, ...] | None = None) -> _JobShape:
+    problems: list[Problem] = []
+    if classes is None:
+        tasks = _chosen(task, list(TASKS), "task", problems)
+        classes = tuple(dict.fromkeys(TASKS[t] for t in tasks)) or (ImageClassificationJob,
+                                                                     ImageClassificationMultilabelJob)
+    algorithms = _chosen(sampling_algorithms, SAMPLING_ALGORITHMS, "sampling_algorithms", problems)
+    if not algorithms and not problems:
+        problems.append(Problem("sampling_algorithms", "needs at least one sampling algorithm (or 'none')"))
+    specs = _specs(bounds, problems)
+    names = _chosen(searchable, list(SEARCHABLE), "searchable", problems)
+    trials = LIMITS["max_trials"]
+    if max_trials is not None:
+        trials = _narrow(trials, (None, max_trials), "max_trials", problems)
+    _raise(problems, what)
+    return _JobShape(classes=classes, algorithms=tuple(algorithms), specs=specs, searchable=tuple(names),
+                     bounded=frozenset(bounds or ()), limits=_limits(trials))
+
+
 @st.composite
-def _job(draw: Any, cls: type) -> Any:
-    sweep = draw(st.none() | sweeps())
+def _job(draw: Any, shape: _JobShape) -> Any:
+    cls = draw(st.sampled_from(shape.classes))
+    named = [a for a in shape.algorithms if a != "none"]
+    sweep = draw(_sweeps(_algorithms(named))) if named and (
+        "none" not in shape.algorithms or draw(st.booleans())) else None
     algorithm = sweep.sampling_algorithm if sweep is not None else None
+
+    def spaces_of(kinds: frozenset[str], most: int) -> list[SearchSpace]:
+        if not shape.searchable:
+            return []
+        space = _search_spaces(kinds, 6, shape.specs, list(shape.searchable), shape.bounded)
+        return draw(st.lists(space, max_size=most))
+
     if algorithm is None:
         spaces: list[SearchSpace] = []
     elif isinstance(algorithm, BayesianSampling):
-        spaces = draw(st.lists(search_spaces(BAYESIAN_KINDS), max_size=1))
+        spaces = spaces_of(BAYESIAN_KINDS, 1)
     elif isinstance(algorithm, GridSampling):
-        spaces = draw(st.lists(search_spaces(GRID_KINDS), max_size=3))
+        spaces = spaces_of(GRID_KINDS, 3)
     else:
-        spaces = draw(st.lists(search_spaces(), max_size=3))
-    params = draw(training_parameters())
+        spaces = spaces_of(ALL_KINDS, 3)
+    params = draw(_training_parameters(shape.specs, list(TRAINING_PARAMETERS)))
     if params.model_name in VIT_MODELS and any(
             s.training_crop_size is not None or s.validation_crop_size is not None for s in spaces):
         params = TrainingParameters(**{k: v for k, v in params.set_fields().items() if k != "model_name"})
@@ -430,7 +661,7 @@ def _job(draw: Any, cls: type) -> Any:
         validation_data_size=val_size,
         test_data=test,
         test_data_size=test_size,
-        limits=draw(limits()),
+        limits=draw(shape.limits),
         training_parameters=params,
         sweep=sweep,
         search_space=spaces,
@@ -439,8 +670,23 @@ def _job(draw: Any, cls: type) -> Any:
     )
 
 
-def jobs() -> st.SearchStrategy[Any]:
-    """Valid jobs of both tasks.
+def jobs(*, task: str | Collection[str] | None = None, sampling_algorithms: Collection[str] | None = None,
+         searchable: Collection[str] | None = None,
+         bounds: Mapping[str, tuple[float | None, float | None]] | None = None,
+         max_trials: int | None = None) -> st.SearchStrategy[Any]:
+    """Valid jobs of both tasks, or of those narrowed to.
+
+    Args:
+        task: ``multiclass`` or ``multilabel`` (or their task names, :data:`TASKS`), or several.
+        sampling_algorithms: Among :data:`SAMPLING_ALGORITHMS`: ``random``, ``sobol``, ``grid``,
+            ``bayesian``, and ``none`` for jobs without a sweep.
+        searchable: The fields a search space may search (none: no search space).
+        bounds: Field name -> ``(low, high)``, for the training parameters and the search spaces
+            (see :func:`search_spaces`).
+        max_trials: ``limits.max_trials`` at most (it may still be unset, which means 1).
+
+    Raises:
+        ValidationError: An unknown task, algorithm or field, or a bad bound (every problem at once).
 
     Example:
         >>> from hypothesis import given, settings
@@ -449,12 +695,29 @@ def jobs() -> st.SearchStrategy[Any]:
         ... def check(value):
         ...     assert loads(dumps(value)) == value
         >>> check()
+        >>> @settings(max_examples=5, deadline=None, database=None)
+        ... @given(jobs(task="multilabel", sampling_algorithms=["grid"], searchable=["learning_rate"],
+        ...             bounds={"learning_rate": (0.001, 0.01)}, max_trials=4))
+        ... def check_narrowed(value):
+        ...     assert value.multilabel and value.sweep.sampling_algorithm.type == "grid"
+        ...     assert all(list(s.set_fields()) == ["learning_rate"] for s in value.search_space)
+        ...     assert (value.limits.max_trials or 1) <= 4
+        >>> check_narrowed()
+        >>> jobs(task="multiclas", bounds={"optimizer": (0, 1)})
+        Traceback (most recent call last):
+        ...
+        imgtune.errors.ValidationError: 2 problems in jobs():
+          task: unknown 'multiclas' (did you mean 'multiclass'?); one of ...
+          bounds.optimizer: optimizer is not a number (enum): only numeric fields have bounds
     """
-    return st.one_of(_job(ImageClassificationJob), _job(ImageClassificationMultilabelJob))
+    return _job(_shape(task, sampling_algorithms, searchable, bounds, max_trials, "jobs()"))
 
 
-def multilabel_jobs() -> st.SearchStrategy[ImageClassificationMultilabelJob]:
-    """Valid multilabel jobs.
+_jobs = jobs  # for the functions whose keyword argument has this name
+
+
+def multilabel_jobs(**narrowing: Any) -> st.SearchStrategy[ImageClassificationMultilabelJob]:
+    """Valid multilabel jobs (narrowed as :func:`jobs`, but for the task).
 
     Example:
         >>> from hypothesis import given, settings
@@ -464,11 +727,20 @@ def multilabel_jobs() -> st.SearchStrategy[ImageClassificationMultilabelJob]:
         ...     assert value.multilabel
         >>> check()
     """
-    return _job(ImageClassificationMultilabelJob)
+    return _job(_narrowed_shape(narrowing, "multilabel_jobs()", ImageClassificationMultilabelJob))
 
 
-def multiclass_jobs() -> st.SearchStrategy[ImageClassificationJob]:
-    """Valid multiclass jobs.
+def _narrowed_shape(narrowing: Mapping[str, Any], what: str, cls: type) -> _JobShape:
+    unknown = sorted(set(narrowing) - {"sampling_algorithms", "searchable", "bounds", "max_trials"})
+    if unknown:
+        raise ValidationError([Problem(name, "not a keyword argument (sampling_algorithms, searchable, bounds, "
+                                             "max_trials)") for name in unknown], what)
+    return _shape(None, narrowing.get("sampling_algorithms"), narrowing.get("searchable"), narrowing.get("bounds"),
+                  narrowing.get("max_trials"), what, classes=(cls,))
+
+
+def multiclass_jobs(**narrowing: Any) -> st.SearchStrategy[ImageClassificationJob]:
+    """Valid multiclass jobs (narrowed as :func:`jobs`, but for the task).
 
     Example:
         >>> from hypothesis import given, settings
@@ -478,4 +750,121 @@ def multiclass_jobs() -> st.SearchStrategy[ImageClassificationJob]:
         ...     assert not value.multilabel
         >>> check()
     """
-    return _job(ImageClassificationJob)
+    return _job(_narrowed_shape(narrowing, "multiclass_jobs()", ImageClassificationJob))
+
+
+# --------------------------------------------------------------------------- plans and run results
+@st.composite
+def _plans(draw: Any, job_strategy: st.SearchStrategy[Any]) -> Plan:
+    job = draw(job_strategy)
+    seed = draw(st.integers(0, 2**32 - 1))
+    with warnings.catch_warnings():  # a job whose concurrency is above max_trials: compile caps it, and says so
+        warnings.simplefilter("ignore", UserWarning)
+        return compile(job, seed=seed)
+
+
+def plans(jobs: st.SearchStrategy[Any] | None = None, *, max_trials: int = 6) -> st.SearchStrategy[Plan]:
+    """Valid plans: jobs compiled (:func:`imgtune.compile`) with a drawn seed.
+
+    Args:
+        jobs: The jobs to compile (default: :func:`jobs` with at most ``max_trials`` trials).
+        max_trials: The trials of the default jobs at most (compiling many takes long).
+
+    Example:
+        >>> from hypothesis import given, settings
+        >>> from imgtune.compiler import dumps_plan, loads_plan
+        >>> @settings(max_examples=5, deadline=None, database=None)
+        ... @given(plans())
+        ... def check(plan):
+        ...     assert loads_plan(dumps_plan(plan)) == plan and len(plan.trials) <= plan.limits.max_trials <= 6
+        >>> check()
+    """
+    if jobs is None:
+        problems: list[Problem] = []
+        if not (isinstance(max_trials, int) and not isinstance(max_trials, bool) and max_trials >= 1):
+            problems.append(Problem("max_trials", f"must be an integer >= 1, got {max_trials!r}"))
+        _raise(problems, "plans()")
+        jobs = _jobs(max_trials=max_trials)
+    return _plans(jobs)
+
+
+_plans_of = plans  # for run_results, whose keyword argument has this name
+
+#: How a generated run ended: every trial finished, some still running, or canceled part way.
+_RUN_STATES = ("finished", "running", "canceled")
+
+
+def _evaluations(draw: Any, metric: str, count: int) -> list[dict[str, Any]]:
+    values = st.floats(0, 1, allow_nan=False)
+    return [{"epoch": epoch, metric: draw(values), "loss": draw(st.floats(0, 10, allow_nan=False))}
+            for epoch in range(1, count + 1)]
+
+
+@st.composite
+def _run_results(draw: Any, plan_strategy: st.SearchStrategy[Plan]) -> RunResult:
+    plan = draw(plan_strategy)
+    metric = plan.job.primary_metric
+    state = draw(st.sampled_from(_RUN_STATES))
+    n = len(plan.trials)
+    done = n if state == "finished" else draw(st.integers(0, n))  # the trials that finished, in order
+    clock = draw(st.floats(1.7e9, 1.8e9))
+    records = []
+    for trial in plan.trials:
+        epochs = min(trial.parameters.number_of_epochs, 4)
+        base = {"id": trial.id, "index": trial.index, "parameters": trial.parameters, "sampled": trial.sampled}
+        if trial.index < done:
+            status = draw(st.sampled_from([JobStatus.COMPLETED, JobStatus.COMPLETED, JobStatus.FAILED,
+                                           JobStatus.CANCELED]))
+            count = {JobStatus.COMPLETED: epochs, JobStatus.FAILED: draw(st.integers(0, epochs)),
+                     JobStatus.CANCELED: draw(st.integers(1, epochs))}[status]
+            reason = {JobStatus.COMPLETED: None, JobStatus.FAILED: "the trial failed: RuntimeError('out of memory')",
+                      JobStatus.CANCELED: f"bandit: stopped at interval {count}"}[status]
+            start = clock + 10 * trial.index
+            fields = {"status": status, "stop_reason": reason, "started_at": start,
+                      "ended_at": start + draw(st.floats(1, 1e4)), "attempts": draw(st.integers(1, 3))}
+        elif trial.index < done + plan.limits.max_concurrent_trials and state != "finished":
+            count = draw(st.integers(0, max(epochs - 1, 0)))
+            running = state == "running"
+            fields = {"status": JobStatus.RUNNING if running else JobStatus.CANCELED,
+                      "stop_reason": None if running else "canceled by the user (Ctrl-C)",
+                      "resumable": not running, "started_at": clock + 10 * trial.index,
+                      "ended_at": None if running else clock + 1e5, "attempts": 1}
+        else:
+            count, fields = 0, {"status": JobStatus.NOT_STARTED}
+        history = _evaluations(draw, metric.value, count)
+        best, epoch = best_of_history(history, metric)
+        records.append(TrialRecord(**base, **fields, history=history, best_metric=best, best_epoch=epoch))
+    statuses = [r.status for r in records]
+    if state == "running" and any(s is JobStatus.RUNNING for s in statuses):
+        status = JobStatus.RUNNING
+    elif state == "canceled" and not all(s.is_terminal for s in statuses) or any(r.resumable for r in records):
+        status = JobStatus.CANCELED
+    else:
+        status = JobStatus.FAILED if statuses and all(s is JobStatus.FAILED for s in statuses) else \
+            JobStatus.COMPLETED
+    ended = None if status is JobStatus.RUNNING else clock + 2e5
+    return RunResult(status=status, trials=records, primary_metric=metric, started_at=clock, ended_at=ended,
+                     elapsed_seconds=draw(st.floats(0, 1e5)),
+                     message="canceled by the user (Ctrl-C)" if status is JobStatus.CANCELED else None)
+
+
+def run_results(plans: st.SearchStrategy[Plan] | None = None) -> st.SearchStrategy[RunResult]:
+    """Valid run results, as :func:`imgtune.load_result` reads them, of generated plans (default:
+    :func:`plans`): one :class:`~imgtune.runner.TrialRecord` per trial of the plan, with the trial's id,
+    parameters and drawn values, a status and a history that agree (a completed trial evaluated every
+    epoch, a trial not started has no history, ...), ``best_metric`` its history's best, and the run's
+    status what the sweep gives such trials (``Running`` while one runs, ``Canceled`` when canceled,
+    ``Failed`` when every trial failed, else ``Completed``). Nothing is written: ``output_dir`` is empty.
+
+    Example:
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=5, deadline=None, database=None)
+        ... @given(run_results())
+        ... def check(result):
+        ...     for trial in result.trials:
+        ...         assert (trial.status.value == "NotStarted") == (trial.started_at is None)
+        ...         assert trial.best_metric is None or trial.best_metric >= max(
+        ...             h[result.primary_metric.value] for h in trial.history)
+        >>> check()
+    """
+    return _run_results(plans if plans is not None else _plans_of())

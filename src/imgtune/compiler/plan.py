@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -251,6 +251,106 @@ class Plan(Validated):
     exhausted: bool = False
     notes: tuple[str, ...] = attrs.field(default=(), converter=tuple)
 
+    def select(self, which: str | Iterable[str] | Callable[[Trial], bool]) -> Plan:
+        """The plan of some of these trials only: by id (one, or several) or by a predicate.
+
+        The selected trials keep their order and parameters; they are numbered again from 0 and
+        their ids derived again from their content (:func:`trial_id`), so the same selection of
+        the same plan is the same plan in any process, and a run folder of it resumes. The plan
+        runs exactly these trials: ``limits.max_trials`` becomes their number (a Bayesian sweep
+        proposes no more), ``max_concurrent_trials`` at most that.
+
+        Raises:
+            ValidationError: An id that is not in the plan, or a selection of no trial.
+
+        Example:
+            >>> from imgtune import ImageClassificationJob, compile
+            >>> plan = compile(ImageClassificationJob(
+            ...     training_data={"path": "d"}, target_column_name="label", limits={"max_trials": 4},
+            ...     sweep={"sampling_algorithm": "grid"},
+            ...     search_space=[{"model_name": {"type": "choice", "values": ["resnet18", "resnet34"]},
+            ...                    "learning_rate": {"type": "choice", "values": [0.01, 0.1]}}]))
+            >>> fast = plan.select(lambda t: t.parameters.learning_rate == 0.1)
+            >>> [(t.index, t.parameters.model_name) for t in fast.trials], fast.limits.max_trials
+            ([(0, 'resnet18'), (1, 'resnet34')], 2)
+            >>> fast.trials[0].id == trial_id(0, fast.trials[0].parameters) != plan.trials[1].id
+            True
+            >>> plan.select(plan.trials[3].id).trials[0].parameters == plan.trials[3].parameters
+            True
+            >>> plan.select(["0009-00000000"])
+            Traceback (most recent call last):
+            ...
+            imgtune.errors.ValidationError: 1 problem:
+              trials: no trial 0009-00000000 in the plan (its ids: 0000-..., 0001-..., 0002-..., 0003-...)
+        """
+        if callable(which):
+            chosen = [t for t in self.trials if which(t)]
+        else:
+            wanted = {which} if isinstance(which, str) else set(which)
+            known = {t.id for t in self.trials}
+            unknown = sorted(str(w) for w in wanted - known)
+            if unknown:
+                raise ValidationError([Problem("trials", f"no trial {', '.join(unknown)} in the plan "
+                                                         f"(its ids: {', '.join(t.id for t in self.trials)})")])
+            chosen = [t for t in self.trials if t.id in wanted]
+        if not chosen:
+            raise ValidationError([Problem("trials", f"the selection keeps none of the plan's {len(self.trials)} "
+                                                     f"trials")])
+        if len(chosen) == len(self.trials):
+            return self
+        count = len(chosen)
+        limits = attrs.evolve(self.limits, max_trials=count,
+                              max_concurrent_trials=min(self.limits.max_concurrent_trials, count))
+        note = (f"select: {count} of {len(self.trials)} trials (ordinals "
+                f"{', '.join(str(t.index) for t in chosen)}), numbered again")
+        return attrs.evolve(self, limits=limits, trials=_renumbered(chosen), notes=(*self.notes, note))
+
+    def map_parameters(self, fn: Callable[[ResolvedTrainingParameters], TrainingParameters]) -> Plan:
+        """The plan with ``fn`` applied to every trial's parameters (``attrs.evolve`` suits ``fn``).
+
+        The trials' ids are derived again from their new content (:func:`trial_id`), and the drawn
+        values (``sampled``) follow the parameters they name, so the edited plan is a consistent
+        plan: the same edit of the same plan is the same plan, and a run folder of it resumes. The
+        new parameters are checked like any others; every trial's problems are reported at once.
+
+        Raises:
+            ValidationError: ``fn`` gave invalid parameters (each problem at ``trials[i].parameters``).
+
+        Example:
+            >>> import attrs
+            >>> from imgtune import ImageClassificationJob, compile
+            >>> plan = compile(ImageClassificationJob(training_data={"path": "d"}, target_column_name="label",
+            ...                                       training_parameters={"model_name": "resnet18"}))
+            >>> short = plan.map_parameters(lambda p: attrs.evolve(p, number_of_epochs=1))
+            >>> short.trials[0].parameters.number_of_epochs, short.trials[0].id != plan.trials[0].id
+            (1, True)
+            >>> short.trials[0].id == trial_id(0, short.trials[0].parameters)
+            True
+            >>> plan.map_parameters(lambda p: attrs.evolve(p, number_of_epochs=0))
+            Traceback (most recent call last):
+            ...
+            imgtune.errors.ValidationError: 1 problem:
+              trials[0].parameters.number_of_epochs: must be ...
+        """
+        problems: list[Problem] = []
+        trials = []
+        for trial in self.trials:
+            try:
+                new = fn(trial.parameters)
+            except ValidationError as err:  # e.g. attrs.evolve of the parameters with a value out of range
+                problems += [p.prefixed(f"trials[{trial.index}].parameters") for p in err.problems]
+                continue
+            try:
+                edited = attrs.evolve(trial, parameters=new)
+            except ValidationError as err:
+                problems += [p.prefixed(f"trials[{trial.index}]") for p in err.problems]
+                continue
+            values = jsonable(edited.parameters.set_fields())
+            trials.append(attrs.evolve(edited, sampled={k: values.get(k, v) for k, v in trial.sampled.items()}))
+        if problems:
+            raise ValidationError(problems)
+        return attrs.evolve(self, trials=_renumbered(trials))
+
     def _check(self, checker: Checker) -> None:
         if self.version != PLAN_VERSION:
             checker.add("version", f"must be {PLAN_VERSION}, the plan format this imgtune writes "
@@ -276,6 +376,11 @@ class Plan(Validated):
                 for t in self.trials]
         return data_frame(rows, ("trial_id", "index", "subspace",
                                  *(a.name for a in attrs.fields(ResolvedTrainingParameters))))
+
+
+def _renumbered(trials: Iterable[Trial]) -> tuple[Trial, ...]:
+    """The trials numbered from 0 in order, each id derived from its ordinal and content."""
+    return tuple(attrs.evolve(t, index=i, id=trial_id(i, t.parameters)) for i, t in enumerate(trials))
 
 
 def _exhausted_as_a_field(data: dict[str, Any]) -> dict[str, Any]:
