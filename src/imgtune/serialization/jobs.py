@@ -32,7 +32,7 @@ from imgtune.serialization.yaml_text import dump_text, parse_with_marks, with_ma
 from imgtune.spec.checks import fmt
 from imgtune.spec.convert import structure, unstructure
 from imgtune.spec.enums import TaskType
-from imgtune.spec.records import JOB_CLASSES, ImageClassificationJobBase
+from imgtune.spec.records import JOB_CLASSES, ImageClassificationJobBase, with_base_path
 
 __all__ = ["MAX_JOB_BYTES", "MAX_JOB_NODES", "dump", "dumps", "load", "loads", "max_job_bytes", "to_dict"]
 
@@ -186,7 +186,7 @@ def _loads(source: Any, base_path: Any, limit: int) -> Job:
     if notes:
         warnings.warn("legacy Azure schema migrated (" + "; ".join(notes) + ")", LegacySchemaWarning, stacklevel=3)
     if base_path is not None:
-        job = attrs.evolve(job, base_path=str(base_path))
+        job = with_base_path(job, str(base_path))
     return job
 
 

@@ -1518,6 +1518,32 @@ class ImageClassificationMultilabelJob(ImageClassificationJobBase):
 JOB_CLASSES: dict[TaskType, type] = {c.TASK: c for c in (ImageClassificationJob, ImageClassificationMultilabelJob)}
 
 
+def with_base_path(job: ImageClassificationJobBase, base_path: str | os.PathLike[str] | None) -> Any:
+    """``attrs.evolve(job, base_path=base_path)`` without building and checking the job again.
+
+    ``base_path`` takes no part in the checks (nor in equality), so a valid job stays valid.
+
+    Example:
+        >>> job = ImageClassificationJob(training_data={"path": "d"}, target_column_name="label")
+        >>> moved = with_base_path(job, "/data")
+        >>> moved.base_path, job.base_path, moved == job
+        ('/data', None, True)
+    """
+    new = object.__new__(type(job))
+    for name in _FIELD_NAMES.get(type(job)) or _field_names(type(job)):
+        object.__setattr__(new, name, getattr(job, name))
+    object.__setattr__(new, "base_path", _to_path_text(base_path))
+    return new
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES[cls] = tuple(a.name for a in attrs.fields(cls))
+    return names
+
+
 def _unstructure_job(job: ImageClassificationJobBase) -> dict[str, Any]:
     """A job in Azure's shape: ``$schema``, ``type: automl`` and ``task`` first, then its fields."""
     head: dict[str, Any] = {} if job.schema is None else {"$schema": job.schema}
