@@ -73,6 +73,9 @@ def field_key(a: attrs.Attribute) -> str:
 _KEYS: dict[type, tuple[tuple[str, str], ...]] = {}
 
 
+_NESTED = (Invalid, tuple)  # the values that may hold an Invalid
+
+
 class Validated:
     """Mixin: on construction, report nested :class:`Invalid` values and run
     ``_check(checker)``, then raise once with every problem."""
@@ -85,11 +88,11 @@ class Validated:
             keys = _KEYS[cls] = tuple((a.name, field_key(a)) for a in attrs.fields(cls))
         for name, key in keys:
             value = getattr(self, name)
-            if value is None:
+            if value is None or not isinstance(value, _NESTED):
                 continue
             if isinstance(value, Invalid):
                 checker.extend(key, value.problems)
-            elif isinstance(value, tuple):
+            else:
                 for i, item in enumerate(value):
                     if isinstance(item, Invalid):
                         checker.extend(f"{key}[{i}]", item.problems)

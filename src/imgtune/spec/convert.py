@@ -191,13 +191,15 @@ def structure(data: Any, cls: Any) -> Any:
         data = _UPGRADES[cls](data)
     problems: list[Problem] = []
     if isinstance(data, Mapping):
-        problems = [Problem("", f"keys must be strings, got {fmt(k)}") for k in data if not isinstance(k, str)]
         target = members[data["type"]] if members is not None else cls
-        if attrs.has(target):
+        record = attrs.has(target)
+        known = _known_keys(target) if record else frozenset()
+        odd = [k for k in data if k not in known]  # a known key is a string
+        problems = [Problem("", f"keys must be strings, got {fmt(k)}") for k in odd if not isinstance(k, str)]
+        if record:
             # Unknown keys are reported here, and dropped, so that the problems of
             # the known keys are reported in the same pass.
-            known = _known_keys(target)
-            unknown = [k for k in data if isinstance(k, str) and k not in known and (members is None or k != "type")]
+            unknown = [k for k in odd if isinstance(k, str) and (members is None or k != "type")]
             if unknown:
                 problems += _unknown_key_problems(unknown, sorted(known - {"type"}), "")
             if unknown or problems or type(data) is not dict:

@@ -680,8 +680,8 @@ class TrainingParameters(_TrainingParametersBase):
     """Adam/AdamW second-moment decay. Valid: in [0, 1]. Default: 0.999 (``None`` means the default)."""
     checkpoint_frequency: int | None = attrs.field(
         default=None, converter=_to_int, metadata={"spec": _TP["checkpoint_frequency"]})
-    """Checkpoint every N epochs (none: keep the best epoch by the primary metric). Valid: >= 1. Default: none
-    (``None`` means the default)."""
+    """Checkpoint every N epochs (none: keep the best epoch by the primary metric). Valid: in [1, 10000]. Default:
+    none (``None`` means the default)."""
     checkpoint_run_id: str | None = attrs.field(default=None, metadata={"spec": _TP["checkpoint_run_id"]})
     """A finished run whose best checkpoint to start from (incremental training). Default: none (``None`` means the
     default)."""
@@ -691,23 +691,26 @@ class TrainingParameters(_TrainingParametersBase):
     """Stop when the primary metric stops improving. Default: true (``None`` means the default)."""
     early_stopping_delay: int | None = attrs.field(
         default=None, converter=_to_int, metadata={"spec": _TP["early_stopping_delay"]})
-    """Evaluations to wait before tracking improvement. Valid: >= 1. Default: 5 (``None`` means the default)."""
+    """Evaluations to wait before tracking improvement. Valid: in [1, 10000]. Default: 5 (``None`` means the
+    default)."""
     early_stopping_patience: int | None = attrs.field(
         default=None, converter=_to_int, metadata={"spec": _TP["early_stopping_patience"]})
-    """Evaluations without improvement before stopping. Valid: >= 1. Default: 5 (``None`` means the default)."""
+    """Evaluations without improvement before stopping. Valid: in [1, 10000]. Default: 5 (``None`` means the
+    default)."""
     enable_onnx_normalization: bool | None = attrs.field(
         default=None, metadata={"spec": _TP["enable_onnx_normalization"]})
     """Bake ImageNet normalisation into the ONNX export. Default: false (``None`` means the default)."""
     evaluation_frequency: int | None = attrs.field(
         default=None, converter=_to_int, metadata={"spec": _TP["evaluation_frequency"]})
-    """Evaluate every N epochs. Valid: >= 1. Default: 1 (``None`` means the default)."""
+    """Evaluate every N epochs. Valid: in [1, 10000]. Default: 1 (``None`` means the default)."""
     gradient_accumulation_step: int | None = attrs.field(
         default=None, converter=_to_int, metadata={"spec": _TP["gradient_accumulation_step"]})
-    """Batches whose gradients are summed per optimiser update. Valid: >= 1. Default: 1 (``None`` means the
+    """Batches whose gradients are summed per optimiser update. Valid: in [1, 4096]. Default: 1 (``None`` means the
     default)."""
     layers_to_freeze: int | None = attrs.field(
         default=None, converter=_to_int, metadata={"spec": _TP["layers_to_freeze"]})
-    """Freeze the first N layer groups of the model. Valid: >= 0. Default: 0 (``None`` means the default)."""
+    """Freeze the first N layer groups of the model. Valid: in [0, 1000]. Default: 0 (``None`` means the
+    default)."""
     learning_rate: float | None = attrs.field(
         default=None, converter=_to_float, metadata={"spec": _TP["learning_rate"]})
     """Initial learning rate. Valid: in [0, 1]. Default: per model and task (``None`` means the default)."""
@@ -724,11 +727,11 @@ class TrainingParameters(_TrainingParametersBase):
     """Nesterov momentum with sgd. Default: true (``None`` means the default)."""
     number_of_epochs: int | None = attrs.field(
         default=None, converter=_to_int, metadata={"spec": _TP["number_of_epochs"]})
-    """Training epochs. Valid: >= 1. Default: 15 (``None`` means the default)."""
+    """Training epochs. Valid: in [1, 10000]. Default: 15 (``None`` means the default)."""
     number_of_workers: int | None = attrs.field(
         default=None, converter=_to_int, metadata={"spec": _TP["number_of_workers"]})
-    """Data-loading worker processes (0: in the training process). Valid: >= 0. Default: 4 (capped at the cores a
-    trial gets) (``None`` means the default)."""
+    """Data-loading worker processes (0: in the training process). Valid: in [0, 1024]. Default: 4 (capped at the
+    cores a trial gets) (``None`` means the default)."""
     optimizer: Optimizer | None = attrs.field(
         default=None, converter=_to_optimizer, metadata={"spec": _TP["optimizer"]})
     """Optimiser. Valid: one of none, sgd, adam, adamw. Default: sgd (``None`` means the default)."""
@@ -740,32 +743,32 @@ class TrainingParameters(_TrainingParametersBase):
     """Step schedule: factor per step. Valid: in [0, 1]. Default: 0.5 (``None`` means the default)."""
     step_lr_step_size: int | None = attrs.field(
         default=None, converter=_to_int, metadata={"spec": _TP["step_lr_step_size"]})
-    """Step schedule: epochs per step. Valid: >= 1. Default: 5 (``None`` means the default)."""
+    """Step schedule: epochs per step. Valid: in [1, 10000]. Default: 5 (``None`` means the default)."""
     training_batch_size: int | None = attrs.field(
         default=None, converter=_to_int, metadata={"spec": _TP["training_batch_size"]})
-    """Training batch size. Valid: >= 1. Default: 78 (ViT: per model) (``None`` means the default)."""
+    """Training batch size. Valid: in [1, 4096]. Default: 78 (ViT: per model) (``None`` means the default)."""
     validation_batch_size: int | None = attrs.field(
         default=None, converter=_to_int, metadata={"spec": _TP["validation_batch_size"]})
-    """Validation batch size. Valid: >= 1. Default: 78 (ViT: per model) (``None`` means the default)."""
+    """Validation batch size. Valid: in [1, 4096]. Default: 78 (ViT: per model) (``None`` means the default)."""
     warmup_cosine_lr_cycles: float | None = attrs.field(
         default=None, converter=_to_float, metadata={"spec": _TP["warmup_cosine_lr_cycles"]})
     """Cosine schedule: cycles over training. Valid: in [0, 1]. Default: 0.45 (``None`` means the default)."""
     warmup_cosine_lr_warmup_epochs: int | None = attrs.field(
         default=None, converter=_to_int, metadata={"spec": _TP["warmup_cosine_lr_warmup_epochs"]})
-    """Cosine schedule: linear warm-up epochs. Valid: >= 1. Default: 2 (``None`` means the default)."""
+    """Cosine schedule: linear warm-up epochs. Valid: in [1, 10000]. Default: 2 (``None`` means the default)."""
     weight_decay: float | None = attrs.field(default=None, converter=_to_float, metadata={"spec": _TP["weight_decay"]})
     """Weight decay (L2 for sgd/adam, decoupled for adamw). Valid: in [0, 1]. Default: 1e-4 (``None`` means the
     default)."""
     training_crop_size: int | None = attrs.field(
         default=None, converter=_to_int, metadata={"spec": _TP["training_crop_size"]})
-    """Training crop size in pixels. Valid: >= 1. Default: 224 (``None`` means the default)."""
+    """Training crop size in pixels. Valid: in [1, 1024]. Default: 224 (``None`` means the default)."""
     validation_crop_size: int | None = attrs.field(
         default=None, converter=_to_int, metadata={"spec": _TP["validation_crop_size"]})
-    """Validation centre-crop size in pixels. Valid: >= 1. Default: 224 (``None`` means the default)."""
+    """Validation centre-crop size in pixels. Valid: in [1, 1024]. Default: 224 (``None`` means the default)."""
     validation_resize_size: int | None = attrs.field(
         default=None, converter=_to_int, metadata={"spec": _TP["validation_resize_size"]})
-    """Validation resize (shorter side) before the centre crop. Valid: >= 1. Default: 256 (``None`` means the
-    default)."""
+    """Validation resize (shorter side) before the centre crop. Valid: in [1, 2048]. Default: 256 (``None`` means
+    the default)."""
     weighted_loss: int | None = attrs.field(default=None, converter=_to_int, metadata={"spec": _TP["weighted_loss"]})
     """0 none, 1 sqrt(class weights), 2 class weights. Valid: one of 0, 1, 2. Default: 0 (``None`` means the
     default)."""
@@ -795,8 +798,8 @@ class ResolvedTrainingParameters(TrainingParameters):
     """Adam/AdamW second-moment decay. Valid: in [0, 1]. Resolved by ``compile``."""
     checkpoint_frequency: int | None = attrs.field(
         default=None, converter=_to_int, metadata={"spec": _TP["checkpoint_frequency"]})
-    """Checkpoint every N epochs (none: keep the best epoch by the primary metric). Valid: >= 1. ``None``: not
-    set."""
+    """Checkpoint every N epochs (none: keep the best epoch by the primary metric). Valid: in [1, 10000]. ``None``:
+    not set."""
     checkpoint_run_id: str | None = attrs.field(default=None, metadata={"spec": _TP["checkpoint_run_id"]})
     """A finished run whose best checkpoint to start from (incremental training). ``None``: not set."""
     distributed: bool = attrs.field(metadata={"spec": _TP["distributed"]})
@@ -804,19 +807,19 @@ class ResolvedTrainingParameters(TrainingParameters):
     early_stopping: bool = attrs.field(metadata={"spec": _TP["early_stopping"]})
     """Stop when the primary metric stops improving. Resolved by ``compile``."""
     early_stopping_delay: int = attrs.field(converter=_to_int_resolved, metadata={"spec": _TP["early_stopping_delay"]})
-    """Evaluations to wait before tracking improvement. Valid: >= 1. Resolved by ``compile``."""
+    """Evaluations to wait before tracking improvement. Valid: in [1, 10000]. Resolved by ``compile``."""
     early_stopping_patience: int = attrs.field(
         converter=_to_int_resolved, metadata={"spec": _TP["early_stopping_patience"]})
-    """Evaluations without improvement before stopping. Valid: >= 1. Resolved by ``compile``."""
+    """Evaluations without improvement before stopping. Valid: in [1, 10000]. Resolved by ``compile``."""
     enable_onnx_normalization: bool = attrs.field(metadata={"spec": _TP["enable_onnx_normalization"]})
     """Bake ImageNet normalisation into the ONNX export. Resolved by ``compile``."""
     evaluation_frequency: int = attrs.field(converter=_to_int_resolved, metadata={"spec": _TP["evaluation_frequency"]})
-    """Evaluate every N epochs. Valid: >= 1. Resolved by ``compile``."""
+    """Evaluate every N epochs. Valid: in [1, 10000]. Resolved by ``compile``."""
     gradient_accumulation_step: int = attrs.field(
         converter=_to_int_resolved, metadata={"spec": _TP["gradient_accumulation_step"]})
-    """Batches whose gradients are summed per optimiser update. Valid: >= 1. Resolved by ``compile``."""
+    """Batches whose gradients are summed per optimiser update. Valid: in [1, 4096]. Resolved by ``compile``."""
     layers_to_freeze: int = attrs.field(converter=_to_int_resolved, metadata={"spec": _TP["layers_to_freeze"]})
-    """Freeze the first N layer groups of the model. Valid: >= 0. Resolved by ``compile``."""
+    """Freeze the first N layer groups of the model. Valid: in [0, 1000]. Resolved by ``compile``."""
     learning_rate: float = attrs.field(converter=_to_float_resolved, metadata={"spec": _TP["learning_rate"]})
     """Initial learning rate. Valid: in [0, 1]. Resolved by ``compile``."""
     learning_rate_scheduler: LearningRateScheduler = attrs.field(
@@ -830,9 +833,9 @@ class ResolvedTrainingParameters(TrainingParameters):
     nesterov: bool = attrs.field(metadata={"spec": _TP["nesterov"]})
     """Nesterov momentum with sgd. Resolved by ``compile``."""
     number_of_epochs: int = attrs.field(converter=_to_int_resolved, metadata={"spec": _TP["number_of_epochs"]})
-    """Training epochs. Valid: >= 1. Resolved by ``compile``."""
+    """Training epochs. Valid: in [1, 10000]. Resolved by ``compile``."""
     number_of_workers: int = attrs.field(converter=_to_int_resolved, metadata={"spec": _TP["number_of_workers"]})
-    """Data-loading worker processes (0: in the training process). Valid: >= 0. Resolved by ``compile``."""
+    """Data-loading worker processes (0: in the training process). Valid: in [0, 1024]. Resolved by ``compile``."""
     optimizer: Optimizer = attrs.field(converter=_to_optimizer_resolved, metadata={"spec": _TP["optimizer"]})
     """Optimiser. Valid: one of none, sgd, adam, adamw. Resolved by ``compile``."""
     random_seed: int = attrs.field(converter=_to_int_resolved, metadata={"spec": _TP["random_seed"]})
@@ -840,183 +843,245 @@ class ResolvedTrainingParameters(TrainingParameters):
     step_lr_gamma: float = attrs.field(converter=_to_float_resolved, metadata={"spec": _TP["step_lr_gamma"]})
     """Step schedule: factor per step. Valid: in [0, 1]. Resolved by ``compile``."""
     step_lr_step_size: int = attrs.field(converter=_to_int_resolved, metadata={"spec": _TP["step_lr_step_size"]})
-    """Step schedule: epochs per step. Valid: >= 1. Resolved by ``compile``."""
+    """Step schedule: epochs per step. Valid: in [1, 10000]. Resolved by ``compile``."""
     training_batch_size: int = attrs.field(converter=_to_int_resolved, metadata={"spec": _TP["training_batch_size"]})
-    """Training batch size. Valid: >= 1. Resolved by ``compile``."""
+    """Training batch size. Valid: in [1, 4096]. Resolved by ``compile``."""
     validation_batch_size: int = attrs.field(
         converter=_to_int_resolved, metadata={"spec": _TP["validation_batch_size"]})
-    """Validation batch size. Valid: >= 1. Resolved by ``compile``."""
+    """Validation batch size. Valid: in [1, 4096]. Resolved by ``compile``."""
     warmup_cosine_lr_cycles: float = attrs.field(
         converter=_to_float_resolved, metadata={"spec": _TP["warmup_cosine_lr_cycles"]})
     """Cosine schedule: cycles over training. Valid: in [0, 1]. Resolved by ``compile``."""
     warmup_cosine_lr_warmup_epochs: int = attrs.field(
         converter=_to_int_resolved, metadata={"spec": _TP["warmup_cosine_lr_warmup_epochs"]})
-    """Cosine schedule: linear warm-up epochs. Valid: >= 1. Resolved by ``compile``."""
+    """Cosine schedule: linear warm-up epochs. Valid: in [1, 10000]. Resolved by ``compile``."""
     weight_decay: float = attrs.field(converter=_to_float_resolved, metadata={"spec": _TP["weight_decay"]})
     """Weight decay (L2 for sgd/adam, decoupled for adamw). Valid: in [0, 1]. Resolved by ``compile``."""
     training_crop_size: int = attrs.field(converter=_to_int_resolved, metadata={"spec": _TP["training_crop_size"]})
-    """Training crop size in pixels. Valid: >= 1. Resolved by ``compile``."""
+    """Training crop size in pixels. Valid: in [1, 1024]. Resolved by ``compile``."""
     validation_crop_size: int = attrs.field(converter=_to_int_resolved, metadata={"spec": _TP["validation_crop_size"]})
-    """Validation centre-crop size in pixels. Valid: >= 1. Resolved by ``compile``."""
+    """Validation centre-crop size in pixels. Valid: in [1, 1024]. Resolved by ``compile``."""
     validation_resize_size: int = attrs.field(
         converter=_to_int_resolved, metadata={"spec": _TP["validation_resize_size"]})
-    """Validation resize (shorter side) before the centre crop. Valid: >= 1. Resolved by ``compile``."""
+    """Validation resize (shorter side) before the centre crop. Valid: in [1, 2048]. Resolved by ``compile``."""
     weighted_loss: int = attrs.field(converter=_to_int_resolved, metadata={"spec": _TP["weighted_loss"]})
     """0 none, 1 sqrt(class weights), 2 class weights. Valid: one of 0, 1, 2. Resolved by ``compile``."""
 
 
 def _ss_ams_gradient(value: bool | Distribution | Mapping[str, Any] | None,
                      ) -> bool | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["ams_gradient"](value)  # type: ignore[no-any-return]
 
 
 def _ss_beta1(value: float | Distribution | Mapping[str, Any] | None,
               ) -> float | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["beta1"](value)  # type: ignore[no-any-return]
 
 
 def _ss_beta2(value: float | Distribution | Mapping[str, Any] | None,
               ) -> float | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["beta2"](value)  # type: ignore[no-any-return]
 
 
 def _ss_distributed(value: bool | Distribution | Mapping[str, Any] | None,
                     ) -> bool | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["distributed"](value)  # type: ignore[no-any-return]
 
 
 def _ss_early_stopping(value: bool | Distribution | Mapping[str, Any] | None,
                        ) -> bool | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["early_stopping"](value)  # type: ignore[no-any-return]
 
 
 def _ss_early_stopping_delay(value: int | Distribution | Mapping[str, Any] | None,
                              ) -> int | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["early_stopping_delay"](value)  # type: ignore[no-any-return]
 
 
 def _ss_early_stopping_patience(value: int | Distribution | Mapping[str, Any] | None,
                                 ) -> int | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["early_stopping_patience"](value)  # type: ignore[no-any-return]
 
 
 def _ss_enable_onnx_normalization(value: bool | Distribution | Mapping[str, Any] | None,
                                   ) -> bool | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["enable_onnx_normalization"](value)  # type: ignore[no-any-return]
 
 
 def _ss_evaluation_frequency(value: int | Distribution | Mapping[str, Any] | None,
                              ) -> int | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["evaluation_frequency"](value)  # type: ignore[no-any-return]
 
 
 def _ss_gradient_accumulation_step(value: int | Distribution | Mapping[str, Any] | None,
                                    ) -> int | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["gradient_accumulation_step"](value)  # type: ignore[no-any-return]
 
 
 def _ss_layers_to_freeze(value: int | Distribution | Mapping[str, Any] | None,
                          ) -> int | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["layers_to_freeze"](value)  # type: ignore[no-any-return]
 
 
 def _ss_learning_rate(value: float | Distribution | Mapping[str, Any] | None,
                       ) -> float | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["learning_rate"](value)  # type: ignore[no-any-return]
 
 
 def _ss_learning_rate_scheduler(value: LearningRateScheduler | str | Distribution | Mapping[str, Any] | None,
                                 ) -> LearningRateScheduler | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["learning_rate_scheduler"](value)  # type: ignore[no-any-return]
 
 
 def _ss_model_name(value: str | Distribution | Mapping[str, Any] | None,
                    ) -> str | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["model_name"](value)  # type: ignore[no-any-return]
 
 
 def _ss_momentum(value: float | Distribution | Mapping[str, Any] | None,
                  ) -> float | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["momentum"](value)  # type: ignore[no-any-return]
 
 
 def _ss_nesterov(value: bool | Distribution | Mapping[str, Any] | None,
                  ) -> bool | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["nesterov"](value)  # type: ignore[no-any-return]
 
 
 def _ss_number_of_epochs(value: int | Distribution | Mapping[str, Any] | None,
                          ) -> int | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["number_of_epochs"](value)  # type: ignore[no-any-return]
 
 
 def _ss_number_of_workers(value: int | Distribution | Mapping[str, Any] | None,
                           ) -> int | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["number_of_workers"](value)  # type: ignore[no-any-return]
 
 
 def _ss_optimizer(value: Optimizer | str | Distribution | Mapping[str, Any] | None,
                   ) -> Optimizer | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["optimizer"](value)  # type: ignore[no-any-return]
 
 
 def _ss_random_seed(value: int | Distribution | Mapping[str, Any] | None,
                     ) -> int | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["random_seed"](value)  # type: ignore[no-any-return]
 
 
 def _ss_step_lr_gamma(value: float | Distribution | Mapping[str, Any] | None,
                       ) -> float | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["step_lr_gamma"](value)  # type: ignore[no-any-return]
 
 
 def _ss_step_lr_step_size(value: int | Distribution | Mapping[str, Any] | None,
                           ) -> int | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["step_lr_step_size"](value)  # type: ignore[no-any-return]
 
 
 def _ss_training_batch_size(value: int | Distribution | Mapping[str, Any] | None,
                             ) -> int | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["training_batch_size"](value)  # type: ignore[no-any-return]
 
 
 def _ss_validation_batch_size(value: int | Distribution | Mapping[str, Any] | None,
                               ) -> int | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["validation_batch_size"](value)  # type: ignore[no-any-return]
 
 
 def _ss_warmup_cosine_lr_cycles(value: float | Distribution | Mapping[str, Any] | None,
                                 ) -> float | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["warmup_cosine_lr_cycles"](value)  # type: ignore[no-any-return]
 
 
 def _ss_warmup_cosine_lr_warmup_epochs(value: int | Distribution | Mapping[str, Any] | None,
                                        ) -> int | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["warmup_cosine_lr_warmup_epochs"](value)  # type: ignore[no-any-return]
 
 
 def _ss_weight_decay(value: float | Distribution | Mapping[str, Any] | None,
                      ) -> float | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["weight_decay"](value)  # type: ignore[no-any-return]
 
 
 def _ss_training_crop_size(value: int | Distribution | Mapping[str, Any] | None,
                            ) -> int | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["training_crop_size"](value)  # type: ignore[no-any-return]
 
 
 def _ss_validation_crop_size(value: int | Distribution | Mapping[str, Any] | None,
                              ) -> int | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["validation_crop_size"](value)  # type: ignore[no-any-return]
 
 
 def _ss_validation_resize_size(value: int | Distribution | Mapping[str, Any] | None,
                                ) -> int | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["validation_resize_size"](value)  # type: ignore[no-any-return]
 
 
 def _ss_weighted_loss(value: int | Distribution | Mapping[str, Any] | None,
                       ) -> int | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["weighted_loss"](value)  # type: ignore[no-any-return]
 
 
@@ -1064,13 +1129,13 @@ class SearchSpace(_SearchSpaceBase):
     early_stopping_delay: int | Distribution | None = attrs.field(
         default=None, converter=_ss_early_stopping_delay,
         metadata={"spec": _TP["early_stopping_delay"]})
-    """Evaluations to wait before tracking improvement. Valid: >= 1. Default: 5 (``None`` means the default). Or a
-    distribution to search."""
+    """Evaluations to wait before tracking improvement. Valid: in [1, 10000]. Default: 5 (``None`` means the
+    default). Or a distribution to search."""
     early_stopping_patience: int | Distribution | None = attrs.field(
         default=None, converter=_ss_early_stopping_patience,
         metadata={"spec": _TP["early_stopping_patience"]})
-    """Evaluations without improvement before stopping. Valid: >= 1. Default: 5 (``None`` means the default). Or a
-    distribution to search."""
+    """Evaluations without improvement before stopping. Valid: in [1, 10000]. Default: 5 (``None`` means the
+    default). Or a distribution to search."""
     enable_onnx_normalization: bool | Distribution | None = attrs.field(
         default=None, converter=_ss_enable_onnx_normalization,
         metadata={"spec": _TP["enable_onnx_normalization"]})
@@ -1079,18 +1144,18 @@ class SearchSpace(_SearchSpaceBase):
     evaluation_frequency: int | Distribution | None = attrs.field(
         default=None, converter=_ss_evaluation_frequency,
         metadata={"spec": _TP["evaluation_frequency"]})
-    """Evaluate every N epochs. Valid: >= 1. Default: 1 (``None`` means the default). Or a distribution to
+    """Evaluate every N epochs. Valid: in [1, 10000]. Default: 1 (``None`` means the default). Or a distribution to
     search."""
     gradient_accumulation_step: int | Distribution | None = attrs.field(
         default=None, converter=_ss_gradient_accumulation_step,
         metadata={"spec": _TP["gradient_accumulation_step"]})
-    """Batches whose gradients are summed per optimiser update. Valid: >= 1. Default: 1 (``None`` means the
+    """Batches whose gradients are summed per optimiser update. Valid: in [1, 4096]. Default: 1 (``None`` means the
     default). Or a distribution to search."""
     layers_to_freeze: int | Distribution | None = attrs.field(
         default=None, converter=_ss_layers_to_freeze,
         metadata={"spec": _TP["layers_to_freeze"]})
-    """Freeze the first N layer groups of the model. Valid: >= 0. Default: 0 (``None`` means the default). Or a
-    distribution to search."""
+    """Freeze the first N layer groups of the model. Valid: in [0, 1000]. Default: 0 (``None`` means the default).
+    Or a distribution to search."""
     learning_rate: float | Distribution | None = attrs.field(
         default=None, converter=_ss_learning_rate,
         metadata={"spec": _TP["learning_rate"]})
@@ -1118,12 +1183,13 @@ class SearchSpace(_SearchSpaceBase):
     number_of_epochs: int | Distribution | None = attrs.field(
         default=None, converter=_ss_number_of_epochs,
         metadata={"spec": _TP["number_of_epochs"]})
-    """Training epochs. Valid: >= 1. Default: 15 (``None`` means the default). Or a distribution to search."""
+    """Training epochs. Valid: in [1, 10000]. Default: 15 (``None`` means the default). Or a distribution to
+    search."""
     number_of_workers: int | Distribution | None = attrs.field(
         default=None, converter=_ss_number_of_workers,
         metadata={"spec": _TP["number_of_workers"]})
-    """Data-loading worker processes (0: in the training process). Valid: >= 0. Default: 4 (capped at the cores a
-    trial gets) (``None`` means the default). Or a distribution to search."""
+    """Data-loading worker processes (0: in the training process). Valid: in [0, 1024]. Default: 4 (capped at the
+    cores a trial gets) (``None`` means the default). Or a distribution to search."""
     optimizer: Optimizer | Distribution | None = attrs.field(
         default=None, converter=_ss_optimizer,
         metadata={"spec": _TP["optimizer"]})
@@ -1142,17 +1208,17 @@ class SearchSpace(_SearchSpaceBase):
     step_lr_step_size: int | Distribution | None = attrs.field(
         default=None, converter=_ss_step_lr_step_size,
         metadata={"spec": _TP["step_lr_step_size"]})
-    """Step schedule: epochs per step. Valid: >= 1. Default: 5 (``None`` means the default). Or a distribution to
-    search."""
+    """Step schedule: epochs per step. Valid: in [1, 10000]. Default: 5 (``None`` means the default). Or a
+    distribution to search."""
     training_batch_size: int | Distribution | None = attrs.field(
         default=None, converter=_ss_training_batch_size,
         metadata={"spec": _TP["training_batch_size"]})
-    """Training batch size. Valid: >= 1. Default: 78 (ViT: per model) (``None`` means the default). Or a
+    """Training batch size. Valid: in [1, 4096]. Default: 78 (ViT: per model) (``None`` means the default). Or a
     distribution to search."""
     validation_batch_size: int | Distribution | None = attrs.field(
         default=None, converter=_ss_validation_batch_size,
         metadata={"spec": _TP["validation_batch_size"]})
-    """Validation batch size. Valid: >= 1. Default: 78 (ViT: per model) (``None`` means the default). Or a
+    """Validation batch size. Valid: in [1, 4096]. Default: 78 (ViT: per model) (``None`` means the default). Or a
     distribution to search."""
     warmup_cosine_lr_cycles: float | Distribution | None = attrs.field(
         default=None, converter=_ss_warmup_cosine_lr_cycles,
@@ -1162,7 +1228,7 @@ class SearchSpace(_SearchSpaceBase):
     warmup_cosine_lr_warmup_epochs: int | Distribution | None = attrs.field(
         default=None, converter=_ss_warmup_cosine_lr_warmup_epochs,
         metadata={"spec": _TP["warmup_cosine_lr_warmup_epochs"]})
-    """Cosine schedule: linear warm-up epochs. Valid: >= 1. Default: 2 (``None`` means the default). Or a
+    """Cosine schedule: linear warm-up epochs. Valid: in [1, 10000]. Default: 2 (``None`` means the default). Or a
     distribution to search."""
     weight_decay: float | Distribution | None = attrs.field(
         default=None, converter=_ss_weight_decay,
@@ -1172,18 +1238,18 @@ class SearchSpace(_SearchSpaceBase):
     training_crop_size: int | Distribution | None = attrs.field(
         default=None, converter=_ss_training_crop_size,
         metadata={"spec": _TP["training_crop_size"]})
-    """Training crop size in pixels. Valid: >= 1. Default: 224 (``None`` means the default). Or a distribution to
-    search."""
+    """Training crop size in pixels. Valid: in [1, 1024]. Default: 224 (``None`` means the default). Or a
+    distribution to search."""
     validation_crop_size: int | Distribution | None = attrs.field(
         default=None, converter=_ss_validation_crop_size,
         metadata={"spec": _TP["validation_crop_size"]})
-    """Validation centre-crop size in pixels. Valid: >= 1. Default: 224 (``None`` means the default). Or a
+    """Validation centre-crop size in pixels. Valid: in [1, 1024]. Default: 224 (``None`` means the default). Or a
     distribution to search."""
     validation_resize_size: int | Distribution | None = attrs.field(
         default=None, converter=_ss_validation_resize_size,
         metadata={"spec": _TP["validation_resize_size"]})
-    """Validation resize (shorter side) before the centre crop. Valid: >= 1. Default: 256 (``None`` means the
-    default). Or a distribution to search."""
+    """Validation resize (shorter side) before the centre crop. Valid: in [1, 2048]. Default: 256 (``None`` means
+    the default). Or a distribution to search."""
     weighted_loss: int | Distribution | None = attrs.field(
         default=None, converter=_ss_weighted_loss,
         metadata={"spec": _TP["weighted_loss"]})
