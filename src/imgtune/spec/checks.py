@@ -86,6 +86,10 @@ class Validated:
         keys = _KEYS.get(cls)
         if keys is None:  # once per class
             keys = _KEYS[cls] = tuple((a.name, field_key(a)) for a in attrs.fields(cls))
+        values = getattr(self, "__dict__", None)
+        if values is not None and len(values) == len(keys) and not any(
+                issubclass(kind, _NESTED) for kind in set(map(type, values.values()))):
+            keys = ()  # every field is in __dict__ (a record without slots), and none holds an Invalid
         for name, key in keys:
             value = getattr(self, name)
             if value is None or not isinstance(value, _NESTED):

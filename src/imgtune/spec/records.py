@@ -116,17 +116,22 @@ def _spec_field(spec: FieldSpec) -> Any:
                        metadata={"spec": spec})
 
 
-_SPECS: dict[type, tuple[tuple[str, Any], ...]] = {}
+_SPECS: dict[type, tuple[tuple[tuple[str, Any], ...], frozenset[str]]] = {}
 
 
 def _check_specs(checker: Checker, record: Any) -> None:
     cls = type(record)
-    specs = _SPECS.get(cls)
-    if specs is None:  # once per class: the fields that have a spec, with its check
-        specs = _SPECS[cls] = tuple((a.name, a.metadata["spec"].check) for a in attrs.fields(cls)
-                                    if a.metadata.get("spec") is not None)
+    cached = _SPECS.get(cls)
+    if cached is None:  # once per class: the fields that have a spec, with its check
+        specs = tuple((a.name, a.metadata["spec"].check) for a in attrs.fields(cls)
+                      if a.metadata.get("spec") is not None)
+        cached = _SPECS[cls] = (specs, frozenset(name for name, _ in specs))
+    specs, names = cached
+    values = getattr(record, "__dict__", None)
+    if values is None or not names <= values.keys():  # fields in slots
+        values = {name: getattr(record, name) for name in names}
     for name, check in specs:
-        value = getattr(record, name)
+        value = values[name]
         if value is not None and not isinstance(value, Invalid):
             message = check(value)
             if message:
@@ -438,6 +443,8 @@ class Sweep(Validated):
 # --------------------------------------------------------------------------- training parameters
 def _check_crops(checker: Checker, path: str, model: Any, train_crop: Any, val_crop: Any, resize: Any,
                  freeze: Any = None) -> None:
+    if model is None and train_crop is None and val_crop is None and resize is None and freeze is None:
+        return  # nothing set: no rule to break
     values = dict(zip(CROSS_FIELD_KEYS, (model, train_crop, val_crop, resize, freeze)))
     for field, message in cross_field_problems(values):
         checker.add(path + field, message)
