@@ -22,7 +22,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
-import attrs
 
 from imgtune.atomic import write_atomic
 from imgtune.errors import Problem, ValidationError
@@ -221,10 +220,10 @@ def load(source: str | os.PathLike | TextIO | BinaryIO, *, max_bytes: int | None
             data = fh.read(limit + 1)
     except IsADirectoryError:
         raise ValidationError([Problem("", f"{path} is a folder, not a YAML file")]) from None
-    return _load_named(data, str(path), path.resolve().parent, limit)
+    return _load_named(data, str(path), os.path.dirname(os.path.realpath(path)), limit)  # Path.resolve().parent
 
 
-def _load_named(data: str | bytes, label: str, base: Path | None, limit: int) -> Job:
+def _load_named(data: str | bytes, label: str, base: str | Path | None, limit: int) -> Job:
     try:
         return loads(data, base_path=base, max_bytes=limit)
     except ValidationError as err:
