@@ -22,7 +22,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
-
 from imgtune.atomic import write_atomic
 from imgtune.errors import Problem, ValidationError
 from imgtune.serialization.azure_quirks import normalize
