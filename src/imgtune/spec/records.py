@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import operator
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, TypedDict, Union
@@ -116,22 +117,20 @@ def _spec_field(spec: FieldSpec) -> Any:
                        metadata={"spec": spec})
 
 
-_SPECS: dict[type, tuple[tuple[tuple[str, Any], ...], frozenset[str]]] = {}
+_SPECS: dict[type, tuple[tuple[tuple[str, Any], ...], Any]] = {}
 
 
 def _check_specs(checker: Checker, record: Any) -> None:
     cls = type(record)
     cached = _SPECS.get(cls)
-    if cached is None:  # once per class: the fields that have a spec, with its check
+    if cached is None:  # once per class: the fields that have a spec, with its check, and their getter
         specs = tuple((a.name, a.metadata["spec"].check) for a in attrs.fields(cls)
                       if a.metadata.get("spec") is not None)
-        cached = _SPECS[cls] = (specs, frozenset(name for name, _ in specs))
-    specs, names = cached
-    values = getattr(record, "__dict__", None)
-    if values is None or not names <= values.keys():  # fields in slots
-        values = {name: getattr(record, name) for name in names}
-    for name, check in specs:
-        value = values[name]
+        getter = operator.attrgetter(*(name for name, _ in specs)) if len(specs) > 1 else None
+        cached = _SPECS[cls] = (specs, getter)
+    specs, getter = cached
+    values = getter(record) if getter is not None else tuple(getattr(record, name) for name, _ in specs)
+    for (name, check), value in zip(specs, values):
         if value is not None and not isinstance(value, Invalid):
             message = check(value)
             if message:
