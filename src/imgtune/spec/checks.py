@@ -78,6 +78,17 @@ _KEYS: dict[type, tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]] = {}
 _NESTED = (Invalid, tuple)  # the values that may hold an Invalid
 
 
+class _MayHoldInvalid(dict):
+    """Type -> whether its values may hold an :class:`Invalid` (an Invalid, or a tuple); filled as types come."""
+
+    def __missing__(self, kind: type) -> bool:
+        self[kind] = answer = issubclass(kind, _NESTED)
+        return answer
+
+
+_MAY_HOLD_INVALID = _MayHoldInvalid()
+
+
 def _field_values(cls: type) -> Callable[[Any], tuple[Any, ...]]:
     """A function giving the field values of a ``cls`` record as a tuple, in one call."""
     names = tuple(a.name for a in attrs.fields(cls))
@@ -101,7 +112,7 @@ class Validated:
             cached = _KEYS[cls] = (tuple(field_key(a) for a in attrs.fields(cls)), _field_values(cls))
         keys, get_values = cached
         values = get_values(self)
-        if any(issubclass(kind, _NESTED) for kind in set(map(type, values))):  # else: no Invalid anywhere
+        if any(map(_MAY_HOLD_INVALID.__getitem__, set(map(type, values)))):  # else: no Invalid anywhere
             for key, value in zip(keys, values):
                 if value is None or not isinstance(value, _NESTED):
                     continue

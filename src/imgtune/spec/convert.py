@@ -172,7 +172,7 @@ def structure(data: Any, cls: Any) -> Any:
     """
     members = _UNIONS.get(cls)
     if members is not None:
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):
             raise ValidationError([Problem("", f"must be a mapping with a type, got {fmt(data)}")])
         tag = data.get("type")
         spellings = _tag_spellings(members)
@@ -185,12 +185,12 @@ def structure(data: Any, cls: Any) -> Any:
             raise ValidationError([Problem("type", f"must be one of {', '.join(members)}, got {got}{extra}")])
         if canon != tag:
             data = {**data, "type": canon}
-    elif attrs.has(cls) and not isinstance(data, Mapping):
+    elif type(data) is not dict and attrs.has(cls) and not isinstance(data, Mapping):
         raise ValidationError([Problem("", f"must be a mapping, got {fmt(data)}")])
     if cls in _UPGRADES:
         data = _UPGRADES[cls](data)
     problems: list[Problem] = []
-    if isinstance(data, Mapping):
+    if type(data) is dict or isinstance(data, Mapping):
         target = members[data["type"]] if members is not None else cls
         record = attrs.has(target)
         known = _known_keys(target) if record else frozenset()
