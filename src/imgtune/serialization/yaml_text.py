@@ -157,7 +157,8 @@ def _node_marks(root: yaml.Node, marks: dict[str, tuple[int, int]], problems: li
             stack.extend((item, f"{path}[{i}]") for i, item in enumerate(node.value))
 
 
-_STR, _SEQ, _MAP = "tag:yaml.org,2002:str", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"
+_STR, _INT, _SEQ, _MAP = ("tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:seq",
+                          "tag:yaml.org,2002:map")
 _SCALAR_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool",
                 "tag:yaml.org,2002:null")
 
@@ -186,6 +187,9 @@ def _construct(loader: Any, root: yaml.Node) -> tuple[Any, bool]:
             tag = node.tag
             if tag == _STR:
                 return node.value
+            if tag == _INT and node.value.isdecimal() and node.value.isascii() and (
+                    node.value[0] != "0" or node.value == "0"):
+                return int(node.value)  # plain decimal digits: what PyYAML's int constructor gives
             fn = scalars.get(tag)
             if fn is None:
                 raise _Unusual
