@@ -34,8 +34,8 @@ def _cached_resolve(cls: Any) -> Any:
     cache: dict[str, str] = {}
     resolve = cls.resolve
 
-    def cached(self: Any, kind: Any, value: Any, implicit: Any) -> Any:
-        if kind is yaml.ScalarNode and implicit[0] and not self.yaml_path_resolvers:
+    def cached(self: Any, kind: Any, value: Any, implicit: Any, scalar: Any = yaml.ScalarNode) -> Any:
+        if kind is scalar and implicit[0] and not self.yaml_path_resolvers:
             tag = cache.get(value)
             if tag is None:
                 tag = resolve(self, kind, value, implicit)
@@ -208,7 +208,10 @@ def _construct(loader: Any, root: yaml.Node) -> tuple[Any, bool]:
                 if raw in seen:
                     repeated = True
                 seen.add(raw)
-                out[build(key_node)] = build(value_node)
+                key = raw if key_node.tag == _STR else build(key_node)
+                # A plain string value is read here: one call less per key.
+                out[key] = (value_node.value if value_node.__class__ is scalar_node and value_node.tag == _STR
+                            else build(value_node))
             return out
         if kind is sequence_node and node.tag == _SEQ:
             items: list[Any] = []

@@ -8,6 +8,7 @@ until the enclosing record reports them under its own path.
 
 from __future__ import annotations
 
+import itertools
 import math
 import operator
 from collections.abc import Callable, Iterable
@@ -113,9 +114,8 @@ class Validated:
         keys, get_values = cached
         values = get_values(self)
         if any(map(_MAY_HOLD_INVALID.__getitem__, set(map(type, values)))):  # else: no Invalid anywhere
-            for key, value in zip(keys, values):
-                if value is None or not isinstance(value, _NESTED):
-                    continue
+            nested = map(_MAY_HOLD_INVALID.__getitem__, map(type, values))
+            for key, value in itertools.compress(zip(keys, values), nested):
                 if isinstance(value, Invalid):
                     checker.extend(key, value.problems)
                 else:
