@@ -483,11 +483,20 @@ _RANGED = (Uniform, LogUniform, QUniform, QLogUniform)
 _INT_OK = (Randint, QUniform, QLogUniform) + tuple(DISTRIBUTIONS[t] for t in ("qnormal", "qlognormal"))
 
 
+#: Per kind, the one type its values keep through ``FieldSpec.convert``: a choice of these is already converted.
+_KEPT = {Kind.INT: int, Kind.FLOAT: float}
+
+
 def _search_value(spec: FieldSpec):
+    kept = _KEPT.get(spec.kind)
+    unchanged = spec.kind in (Kind.BOOL, Kind.STR, Kind.JSON)  # FieldSpec.convert keeps these as given
+
     def build(value: Any) -> Any:
         if value is None or isinstance(value, Invalid):
             return value
         if isinstance(value, Choice):
+            if unchanged or kept is not None and all(type(v) is kept for v in value.values):
+                return value
             converted = tuple(spec.convert(v) for v in value.values)
             return value if converted == value.values and all(
                 type(a) is type(b) for a, b in zip(converted, value.values)) else Choice(values=converted)
