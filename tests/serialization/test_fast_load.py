@@ -72,3 +72,15 @@ def test_a_loaded_job_is_built_and_checked_once(azure_yaml, monkeypatch):
     assert job.base_path == str(path.resolve().parent)
     assert job == attrs.evolve(job, base_path=None) and job.base_path is not None
     assert records.with_base_path(job, "/x").base_path == "/x" and job.base_path == str(path.resolve().parent)
+
+
+def test_a_file_past_the_first_read_is_read_whole_up_to_the_limit(tmp_path):
+    """A job file is read in a small first read; a longer one is read on to the limit plus one byte."""
+    body = "type: automl\ntask: image_classification\ntarget_column_name: label\ntraining_data: {path: d}\n" \
+           "tags:\n" + "".join(f"  k{i}: v\n" for i in range(8_000))  # about 80 kB
+    f = tmp_path / "long.yml"
+    f.write_text(body)
+    assert len(imgtune.load(f).tags) == 8_000
+    with pytest.raises(imgtune.ValidationError, match="larger than the 70,000-byte limit"):
+        imgtune.load(f, max_bytes=70_000)
+    assert imgtune.load(f, max_bytes=len(body)).tags["k7999"] == "v"

@@ -216,10 +216,15 @@ def load(source: str | os.PathLike | TextIO | BinaryIO, *, max_bytes: int | None
     path = Path(source)
     try:
         with open(path, "rb") as fh:
-            data = fh.read(limit + 1)
+            data = fh.read(min(limit + 1, _FIRST_READ))  # a job is small: no buffer of the whole limit
+            if len(data) == _FIRST_READ:
+                data += fh.read(limit + 1 - _FIRST_READ)
     except IsADirectoryError:
         raise ValidationError([Problem("", f"{path} is a folder, not a YAML file")]) from None
     return _load_named(data, str(path), os.path.dirname(os.path.realpath(path)), limit)  # Path.resolve().parent
+
+
+_FIRST_READ = 1 << 16  # bytes
 
 
 def _load_named(data: str | bytes, label: str, base: str | Path | None, limit: int) -> Job:
