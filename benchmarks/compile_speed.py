@@ -7,14 +7,15 @@ Rows:
   azure-ai-ml's ``load_job`` on the same Azure example file, warm: ``--repeat`` rounds, each
   timing N loads of each in turn (interleaved, so a busy moment of a shared machine hits
   both), and the best round's mean per load of each; ``ratio`` = azure time / imgtune time
-  (above 1: imgtune is faster), in wall-clock time or, with ``--clock cpu``, this process's
-  CPU time (steadier where other processes share the cores); ``imgtune_python_ms``: imgtune with PyYAML's pure-Python
-  composer (the fallback where PyYAML has no libyaml). azure-ai-ml is skipped with a note
-  when it (``pip install "imgtune[bench]"``) is not installed.
+  (above 1: imgtune is faster). Wall-clock time, or with ``--clock cpu`` this process's CPU
+  time (steadier where other processes share the cores). ``imgtune_python_ms``: imgtune with
+  PyYAML's pure-Python composer (the fallback where PyYAML has no libyaml). azure-ai-ml is
+  skipped with a note when it (``pip install "imgtune[bench]"``) is not installed.
 * ``cold_import_and_load``: a fresh interpreter running ``import imgtune`` and
   loading one job (seconds, best of 5), and whether JAX got imported (it must not).
 
-Run: ``python benchmarks/compile_speed.py [--azure-dir ../shared/compat/azure-yaml] [--n 50] [--repeat 5] [--clock wall|cpu]``.
+Run: ``python benchmarks/compile_speed.py [--azure-dir ../shared/compat/azure-yaml] [--n 50] [--repeat 5]
+[--clock wall|cpu]``.
 """
 
 from __future__ import annotations

@@ -63,7 +63,7 @@ def test_marks_are_found_only_when_a_message_needs_them(azure_yaml, monkeypatch)
 
 def test_a_loaded_job_is_built_and_checked_once(azure_yaml, monkeypatch):
     """``base_path`` is set without building the job a second time (``attrs.evolve`` would)."""
-    path = sorted(azure_yaml.glob("*.yml"))[0]
+    path = min(azure_yaml.glob("*.yml"))
     built = []
     real = records.ImageClassificationJobBase._check
     monkeypatch.setattr(records.ImageClassificationJobBase, "_check", lambda self, c: (built.append(1), real(self, c)))

@@ -286,7 +286,7 @@ def parse_with_marks(text: str, *, max_nodes: int | None = MAX_NODES,
                     _expanded_size(node, max_nodes)
                 try:
                     data, repeated = _construct(loader, node)
-                except Exception:  # anything unusual: PyYAML's constructor, with its own errors
+                except Exception:  # noqa: BLE001 - anything unusual: PyYAML's constructor, with its own errors
                     data, repeated = loader.construct_document(node), True
                 if repeated:  # duplicate keys are reported with where they are: the marks are needed now
                     marks = _Marks(None, {})
