@@ -1278,6 +1278,10 @@ class SearchSpace(_SearchSpaceBase):
 
 
 # --------------------------------------------------------------------------- the job
+_SEARCH_SPACE = record_converter(SearchSpace)
+_OUTPUT = record_converter(Output)
+
+
 def _to_search_space(value: Any) -> Any:
     if value is None:
         return ()
@@ -1285,7 +1289,7 @@ def _to_search_space(value: Any) -> Any:
         value = [value]
     if not isinstance(value, (list, tuple)):
         return (Invalid(value, (Problem("", f"must be a list of subspaces, got {fmt(value)}"),)),)
-    build = record_converter(SearchSpace)
+    build = _SEARCH_SPACE
     return tuple(build(v) for v in value)
 
 
@@ -1294,7 +1298,7 @@ def _to_outputs(value: Any) -> Any:
         return FrozenMap()
     if not isinstance(value, Mapping):
         raise ValidationError([Problem("", f"must be a mapping of output names, got {fmt(value)}")])
-    build = record_converter(Output)
+    build = _OUTPUT
     built = {k: build(v) for k, v in value.items()}
     problems = [p.prefixed(str(k)) for k, v in built.items() if isinstance(v, Invalid) for p in v.problems]
     if problems:
