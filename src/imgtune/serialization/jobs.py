@@ -22,8 +22,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
-import attrs
-
 from imgtune.atomic import write_atomic
 from imgtune.errors import Problem, ValidationError
 from imgtune.serialization.azure_quirks import normalize
@@ -32,7 +30,7 @@ from imgtune.serialization.yaml_text import dump_text, parse_with_marks, with_ma
 from imgtune.spec.checks import fmt
 from imgtune.spec.convert import structure, unstructure
 from imgtune.spec.enums import TaskType
-from imgtune.spec.records import JOB_CLASSES, ImageClassificationJobBase
+from imgtune.spec.records import JOB_CLASSES, ImageClassificationJobBase, with_base_path
 
 __all__ = ["MAX_JOB_BYTES", "MAX_JOB_NODES", "dump", "dumps", "load", "loads", "max_job_bytes", "to_dict"]
 
@@ -186,7 +184,7 @@ def _loads(source: Any, base_path: Any, limit: int) -> Job:
     if notes:
         warnings.warn("legacy Azure schema migrated (" + "; ".join(notes) + ")", LegacySchemaWarning, stacklevel=3)
     if base_path is not None:
-        job = attrs.evolve(job, base_path=str(base_path))
+        job = with_base_path(job, str(base_path))
     return job
 
 
@@ -218,13 +216,18 @@ def load(source: str | os.PathLike | TextIO | BinaryIO, *, max_bytes: int | None
     path = Path(source)
     try:
         with open(path, "rb") as fh:
-            data = fh.read(limit + 1)
+            data = fh.read(min(limit + 1, _FIRST_READ))  # a job is small: no buffer of the whole limit
+            if len(data) == _FIRST_READ:
+                data += fh.read(limit + 1 - _FIRST_READ)
     except IsADirectoryError:
         raise ValidationError([Problem("", f"{path} is a folder, not a YAML file")]) from None
-    return _load_named(data, str(path), path.resolve().parent, limit)
+    return _load_named(data, str(path), os.path.dirname(os.path.realpath(path)), limit)  # Path.resolve().parent
 
 
-def _load_named(data: str | bytes, label: str, base: Path | None, limit: int) -> Job:
+_FIRST_READ = 1 << 16  # bytes
+
+
+def _load_named(data: str | bytes, label: str, base: str | Path | None, limit: int) -> Job:
     try:
         return loads(data, base_path=base, max_bytes=limit)
     except ValidationError as err:

@@ -24,6 +24,29 @@ __all__ = ["HAVE_LIBYAML", "MAX_NODES", "Dumper", "Loader", "dump_text", "parse_
 _FLOAT_12 = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
 
 
+#: At most this many plain scalars' resolved tags are kept per loader class (keys, numbers, names
+#: recur from one job to the next); a longer scalar is resolved each time.
+_RESOLVED_MAX, _RESOLVED_LEN = 4096, 64
+
+
+def _cached_resolve(cls: Any) -> Any:
+    """``cls.resolve`` remembering the tag of short plain scalars (it depends on the text alone)."""
+    cache: dict[str, str] = {}
+    resolve = cls.resolve
+
+    def cached(self: Any, kind: Any, value: Any, implicit: Any, scalar: Any = yaml.ScalarNode) -> Any:
+        if kind is scalar and implicit[0] and not self.yaml_path_resolvers:
+            tag = cache.get(value)
+            if tag is None:
+                tag = resolve(self, kind, value, implicit)
+                if len(value) <= _RESOLVED_LEN and len(cache) < _RESOLVED_MAX:
+                    cache[value] = tag
+            return tag
+        return resolve(self, kind, value, implicit)
+
+    return cached
+
+
 class Loader(yaml.SafeLoader):
     """Safe loading, with YAML 1.2 floats such as ``1e-4``."""
 
@@ -40,6 +63,7 @@ class Dumper(yaml.SafeDumper):
 
 for _cls in (Loader, Dumper):
     _cls.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_12, list("-+0123456789."))
+Loader.resolve = _cached_resolve(Loader)  # type: ignore[method-assign]
 
 
 def _represent_str(dumper: yaml.SafeDumper, data: str) -> Any:
@@ -68,6 +92,7 @@ if HAVE_LIBYAML:
         """:class:`Loader` with libyaml's C parser and composer (about 20x faster)."""
 
     CLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_12, list("-+0123456789."))
+    CLoader.resolve = _cached_resolve(CLoader)  # type: ignore[method-assign]
 
 
 def _where(node: yaml.Node) -> tuple[int | None, int | None]:
@@ -132,8 +157,105 @@ def _node_marks(root: yaml.Node, marks: dict[str, tuple[int, int]], problems: li
             stack.extend((item, f"{path}[{i}]") for i, item in enumerate(node.value))
 
 
+_STR, _INT, _SEQ, _MAP = ("tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:seq",
+                          "tag:yaml.org,2002:map")
+_SCALAR_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool",
+                "tag:yaml.org,2002:null")
+
+
+class _Unusual(Exception):
+    """A node :func:`_construct` leaves to PyYAML's constructor (other tags, merge keys, odd keys)."""
+
+
+def _construct(loader: Any, root: yaml.Node) -> tuple[Any, bool]:
+    """The data of a document of plain maps, lists and scalars, and whether a mapping repeats a key.
+
+    Builds what PyYAML's safe constructor builds (an alias is the same object), in one walk
+    without its per-node bookkeeping. Raises :class:`_Unusual` (or anything else) for a node
+    it does not read; the caller then hands the document to PyYAML's constructor.
+    """
+    table = type(loader).yaml_constructors
+    scalars = {tag: table[tag] for tag in _SCALAR_TAGS}
+    built: dict[int, Any] = {}
+    repeated = False
+    scalar_node, mapping_node, sequence_node = yaml.ScalarNode, yaml.MappingNode, yaml.SequenceNode
+
+    def build(node: yaml.Node) -> Any:
+        nonlocal repeated
+        kind = node.__class__
+        if kind is scalar_node:
+            tag = node.tag
+            if tag == _STR:
+                return node.value
+            if tag == _INT and node.value.isdecimal() and node.value.isascii() and (
+                    node.value[0] != "0" or node.value == "0"):
+                return int(node.value)  # plain decimal digits: what PyYAML's int constructor gives
+            fn = scalars.get(tag)
+            if fn is None:
+                raise _Unusual
+            return fn(loader, node)
+        done = built.get(id(node))
+        if done is not None:
+            return done
+        if kind is mapping_node and node.tag == _MAP:
+            out: dict[Any, Any] = {}
+            built[id(node)] = out
+            seen: set[str] = set()
+            for key_node, value_node in node.value:
+                if key_node.__class__ is not scalar_node:
+                    raise _Unusual
+                raw = key_node.value
+                if raw in seen:
+                    repeated = True
+                seen.add(raw)
+                key = raw if key_node.tag == _STR else build(key_node)
+                # A plain string value is read here: one call less per key.
+                out[key] = (value_node.value if value_node.__class__ is scalar_node and value_node.tag == _STR
+                            else build(value_node))
+            return out
+        if kind is sequence_node and node.tag == _SEQ:
+            items: list[Any] = []
+            built[id(node)] = items
+            items.extend(build(item) for item in node.value)
+            return items
+        raise _Unusual
+
+    return build(root), repeated
+
+
+class _Marks(Mapping[str, tuple[int, int]]):
+    """The (line, column) of every dotted path of a composed document, found when first asked for
+    (only a message needs them)."""
+
+    def __init__(self, root: yaml.Node | None, marks: dict[str, tuple[int, int]] | None = None) -> None:
+        self._root, self._marks = root, marks
+
+    def _all(self) -> dict[str, tuple[int, int]]:
+        if self._marks is None:
+            self._marks = {}
+            if self._root is not None:
+                _node_marks(self._root, self._marks, [])
+            self._root = None
+        return self._marks
+
+    def __getitem__(self, path: str) -> tuple[int, int]:
+        return self._all()[path]
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._all()
+
+    def __iter__(self) -> Any:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __repr__(self) -> str:
+        return repr(self._all())
+
+
 def parse_with_marks(text: str, *, max_nodes: int | None = MAX_NODES,
-                     composer: str | None = None) -> tuple[Any, dict[str, tuple[int, int]]]:
+                     composer: str | None = None) -> tuple[Any, Mapping[str, tuple[int, int]]]:
     """YAML text parsed safely, with the (line, column) of every dotted key path, for error messages.
 
     Args:
@@ -153,7 +275,7 @@ def parse_with_marks(text: str, *, max_nodes: int | None = MAX_NODES,
     use_c = HAVE_LIBYAML if composer is None else composer == "c"
     if use_c and not HAVE_LIBYAML:
         raise ValueError("PyYAML was built without libyaml: use composer='python'")
-    marks: dict[str, tuple[int, int]] = {}
+    marks = _Marks(None, {})
     problems: list[Problem] = []
     try:
         loader = CLoader(text) if use_c else Loader(text)
@@ -162,8 +284,15 @@ def parse_with_marks(text: str, *, max_nodes: int | None = MAX_NODES,
             if node is not None:
                 if "&" in text:  # without an anchor there is no alias: the document is as big as it is written
                     _expanded_size(node, max_nodes)
-                _node_marks(node, marks, problems)
-                data = loader.construct_document(node)
+                try:
+                    data, repeated = _construct(loader, node)
+                except Exception:  # noqa: BLE001 - anything unusual: PyYAML's constructor, with its own errors
+                    data, repeated = loader.construct_document(node), True
+                if repeated:  # duplicate keys are reported with where they are: the marks are needed now
+                    marks = _Marks(None, {})
+                    _node_marks(node, marks._all(), problems)
+                else:
+                    marks = _Marks(node)
             else:
                 data = None
         finally:

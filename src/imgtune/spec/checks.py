@@ -8,7 +8,9 @@ until the enclosing record reports them under its own path.
 
 from __future__ import annotations
 
+import itertools
 import math
+import operator
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -69,8 +71,34 @@ def field_key(a: attrs.Attribute) -> str:
     return a.metadata.get("key", a.name)
 
 
-#: Record class -> its fields' names and YAML keys (computed once per class).
-_KEYS: dict[type, tuple[tuple[str, str], ...]] = {}
+#: Record class -> its fields' YAML keys, and a function giving the fields' values as a tuple
+#: (computed once per class).
+_KEYS: dict[type, tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]] = {}
+
+
+_NESTED = (Invalid, tuple)  # the values that may hold an Invalid
+
+
+class _MayHoldInvalid(dict):
+    """Type -> whether its values may hold an :class:`Invalid` (an Invalid, or a tuple); filled as types come."""
+
+    def __missing__(self, kind: type) -> bool:
+        self[kind] = answer = issubclass(kind, _NESTED)
+        return answer
+
+
+_MAY_HOLD_INVALID = _MayHoldInvalid()
+
+
+def _field_values(cls: type) -> Callable[[Any], tuple[Any, ...]]:
+    """A function giving the field values of a ``cls`` record as a tuple, in one call."""
+    names = tuple(a.name for a in attrs.fields(cls))
+    if len(names) > 1:
+        return operator.attrgetter(*names)  # type: ignore[return-value]
+    if names:
+        one = operator.attrgetter(names[0])
+        return lambda record: (one(record),)
+    return lambda record: ()
 
 
 class Validated:
@@ -80,19 +108,20 @@ class Validated:
     def __attrs_post_init__(self) -> None:
         checker = Checker()
         cls = type(self)
-        keys = _KEYS.get(cls)
-        if keys is None:  # once per class
-            keys = _KEYS[cls] = tuple((a.name, field_key(a)) for a in attrs.fields(cls))
-        for name, key in keys:
-            value = getattr(self, name)
-            if value is None:
-                continue
-            if isinstance(value, Invalid):
-                checker.extend(key, value.problems)
-            elif isinstance(value, tuple):
-                for i, item in enumerate(value):
-                    if isinstance(item, Invalid):
-                        checker.extend(f"{key}[{i}]", item.problems)
+        cached = _KEYS.get(cls)
+        if cached is None:  # once per class
+            cached = _KEYS[cls] = (tuple(field_key(a) for a in attrs.fields(cls)), _field_values(cls))
+        keys, get_values = cached
+        values = get_values(self)
+        if any(map(_MAY_HOLD_INVALID.__getitem__, set(map(type, values)))):  # else: no Invalid anywhere
+            nested = map(_MAY_HOLD_INVALID.__getitem__, map(type, values))
+            for key, value in itertools.compress(zip(keys, values), nested):
+                if isinstance(value, Invalid):
+                    checker.extend(key, value.problems)
+                else:
+                    for i, item in enumerate(value):
+                        if isinstance(item, Invalid):
+                            checker.extend(f"{key}[{i}]", item.problems)
         self._check(checker)
         checker.raise_if_any(type(self).__name__)
 

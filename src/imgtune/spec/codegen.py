@@ -212,6 +212,8 @@ def render() -> str:
         lines += [
             f"def _ss_{spec.name}(value: {accepted},",
             f"{' ' * (9 + len(spec.name))}) -> {_value_type(spec)} | Distribution | None:",
+            "    if value is None:  # not searched: the usual case",
+            "        return None",
             f'    return _SEARCH_CONVERTERS["{spec.name}"](value)  # type: ignore[no-any-return]',
             "",
             "",

@@ -172,31 +172,39 @@ def structure(data: Any, cls: Any) -> Any:
     """
     members = _UNIONS.get(cls)
     if members is not None:
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):
             raise ValidationError([Problem("", f"must be a mapping with a type, got {fmt(data)}")])
         tag = data.get("type")
         spellings = _tag_spellings(members)
-        if not isinstance(tag, str) or _snake_case(tag) not in spellings:
+        # A tag written as its spelling (the usual case) is its own snake_case.
+        canon = (spellings.get(tag) or spellings.get(_snake_case(tag))) if isinstance(tag, str) else None
+        if canon is None:
             hint = closest(str(tag), list(members)) if tag is not None else None
             extra = f" (did you mean {hint!r}?)" if hint else ""
             got = "nothing" if tag is None else fmt(tag)
             raise ValidationError([Problem("type", f"must be one of {', '.join(members)}, got {got}{extra}")])
-        data = {**data, "type": spellings[_snake_case(tag)]}
-    elif attrs.has(cls) and not isinstance(data, Mapping):
+        if canon != tag:
+            data = {**data, "type": canon}
+    elif type(data) is not dict and attrs.has(cls) and not isinstance(data, Mapping):
         raise ValidationError([Problem("", f"must be a mapping, got {fmt(data)}")])
     if cls in _UPGRADES:
         data = _UPGRADES[cls](data)
     problems: list[Problem] = []
-    if isinstance(data, Mapping):
-        problems = [Problem("", f"keys must be strings, got {fmt(k)}") for k in data if not isinstance(k, str)]
+    if type(data) is dict or isinstance(data, Mapping):
         target = members[data["type"]] if members is not None else cls
-        if attrs.has(target):
+        record = attrs.has(target)
+        known = _known_keys(target) if record else frozenset()
+        odd = [k for k in data if k not in known]  # a known key is a string
+        problems = [Problem("", f"keys must be strings, got {fmt(k)}") for k in odd if not isinstance(k, str)]
+        if record:
             # Unknown keys are reported here, and dropped, so that the problems of
             # the known keys are reported in the same pass.
-            known = _known_keys(target) | ({"type"} if members is not None else set())
-            unknown = [k for k in data if isinstance(k, str) and k not in known]
-            problems += _unknown_key_problems(unknown, sorted(known - {"type"}), "")
-            data = {k: v for k, v in data.items() if isinstance(k, str) and k in known}
+            unknown = [k for k in odd if isinstance(k, str) and (members is None or k != "type")]
+            if unknown:
+                problems += _unknown_key_problems(unknown, sorted(known - {"type"}), "")
+            if unknown or problems or type(data) is not dict:
+                data = {k: v for k, v in data.items() if isinstance(k, str) and (k in known or
+                                                                                 members is not None and k == "type")}
     try:
         value = _CONVERTER.structure(data, cls)
     except ValidationError as err:
@@ -229,8 +237,16 @@ def record_converter(cls: type) -> Any:
 
 
 # --------------------------------------------------------------------------- problems
-def _known_keys(cls: type) -> set[str]:
-    return {field_key(a) for a in attrs.fields(cls) if a.init and a.metadata.get("dump") is not False}
+#: Record class -> its YAML keys (computed once per class).
+_KNOWN_KEYS: dict[type, frozenset[str]] = {}
+
+
+def _known_keys(cls: type) -> frozenset[str]:
+    keys = _KNOWN_KEYS.get(cls)
+    if keys is None:
+        keys = _KNOWN_KEYS[cls] = frozenset(field_key(a) for a in attrs.fields(cls)
+                                            if a.init and a.metadata.get("dump") is not False)
+    return keys
 
 
 def _unknown_key_problems(keys: Any, known: list[str], path: str) -> list[Problem]:
@@ -247,8 +263,16 @@ def _snake_case(tag: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", tag.strip()).lower().replace("-", "_").replace("__", "_")
 
 
+#: id(union members) -> (the members, their spellings); computed once per union.
+_SPELLINGS: dict[int, tuple[Mapping[str, Any], dict[str, str]]] = {}
+
+
 def _tag_spellings(members: Mapping[str, Any]) -> dict[str, str]:
-    return {_snake_case(k): k for k in members} | {k.replace("_", ""): k for k in members}
+    cached = _SPELLINGS.get(id(members))
+    if cached is None or cached[0] is not members:
+        cached = _SPELLINGS[id(members)] = (members, {_snake_case(k): k for k in members}
+                                            | {k.replace("_", ""): k for k in members})
+    return cached[1]
 
 
 def _problems(exc: BaseException, path: str) -> list[Problem]:

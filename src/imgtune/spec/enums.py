@@ -56,6 +56,9 @@ class AzureEnum(str, enum.Enum):
             return value
         if not isinstance(value, str):
             return None
+        member = cls._value2member_map_.get(value)  # the canonical spelling: no folding needed
+        if member is not None:
+            return member
         folded = _fold(value)
         for member in cls:
             if _fold(member.value) == folded:

@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import operator
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, TypedDict, Union
@@ -116,17 +117,20 @@ def _spec_field(spec: FieldSpec) -> Any:
                        metadata={"spec": spec})
 
 
-_SPECS: dict[type, tuple[tuple[str, Any], ...]] = {}
+_SPECS: dict[type, tuple[tuple[tuple[str, Any], ...], Any]] = {}
 
 
 def _check_specs(checker: Checker, record: Any) -> None:
     cls = type(record)
-    specs = _SPECS.get(cls)
-    if specs is None:  # once per class: the fields that have a spec, with its check
-        specs = _SPECS[cls] = tuple((a.name, a.metadata["spec"].check) for a in attrs.fields(cls)
-                                    if a.metadata.get("spec") is not None)
-    for name, check in specs:
-        value = getattr(record, name)
+    cached = _SPECS.get(cls)
+    if cached is None:  # once per class: the fields that have a spec, with its check, and their getter
+        specs = tuple((a.name, a.metadata["spec"].check) for a in attrs.fields(cls)
+                      if a.metadata.get("spec") is not None)
+        getter = operator.attrgetter(*(name for name, _ in specs)) if len(specs) > 1 else None
+        cached = _SPECS[cls] = (specs, getter)
+    specs, getter = cached
+    values = getter(record) if getter is not None else tuple(getattr(record, name) for name, _ in specs)
+    for (name, check), value in zip(specs, values):
         if value is not None and not isinstance(value, Invalid):
             message = check(value)
             if message:
@@ -448,6 +452,8 @@ class Sweep(Validated):
 # --------------------------------------------------------------------------- training parameters
 def _check_crops(checker: Checker, path: str, model: Any, train_crop: Any, val_crop: Any, resize: Any,
                  freeze: Any = None) -> None:
+    if model is None and train_crop is None and val_crop is None and resize is None and freeze is None:
+        return  # nothing set: no rule to break
     values = dict(zip(CROSS_FIELD_KEYS, (model, train_crop, val_crop, resize, freeze)))
     for field, message in cross_field_problems(values):
         checker.add(path + field, message)
@@ -487,11 +493,20 @@ _RANGED = (Uniform, LogUniform, QUniform, QLogUniform)
 _INT_OK = (Randint, QUniform, QLogUniform) + tuple(DISTRIBUTIONS[t] for t in ("qnormal", "qlognormal"))
 
 
+#: Per kind, the one type its values keep through ``FieldSpec.convert``: a choice of these is already converted.
+_KEPT = {Kind.INT: int, Kind.FLOAT: float}
+
+
 def _search_value(spec: FieldSpec):
+    kept = _KEPT.get(spec.kind)
+    unchanged = spec.kind in (Kind.BOOL, Kind.STR, Kind.JSON)  # FieldSpec.convert keeps these as given
+
     def build(value: Any) -> Any:
         if value is None or isinstance(value, Invalid):
             return value
         if isinstance(value, Choice):
+            if unchanged or kept is not None and all(type(v) is kept for v in value.values):
+                return value
             converted = tuple(spec.convert(v) for v in value.values)
             return value if converted == value.values and all(
                 type(a) is type(b) for a, b in zip(converted, value.values)) else Choice(values=converted)
@@ -557,11 +572,13 @@ def _check_support(checker: Checker, name: str, spec: FieldSpec, value: Distribu
             checker.add(f"{name}.{arg}", f"must lie {spec.range_text()}: {where}{extra}")
 
 
+_SEARCHABLE_VALUES = operator.attrgetter(*SEARCHABLE)  # a subspace's values, in SEARCHABLE's order, in one call
+
+
 @attrs.frozen(kw_only=True)
 class _SearchSpaceBase(Validated):
     def _check(self, checker: Checker) -> None:
-        for name, spec in SEARCHABLE.items():
-            value = getattr(self, name)
+        for (name, spec), value in zip(SEARCHABLE.items(), _SEARCHABLE_VALUES(self)):
             if value is not None and not isinstance(value, Invalid):
                 _check_search_value(checker, name, spec, value)
         _check_crops(checker, "", _fixed(self.model_name), _fixed(self.training_crop_size),
@@ -880,156 +897,218 @@ class ResolvedTrainingParameters(TrainingParameters):
 
 def _ss_ams_gradient(value: bool | Distribution | Mapping[str, Any] | None,
                      ) -> bool | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["ams_gradient"](value)  # type: ignore[no-any-return]
 
 
 def _ss_beta1(value: float | Distribution | Mapping[str, Any] | None,
               ) -> float | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["beta1"](value)  # type: ignore[no-any-return]
 
 
 def _ss_beta2(value: float | Distribution | Mapping[str, Any] | None,
               ) -> float | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["beta2"](value)  # type: ignore[no-any-return]
 
 
 def _ss_distributed(value: bool | Distribution | Mapping[str, Any] | None,
                     ) -> bool | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["distributed"](value)  # type: ignore[no-any-return]
 
 
 def _ss_early_stopping(value: bool | Distribution | Mapping[str, Any] | None,
                        ) -> bool | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["early_stopping"](value)  # type: ignore[no-any-return]
 
 
 def _ss_early_stopping_delay(value: int | Distribution | Mapping[str, Any] | None,
                              ) -> int | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["early_stopping_delay"](value)  # type: ignore[no-any-return]
 
 
 def _ss_early_stopping_patience(value: int | Distribution | Mapping[str, Any] | None,
                                 ) -> int | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["early_stopping_patience"](value)  # type: ignore[no-any-return]
 
 
 def _ss_enable_onnx_normalization(value: bool | Distribution | Mapping[str, Any] | None,
                                   ) -> bool | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["enable_onnx_normalization"](value)  # type: ignore[no-any-return]
 
 
 def _ss_evaluation_frequency(value: int | Distribution | Mapping[str, Any] | None,
                              ) -> int | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["evaluation_frequency"](value)  # type: ignore[no-any-return]
 
 
 def _ss_gradient_accumulation_step(value: int | Distribution | Mapping[str, Any] | None,
                                    ) -> int | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["gradient_accumulation_step"](value)  # type: ignore[no-any-return]
 
 
 def _ss_layers_to_freeze(value: int | Distribution | Mapping[str, Any] | None,
                          ) -> int | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["layers_to_freeze"](value)  # type: ignore[no-any-return]
 
 
 def _ss_learning_rate(value: float | Distribution | Mapping[str, Any] | None,
                       ) -> float | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["learning_rate"](value)  # type: ignore[no-any-return]
 
 
 def _ss_learning_rate_scheduler(value: LearningRateScheduler | str | Distribution | Mapping[str, Any] | None,
                                 ) -> LearningRateScheduler | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["learning_rate_scheduler"](value)  # type: ignore[no-any-return]
 
 
 def _ss_model_name(value: str | Distribution | Mapping[str, Any] | None,
                    ) -> str | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["model_name"](value)  # type: ignore[no-any-return]
 
 
 def _ss_momentum(value: float | Distribution | Mapping[str, Any] | None,
                  ) -> float | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["momentum"](value)  # type: ignore[no-any-return]
 
 
 def _ss_nesterov(value: bool | Distribution | Mapping[str, Any] | None,
                  ) -> bool | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["nesterov"](value)  # type: ignore[no-any-return]
 
 
 def _ss_number_of_epochs(value: int | Distribution | Mapping[str, Any] | None,
                          ) -> int | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["number_of_epochs"](value)  # type: ignore[no-any-return]
 
 
 def _ss_number_of_workers(value: int | Distribution | Mapping[str, Any] | None,
                           ) -> int | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["number_of_workers"](value)  # type: ignore[no-any-return]
 
 
 def _ss_optimizer(value: Optimizer | str | Distribution | Mapping[str, Any] | None,
                   ) -> Optimizer | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["optimizer"](value)  # type: ignore[no-any-return]
 
 
 def _ss_random_seed(value: int | Distribution | Mapping[str, Any] | None,
                     ) -> int | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["random_seed"](value)  # type: ignore[no-any-return]
 
 
 def _ss_step_lr_gamma(value: float | Distribution | Mapping[str, Any] | None,
                       ) -> float | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["step_lr_gamma"](value)  # type: ignore[no-any-return]
 
 
 def _ss_step_lr_step_size(value: int | Distribution | Mapping[str, Any] | None,
                           ) -> int | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["step_lr_step_size"](value)  # type: ignore[no-any-return]
 
 
 def _ss_training_batch_size(value: int | Distribution | Mapping[str, Any] | None,
                             ) -> int | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["training_batch_size"](value)  # type: ignore[no-any-return]
 
 
 def _ss_validation_batch_size(value: int | Distribution | Mapping[str, Any] | None,
                               ) -> int | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["validation_batch_size"](value)  # type: ignore[no-any-return]
 
 
 def _ss_warmup_cosine_lr_cycles(value: float | Distribution | Mapping[str, Any] | None,
                                 ) -> float | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["warmup_cosine_lr_cycles"](value)  # type: ignore[no-any-return]
 
 
 def _ss_warmup_cosine_lr_warmup_epochs(value: int | Distribution | Mapping[str, Any] | None,
                                        ) -> int | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["warmup_cosine_lr_warmup_epochs"](value)  # type: ignore[no-any-return]
 
 
 def _ss_weight_decay(value: float | Distribution | Mapping[str, Any] | None,
                      ) -> float | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["weight_decay"](value)  # type: ignore[no-any-return]
 
 
 def _ss_training_crop_size(value: int | Distribution | Mapping[str, Any] | None,
                            ) -> int | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["training_crop_size"](value)  # type: ignore[no-any-return]
 
 
 def _ss_validation_crop_size(value: int | Distribution | Mapping[str, Any] | None,
                              ) -> int | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["validation_crop_size"](value)  # type: ignore[no-any-return]
 
 
 def _ss_validation_resize_size(value: int | Distribution | Mapping[str, Any] | None,
                                ) -> int | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["validation_resize_size"](value)  # type: ignore[no-any-return]
 
 
 def _ss_weighted_loss(value: int | Distribution | Mapping[str, Any] | None,
                       ) -> int | Distribution | None:
+    if value is None:  # not searched: the usual case
+        return None
     return _SEARCH_CONVERTERS["weighted_loss"](value)  # type: ignore[no-any-return]
 
 
@@ -1209,6 +1288,10 @@ class SearchSpace(_SearchSpaceBase):
 
 
 # --------------------------------------------------------------------------- the job
+_SEARCH_SPACE = record_converter(SearchSpace)
+_OUTPUT = record_converter(Output)
+
+
 def _to_search_space(value: Any) -> Any:
     if value is None:
         return ()
@@ -1216,7 +1299,7 @@ def _to_search_space(value: Any) -> Any:
         value = [value]
     if not isinstance(value, (list, tuple)):
         return (Invalid(value, (Problem("", f"must be a list of subspaces, got {fmt(value)}"),)),)
-    build = record_converter(SearchSpace)
+    build = _SEARCH_SPACE
     return tuple(build(v) for v in value)
 
 
@@ -1225,7 +1308,7 @@ def _to_outputs(value: Any) -> Any:
         return FrozenMap()
     if not isinstance(value, Mapping):
         raise ValidationError([Problem("", f"must be a mapping of output names, got {fmt(value)}")])
-    build = record_converter(Output)
+    build = _OUTPUT
     built = {k: build(v) for k, v in value.items()}
     problems = [p.prefixed(str(k)) for k, v in built.items() if isinstance(v, Invalid) for p in v.problems]
     if problems:
@@ -1529,6 +1612,32 @@ class ImageClassificationMultilabelJob(ImageClassificationJobBase):
 
 
 JOB_CLASSES: dict[TaskType, type] = {c.TASK: c for c in (ImageClassificationJob, ImageClassificationMultilabelJob)}
+
+
+def with_base_path(job: ImageClassificationJobBase, base_path: str | os.PathLike[str] | None) -> Any:
+    """``attrs.evolve(job, base_path=base_path)`` without building and checking the job again.
+
+    ``base_path`` takes no part in the checks (nor in equality), so a valid job stays valid.
+
+    Example:
+        >>> job = ImageClassificationJob(training_data={"path": "d"}, target_column_name="label")
+        >>> moved = with_base_path(job, "/data")
+        >>> moved.base_path, job.base_path, moved == job
+        ('/data', None, True)
+    """
+    new = object.__new__(type(job))
+    for name in _FIELD_NAMES.get(type(job)) or _field_names(type(job)):
+        object.__setattr__(new, name, getattr(job, name))
+    object.__setattr__(new, "base_path", _to_path_text(base_path))
+    return new
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES[cls] = tuple(a.name for a in attrs.fields(cls))
+    return names
 
 
 def _unstructure_job(job: ImageClassificationJobBase) -> dict[str, Any]:
