@@ -1,7 +1,6 @@
 """The report as a run observer (imgtune.report.ReportWriter), and how it reads the run: through the store's
 records (the plan and its job, run.json, best/), never guessing past an unreadable file."""
 
-import json
 import shutil
 
 import pytest
@@ -70,7 +69,7 @@ def test_an_unreadable_plan_or_best_file_is_an_error_not_a_gap(multiclass_run, t
         render_report(out)
     (out / "plan.yaml").write_text(plan, encoding="utf-8")
     (out / "best" / "metrics.json").write_text('{"accuracy": 0.5', encoding="utf-8")
-    with pytest.raises(json.JSONDecodeError):
+    with pytest.raises(ValidationError, match=r"metrics\.json: is not valid JSON"):  # names the file
         render_report(out)
 
 
