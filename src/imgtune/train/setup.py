@@ -139,7 +139,7 @@ def init_state(
 
     Example:
         >>> setup = init_state("resnet18", 2, _tiny(), steps_per_epoch=4, model_width=0.25)
-        >>> int(setup.state.step), float(setup.state.opt_state.hyperparams["learning_rate"])
+        >>> int(setup.state.step), round(float(setup.state.opt_state.hyperparams["learning_rate"]), 6)
         (0, 0.01)
     """
     if isinstance(model, str):
