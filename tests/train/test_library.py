@@ -14,8 +14,8 @@ from imgtune.errors import ValidationError
 from tests.train.conftest import tiny_params
 
 #: SGD at a constant rate, no momentum, no weight decay: a parameter whose gradient is zero does not move.
-PLAIN_SGD = dict(optimizer="sgd", momentum=0.0, weight_decay=0.0, learning_rate=0.1, learning_rate_scheduler="none",
-                 advanced_settings='{"pretrained": false}')
+PLAIN_SGD = {"optimizer": "sgd", "momentum": 0.0, "weight_decay": 0.0, "learning_rate": 0.1,
+             "learning_rate_scheduler": "none", "advanced_settings": '{"pretrained": false}'}
 
 
 def _batch(n=8, size=16, classes=3, seed=0):
@@ -87,9 +87,9 @@ def _separable(n, size=16, seed=0):
 
 
 #: A real architecture (resnet18, full width) at 16 px, from random weights.
-FIT = dict(training_crop_size=16, validation_crop_size=16, validation_resize_size=16, training_batch_size=16,
-           validation_batch_size=32, number_of_workers=0, number_of_epochs=5, learning_rate=0.01,
-           warmup_cosine_lr_warmup_epochs=1, early_stopping=False, advanced_settings='{"pretrained": false}')
+FIT = {"training_crop_size": 16, "validation_crop_size": 16, "validation_resize_size": 16, "training_batch_size": 16,
+       "validation_batch_size": 32, "number_of_workers": 0, "number_of_epochs": 5, "learning_rate": 0.01,
+       "warmup_cosine_lr_warmup_epochs": 1, "early_stopping": False, "advanced_settings": '{"pretrained": false}'}
 
 
 def test_fit_learns_from_arrays_and_resumes(tmp_path):

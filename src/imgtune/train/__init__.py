@@ -34,15 +34,21 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from imgtune.train.arrays import fit
-    from imgtune.train.loop import make_eval_step, make_train_step
-    from imgtune.train.models import create_model
-    from imgtune.train.optim import LossFn, default_loss, hyperparameters, make_optimizer
-    from imgtune.train.setup import TrainSetup, init_state
-    from imgtune.train.state import TrainState
-    from imgtune.train.trial import train_trial
-    from imgtune.train.trial_types import TrialResult, TrialSettings
+if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ below loads them
+    from imgtune.train.arrays import fit as fit
+    from imgtune.train.loop import make_eval_step as make_eval_step
+    from imgtune.train.loop import make_train_step as make_train_step
+    from imgtune.train.models import create_model as create_model
+    from imgtune.train.optim import LossFn as LossFn
+    from imgtune.train.optim import default_loss as default_loss
+    from imgtune.train.optim import hyperparameters as hyperparameters
+    from imgtune.train.optim import make_optimizer as make_optimizer
+    from imgtune.train.setup import TrainSetup as TrainSetup
+    from imgtune.train.setup import init_state as init_state
+    from imgtune.train.state import TrainState as TrainState
+    from imgtune.train.trial import train_trial as train_trial
+    from imgtune.train.trial_types import TrialResult as TrialResult
+    from imgtune.train.trial_types import TrialSettings as TrialSettings
 
 #: Public name -> the module that defines it (imported on first use: they load JAX).
 _EXPORTS = {
@@ -56,7 +62,22 @@ _EXPORTS = {
     "TrialResult": "imgtune.train.trial_types", "TrialSettings": "imgtune.train.trial_types",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "LossFn",
+    "TrainSetup",
+    "TrainState",
+    "TrialResult",
+    "TrialSettings",
+    "create_model",
+    "default_loss",
+    "fit",
+    "hyperparameters",
+    "init_state",
+    "make_eval_step",
+    "make_optimizer",
+    "make_train_step",
+    "train_trial",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -223,7 +223,7 @@ def fit(
     settings = TrialSettings(params=params, primary_metric=primary_metric or ("iou" if multilabel else "accuracy"),
                              multilabel=multilabel, seed=seed, max_steps=max_steps, model_width=model_width)
     data = TrialData(train, valid, class_order)
-    run = dict(report=report, devices=devices, images=store, loss_fn=loss_fn)
+    run: dict[str, Any] = {"report": report, "devices": devices, "images": store, "loss_fn": loss_fn}
     if workdir is not None:
         return train_trial(settings, data, workdir, **run)
     with tempfile.TemporaryDirectory(prefix="imgtune-fit-") as tmp:
