@@ -366,7 +366,7 @@ def make_optimizer(
           training_parameters.advanced_settings: is unset: make_optimizer takes resolved parameters ...
         ...
     """
-    _require_resolved(params, "learning_rate_schedule")
+    _require_resolved(params, "make_optimizer")
     numbers, structure = _numbers_and_structure(params, steps_per_epoch)
     labels = None
     if frozen is not None and any(jax.tree.leaves(frozen)):
