@@ -24,35 +24,14 @@ def _batch(n=8, size=16, classes=3, seed=0):
             np.ones(n, bool))
 
 
-@pytest.fixture(scope="module")
-def setup():
-    return t.init_state("resnet18", 3, tiny_params(**PLAIN_SGD), steps_per_epoch=4, model_width=0.25)
-
-
-@pytest.fixture(scope="module")
-def default_step(setup):
-    return setup.train_step(multilabel=False, donate=False)
-
-
-def test_init_state_and_one_step_on_ones_own_arrays(setup, default_step):
+def test_init_state_of_a_zoo_model_as_a_trial_builds_it():
+    setup = t.init_state("resnet18", 3, tiny_params(**PLAIN_SGD, layers_to_freeze=2), steps_per_epoch=4,
+                         model_width=0.25)
     assert isinstance(setup, t.TrainSetup) and setup.start == "scratch"
-    assert int(setup.state.step) == 0
+    assert int(setup.state.step) == 0 and setup.state.params["fc"]["bias"].shape == (3,)
     assert float(setup.state.opt_state.hyperparams["learning_rate"]) == np.float32(0.1)
-    before = jax.tree.map(np.asarray, setup.state.params)
-    state, loss = default_step(setup.state, *_batch())
-    assert int(state.step) == 1 and np.isfinite(float(loss))
-    moved = jax.tree.leaves(jax.tree.map(lambda a, b: bool(np.any(np.asarray(a) != b)), state.params, before))
-    assert all(moved)  # every parameter of the model took a step
-    with pytest.raises(ValueError, match="not both"):
-        setup.train_step(multilabel=False, weights=np.ones(3, np.float32), loss_fn=t.default_loss(False))
-
-
-def ignore_class_1(logits, labels, weights):
-    """Cross-entropy over classes 0 and 2 only, on their examples: class 1's logit gets no gradient."""
-    keep = jnp.array([0, 2])
-    w = weights * (labels != 1)
-    per = optax.softmax_cross_entropy_with_integer_labels(logits[:, keep], jnp.where(labels == 2, 1, 0))
-    return jnp.sum(per * w) / jnp.maximum(jnp.sum(w), 1.0)
+    frozen = {path[0].key for path, v in jax.tree_util.tree_leaves_with_path(setup.frozen_stats) if v}
+    assert frozen == {"bn1", "layer1"}  # the stem and layer1: two groups
 
 
 class Tiny(nnx.Module):
@@ -65,9 +44,31 @@ class Tiny(nnx.Module):
         return self.fc(jnp.mean(x, axis=(1, 2)))
 
 
-def test_a_custom_loss_changes_the_gradient():
-    setup = t.init_state(Tiny(3, rngs=nnx.Rngs(0)), None, tiny_params(**PLAIN_SGD), steps_per_epoch=4)
-    assert setup.start == "scratch"
+@pytest.fixture(scope="module")
+def tiny():
+    return t.init_state(Tiny(3, rngs=nnx.Rngs(0)), None, tiny_params(**PLAIN_SGD), steps_per_epoch=4)
+
+
+def test_one_step_on_ones_own_arrays(tiny):
+    assert tiny.start == "scratch"
+    state, loss = tiny.train_step(multilabel=False, donate=False)(tiny.state, *_batch())
+    assert int(state.step) == 1 and np.isfinite(float(loss))
+    moved = jax.tree.map(lambda a, b: bool(np.any(np.asarray(a) != np.asarray(b))), state.params, tiny.state.params)
+    assert all(jax.tree.leaves(moved))  # every parameter took a step
+    with pytest.raises(ValueError, match="not both"):
+        tiny.train_step(multilabel=False, weights=np.ones(3, np.float32), loss_fn=t.default_loss(False))
+
+
+def ignore_class_1(logits, labels, weights):
+    """Cross-entropy over classes 0 and 2 only, on their examples: class 1's logit gets no gradient."""
+    keep = jnp.array([0, 2])
+    w = weights * (labels != 1)
+    per = optax.softmax_cross_entropy_with_integer_labels(logits[:, keep], jnp.where(labels == 2, 1, 0))
+    return jnp.sum(per * w) / jnp.maximum(jnp.sum(w), 1.0)
+
+
+def test_a_custom_loss_changes_the_gradient(tiny):
+    setup = tiny
     bias = np.asarray(setup.state.params["fc"]["bias"][...])
     default, _ = setup.train_step(multilabel=False, donate=False)(setup.state, *_batch())
     custom, _ = setup.train_step(multilabel=False, loss_fn=ignore_class_1, donate=False)(setup.state, *_batch())
@@ -88,7 +89,7 @@ def _separable(n, size=16, seed=0):
 
 #: A real architecture (resnet18, full width) at 16 px, from random weights.
 FIT = {"training_crop_size": 16, "validation_crop_size": 16, "validation_resize_size": 16, "training_batch_size": 16,
-       "validation_batch_size": 32, "number_of_workers": 0, "number_of_epochs": 5, "learning_rate": 0.01,
+       "validation_batch_size": 32, "number_of_workers": 0, "number_of_epochs": 5, "learning_rate": 0.003,
        "warmup_cosine_lr_warmup_epochs": 1, "early_stopping": False, "advanced_settings": '{"pretrained": false}'}
 
 
