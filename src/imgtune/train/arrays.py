@@ -17,14 +17,14 @@ their sorted set), or a 0/1 multi-hot ``[N, C]`` array -- a multilabel task.
 Example:
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
-    >>> x = rng.integers(0, 256, (24, 16, 16, 3), dtype=np.uint8)
-    >>> y = np.arange(24) % 2
+    >>> x = rng.integers(0, 256, (40, 16, 16, 3), dtype=np.uint8)
+    >>> y = np.arange(40) % 10  # class indices: classes "0" .. "9"
     >>> params = {"training_crop_size": 16, "validation_crop_size": 16, "validation_resize_size": 16,
-    ...           "training_batch_size": 8, "number_of_epochs": 1, "number_of_workers": 0,
-    ...           "advanced_settings": '{"pretrained": false}'}
+    ...           "training_batch_size": 8, "validation_batch_size": 16, "number_of_epochs": 1,
+    ...           "number_of_workers": 0, "advanced_settings": '{"pretrained": false}'}
     >>> r = fit(x, y, model_name="resnet18", training_parameters=params, model_width=0.25)
-    >>> r.status.value, r.steps, r.classes, sorted(r.history[0])[:3]
-    ('Completed', 2, ('0', '1'), ['accuracy', 'auc_weighted', 'average_precision_score_weighted'])
+    >>> r.status.value, r.steps, len(r.classes), r.checkpoint is None
+    ('Completed', 4, 10, True)
 """
 
 from __future__ import annotations
