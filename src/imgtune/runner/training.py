@@ -38,6 +38,7 @@ from imgtune.train.trial_types import TrialResult, TrialSettings
 
 if TYPE_CHECKING:
     from imgtune.runner.worker import TrialContext
+    from imgtune.train.optim import LossFn
 
 __all__ = ["TRIAL_FN", "largest_side", "prepare_images", "train", "write_artifacts"]
 
@@ -51,8 +52,15 @@ def _path_map(params: TrainingParameters, extra: Mapping[str, str] | None) -> di
     return {**settings.get("path_map", {}), **(extra or {})}
 
 
-def train(context: TrialContext) -> TrialResult:
-    """Trains ``context.trial`` (the executor's default trial function)."""
+def train(context: TrialContext, *, loss_fn: LossFn | None = None) -> TrialResult:
+    """Trains ``context.trial`` (the executor's default trial function).
+
+    A custom trial function trains with its own loss by calling it with ``loss_fn``
+    (:data:`imgtune.train.optim.LossFn`, see :func:`imgtune.train.trial.train_trial`)::
+
+        def my_trial(context):  # trial_fn="my_module:my_trial"
+            return imgtune.runner.training.train(context, loss_fn=my_loss)
+    """
     # Both load JAX: here, in the trial's own process, after the worker pinned it to its CPUs and GPUs.
     from imgtune.train.devices import worker_count  # loads JAX (see above)
     from imgtune.train.trial import train_trial  # loads JAX (see above)
@@ -76,7 +84,7 @@ def train(context: TrialContext) -> TrialResult:
     settings = TrialSettings(params=params, primary_metric=context.primary_metric, multilabel=context.multilabel,
                              seed=context.seed)
     result = train_trial(settings, data, context.workdir / TrialLayout.TRAIN, report=context.report, images=images,
-                         on_step=context.progress)
+                         on_step=context.progress, loss_fn=loss_fn)
     return attrs.evolve(result, artifacts=write_artifacts(context.workdir, params, result,
                                                           multilabel=context.multilabel))
 

@@ -79,7 +79,7 @@ from imgtune.spec.enums import JobStatus, PrimaryMetric
 from imgtune.train import metrics
 from imgtune.train.devices import put_global, to_host
 from imgtune.train.inference import logits_to_scores
-from imgtune.train.optim import multiclass_loss, multilabel_loss
+from imgtune.train.optim import LossFn, default_loss, multiclass_loss, multilabel_loss
 from imgtune.train.state import EarlyStopping, Progress, TrainState
 from imgtune.train.trial_types import TrialSettings
 from imgtune.values import jsonable
@@ -123,6 +123,7 @@ def make_train_step(
     *,
     multilabel: bool,
     weights: np.ndarray | None = None,
+    loss_fn: LossFn | None = None,
     frozen_stats: Any | None = None,
     state_sharding: Any | None = None,
     donate: bool = True,
@@ -141,15 +142,21 @@ def make_train_step(
         rest: The model's other variables (RNG streams), as from ``nnx.split``.
         tx: The update rule (:func:`imgtune.train.optim.make_optimizer`).
         multilabel: Sigmoid BCE instead of softmax cross-entropy.
-        weights: Per-class loss weights or ``None``.
+        weights: Per-class loss weights of the default loss, or ``None``.
+        loss_fn: One's own training loss ``(logits, labels, weights) -> scalar``
+            (:data:`imgtune.train.optim.LossFn`; ``weights`` float32 ``[B]`` is the mask, 1 for an
+            example and 0 for a padding row; ``logits`` as the model computes them). Default:
+            :func:`imgtune.train.optim.default_loss` ``(multilabel, weights)``. The evaluation's loss
+            stays the default one.
         frozen_stats: A tree of bools shaped like the batch statistics; true
             leaves keep their old value (frozen groups).
         state_sharding: Sharding of the state (replicated) for ``out_shardings``.
         donate: Donate the input state's buffers to the output (see above).
     """
-    loss_fn = multilabel_loss if multilabel else multiclass_loss
+    if loss_fn is not None and weights is not None:
+        raise ValueError("weights are the default loss's class weights; give loss_fn or weights, not both")
+    loss = default_loss(multilabel, weights) if loss_fn is None else loss_fn
     keep = frozen_stats if frozen_stats is not None and any(jax.tree.leaves(frozen_stats)) else None
-    w = None if weights is None else np.asarray(weights, np.float32)
 
     def train_step(state: TrainState, images: jax.Array, labels: jax.Array, mask: jax.Array):
         rngs = _step_rngs(rest, state.step)
@@ -157,15 +164,14 @@ def make_train_step(
         def compute(params: Any) -> tuple[jax.Array, Any]:
             model = nnx.merge(graphdef, params, state.batch_stats, rngs, copy=True)
             logits = model(images, train=True)
-            loss, _ = loss_fn(logits, labels, mask, w)
-            return loss, nnx.state(model, nnx.BatchStat)
+            return loss(logits, labels, mask.astype(jnp.float32)), nnx.state(model, nnx.BatchStat)
 
-        (loss, stats), grads = jax.value_and_grad(compute, has_aux=True)(state.params)
+        (value, stats), grads = jax.value_and_grad(compute, has_aux=True)(state.params)
         if keep is not None:
             stats = jax.tree.map(lambda k, old, new: old if k else new, keep, state.batch_stats, stats)
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
-        return TrainState(state.step + 1, params, stats, opt_state), loss
+        return TrainState(state.step + 1, params, stats, opt_state), value
 
     out = None if state_sharding is None else (state_sharding, state_sharding)
     return jax.jit(train_step, donate_argnums=0 if donate else (), out_shardings=out)

@@ -101,7 +101,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
@@ -115,7 +115,9 @@ from imgtune.spec.fields import UNRESOLVED
 from imgtune.spec.records import TrainingParameters
 
 __all__ = [
+    "LossFn",
     "class_weights",
+    "default_loss",
     "frozen_mask",
     "hyperparameters",
     "learning_rate_schedule",
@@ -128,6 +130,11 @@ __all__ = [
 ]
 
 _ADAM_EPS = 1e-8  # PyTorch's default
+
+LossFn = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
+"""A training loss ``loss_fn(logits, labels, weights) -> scalar``: ``logits`` ``[B, C]``, ``labels`` int32
+``[B]`` (multiclass) or float32 multi-hot ``[B, C]`` (multilabel), ``weights`` float32 ``[B]``: 1 for an
+example, 0 for a padding row (see :func:`default_loss`)."""
 
 
 def updates_per_epoch(steps_per_epoch: int, accumulation: int) -> int:
@@ -393,6 +400,26 @@ def loss_weights(weighted_loss: int, weights: np.ndarray) -> np.ndarray | None:
     if weighted_loss == 2:
         return np.asarray(weights, np.float32)
     raise ValueError(f"weighted_loss must be 0, 1 or 2, got {weighted_loss!r}")
+
+
+def default_loss(multilabel: bool, class_weights: np.ndarray | None = None) -> LossFn:
+    """The trainer's loss as a :data:`LossFn`: softmax cross-entropy (multiclass) or sigmoid binary
+    cross-entropy (multilabel), with per-class weights (``weighted_loss``; see the module doc).
+
+    Example:
+        >>> loss = default_loss(False)
+        >>> round(float(loss(jnp.zeros((2, 4)), jnp.array([0, 3]), jnp.ones(2))), 4)  # log 4
+        1.3863
+        >>> round(float(loss(jnp.array([[9.0, 0.0], [0.0, 0.0]]), jnp.array([0, 0]), jnp.array([0.0, 1.0]))), 4)
+        0.6931
+    """
+    base = multilabel_loss if multilabel else multiclass_loss
+    w = None if class_weights is None else np.asarray(class_weights, np.float32)
+
+    def loss(logits: jax.Array, labels: jax.Array, weights: jax.Array) -> jax.Array:
+        return base(logits, labels, weights, w)[0]
+
+    return loss
 
 
 def multiclass_loss(logits: jax.Array, labels: jax.Array, mask: jax.Array,

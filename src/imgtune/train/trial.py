@@ -91,26 +91,23 @@ from typing import Any
 
 import attrs
 import jax
-import jax.numpy as jnp
 import numpy as np
-from flax import nnx
 
 from imgtune.atomic import write_atomic
 from imgtune.errors import Problem, ValidationError
 from imgtune.spec.convert import structure, unstructure
-from imgtune.spec.models import model_spec
 from imgtune.spec.records import TrainingParameters
 from imgtune.train import data as d
 from imgtune.train import devices as dv
 from imgtune.train import loop as lp
 from imgtune.train import optim, pretrained
-from imgtune.train.checkpoints import Checkpoints, load_into, load_weights, read_info
+from imgtune.train.checkpoints import Checkpoints, read_info
 from imgtune.train.data.augment import eval_transform, train_transform
 from imgtune.train.data.augment_device import keys_for, train_augment
 from imgtune.train.data.image_store import ImageStore
 from imgtune.train.data.trial_data import TrialData
-from imgtune.train.models import create_model, layer_groups, load_pretrained
-from imgtune.train.state import Progress, TrainState
+from imgtune.train.setup import init_state
+from imgtune.train.state import Progress
 from imgtune.train.trial_types import TrialResult, TrialSettings
 
 __all__ = ["TrialResult", "TrialSettings", "train_trial"]
@@ -180,6 +177,7 @@ def train_trial(
     devices: Sequence[Any] | None = None,
     images: ImageStore | None = None,
     on_step: Callable[[], Any] | None = None,
+    loss_fn: optim.LossFn | None = None,
 ) -> TrialResult:
     """Trains one trial (see the module doc); resumes it when ``workdir`` holds one.
 
@@ -194,6 +192,10 @@ def train_trial(
         images: The sweep's decoded image store (see the module doc); ``None``, or one missing
             an image of ``data``, decodes the files.
         on_step: Called after every training step (the sweep's sign of life).
+        loss_fn: One's own training loss ``(logits, labels, weights) -> scalar``
+            (:data:`imgtune.train.optim.LossFn`) instead of the default (the class weights of
+            ``weighted_loss`` apply to the default only); the validation loss stays the default.
+            A custom trial function (``trial_fn``) passes it on.
 
     Raises:
         TrialInterrupted: From ``report`` or a signal (:mod:`imgtune.train.interrupt`): the trial
@@ -265,27 +267,17 @@ def train_trial(
                                crop_size=int(params.validation_crop_size), workers=workers, load=load,
                                mean=mean, std=std)
 
-    # -- model
-    model = create_model(params.model_name, len(classes), rngs=nnx.Rngs(int(params.random_seed)), dtype=dtype,
-                         width=model_width)
-    if resume_from is None and start == pretrained.CHECKPOINT:
-        load_into(model, *load_weights(params.checkpoint_run_id))
-    elif resume_from is None and start == pretrained.FILE:
-        load_pretrained(model, advanced["pretrained_weights"], skip_head=True)
-    elif resume_from is None and start == pretrained.PRETRAINED:  # the driver fetched them; a trial never downloads
-        load_pretrained(model, pretrained.weights_path(params.model_name), skip_head=True,
-                        source_layout=model_spec(params.model_name).weights.source_layout)
-    graphdef, p, bs, rest = nnx.split(model, nnx.Param, nnx.BatchStat, ...)
-    groups = layer_groups(model)
-
-    # -- optimisation
+    # -- model, optimiser and train state (imgtune.train.setup.init_state, the library's code path)
+    setup = init_state(params.model_name, len(classes), params, steps_per_epoch=train_it.steps_per_epoch,
+                       model_width=model_width, dtype=dtype, start=pretrained.SCRATCH if resume_from else start)
     labels = d.encode_labels(data.train, classes, multilabel)
     weights = optim.loss_weights(int(params.weighted_loss),
                                  optim.class_weights(labels, len(classes), multilabel=multilabel))
-    frozen = optim.frozen_mask(p, groups, params.layers_to_freeze)
-    tx = optim.make_optimizer(params, steps_per_epoch=train_it.steps_per_epoch, frozen=frozen)
-    state = TrainState(jnp.zeros((), jnp.int32), p, bs, tx.init(p))
-    state = jax.device_put(state, rep)
+    if loss_fn is not None:
+        if weights is not None:
+            lp.log.warning("weighted_loss %s: applies to the default loss only, not to loss_fn", params.weighted_loss)
+        weights = None
+    state = jax.device_put(setup.state, rep)
     progress = Progress()
     if resume_from is not None:
         state, progress = ckpts.restore(resume_from, state)
@@ -298,10 +290,8 @@ def train_trial(
             "mean": [float(x) for x in mean], "std": [float(x) for x in std],
             "enable_onnx_normalization": bool(params.enable_onnx_normalization)}
     loop = lp.Loop(
-        train_step=lp.make_train_step(graphdef, rest, tx, multilabel=multilabel, weights=weights,
-                                      frozen_stats=optim.frozen_mask(bs, groups, params.layers_to_freeze),
-                                      state_sharding=rep),
-        eval_step=lp.make_eval_step(graphdef, rest, multilabel=multilabel, out_sharding=rep),
+        train_step=setup.train_step(multilabel=multilabel, weights=weights, loss_fn=loss_fn, state_sharding=rep),
+        eval_step=setup.eval_step(multilabel=multilabel, out_sharding=rep),
         train_batches=train_it, eval_batches=eval_batches, batch_sharding=bsh, checkpoints=ckpts, info=info,
         classes=classes, settings=settings, report=report, on_step=on_step)
     try:
