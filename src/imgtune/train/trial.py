@@ -272,6 +272,8 @@ def train_trial(
         load_into(model, *load_weights(params.checkpoint_run_id))
     elif resume_from is None and start == pretrained.FILE:
         load_pretrained(model, advanced["pretrained_weights"], skip_head=True)
+    elif resume_from is None and start == pretrained.PRETRAINED and model_spec(params.model_name).builder:
+        pretrained.own_weights(params.model_name, model)  # one's own model's ``pretrained`` hook
     elif resume_from is None and start == pretrained.PRETRAINED:  # the driver fetched them; a trial never downloads
         load_pretrained(model, pretrained.weights_path(params.model_name), skip_head=True,
                         source_layout=model_spec(params.model_name).weights.source_layout)

@@ -1,0 +1,52 @@
+"""One's own Flax NNX model and trial function, for tests of the open ends of the job
+(``model_name: "own_model:build"``, ``extra_parameters``); importable in trial processes (this
+folder is on their ``PYTHONPATH``)."""
+
+from __future__ import annotations
+
+import json
+
+from flax import nnx
+
+from imgtune.train.models import layers
+
+
+class TinyNet(nnx.Module):
+    """A 2-layer convnet: conv (8 channels), mean pool, linear head."""
+
+    def __init__(self, num_classes: int, *, rngs: nnx.Rngs, dtype=None):
+        self.conv = nnx.Conv(3, 8, kernel_size=(3, 3), strides=(2, 2), rngs=rngs)
+        self.head = nnx.Linear(8, num_classes, rngs=rngs)
+
+    def __call__(self, x, train: bool = False):
+        h = nnx.relu(self.conv(x))
+        return self.head(h.mean(axis=(1, 2)))
+
+    def layer_groups(self):
+        return [[("conv",)]]
+
+
+def build(num_classes: int, *, rngs: nnx.Rngs, dtype=None) -> nnx.Module:
+    """The builder ``model_name: "own_model:build"`` names."""
+    return TinyNet(num_classes, rngs=rngs, dtype=dtype)
+
+
+build.batch_size = 8
+build.learning_rate = 0.05
+build.layer_groups = 1
+build.mean = (0.5, 0.5, 0.5)
+build.std = (0.25, 0.25, 0.25)
+
+del layers  # the zoo's layers are there to use; this model needs none
+
+
+def not_a_builder():
+    return "a string"
+
+
+def record_extra(context):
+    """A trial function that records the custom hyperparameters its trial was given."""
+    from imgtune.runner.worker import TrialContext  # noqa: F401 - the context's type, for the reader
+
+    (context.workdir / "extra.json").write_text(json.dumps(dict(context.trial.parameters.extra or {})))
+    return {"accuracy": float(context.trial.parameters.extra["mixup_alpha"])}
