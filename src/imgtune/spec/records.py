@@ -25,7 +25,7 @@ from typing import Any, ClassVar, TypedDict, Union
 
 import attrs
 
-from imgtune.errors import Problem, ValidationError, closest
+from imgtune.errors import Problem, ValidationError, closest, join_path
 from imgtune.spec.checks import Checker, Invalid, Validated, fmt, is_int, is_number, lenient
 from imgtune.spec.convert import record_converter, register_union, register_unstructure, structure, unstructure_fields
 from imgtune.spec.distributions import (
@@ -65,6 +65,7 @@ from imgtune.spec.models import is_vit
 from imgtune.spec.rules import CROSS_FIELD_KEYS, cross_field_problems
 
 __all__ = [
+    "EXTRA_PARAMETERS",
     "BanditPolicy",
     "BayesianSampling",
     "EarlyTerminationPolicy",
@@ -84,6 +85,7 @@ __all__ = [
     "TrainingParameterValues",
     "TrainingParameters",
     "TruncationSelectionPolicy",
+    "extra_parameter_problems",
 ]
 
 
@@ -453,10 +455,80 @@ def _check_crops(checker: Checker, path: str, model: Any, train_crop: Any, val_c
         checker.add(path + field, message)
 
 
+#: The YAML key of one's own hyperparameters (top level of the job, in a trial's parameters and in each
+#: search-space entry), beyond Azure's schema: see :func:`extra_parameter_problems`.
+EXTRA_PARAMETERS = "extra_parameters"
+_SCALARS = (bool, int, float, str)
+
+
+def _extra_value(value: Any) -> Any:
+    if isinstance(value, Mapping) and not isinstance(value, Distribution):
+        return structure(value, Distribution)
+    return value  # a scalar, or reported by the checks
+
+
+@lenient
+def _to_extra(value: Mapping[str, Any] | None) -> FrozenMap | None:
+    """One's own hyperparameters: ``None`` when there are none (so a record without them is unchanged)."""
+    if value is None or (isinstance(value, Mapping) and not value):
+        return None
+    if not isinstance(value, Mapping):
+        return value  # reported by the checks
+    return FrozenMap({k: _extra_value(v) for k, v in value.items()})
+
+
+def extra_parameter_problems(value: Any, *, searched: bool = False) -> list[tuple[str, str]]:
+    """``(key, message)`` for each rule one's own hyperparameters break.
+
+    Names are Python identifiers that are not Azure's training parameters; values are scalars
+    (bool, int, float, str), or, in a search space (``searched``), distributions of them.
+
+    Example:
+        >>> extra_parameter_problems({"mixup_alpha": 0.2, "learning_rate": 0.1, "2x": [1]})
+        [('learning_rate', "is one of Azure's training parameters: set it in training_parameters"), \
+('2x', 'is not a valid name (a Python identifier)'), ('2x', 'must be a scalar (bool, int, float or str), got list')]
+    """
+    if value is None:
+        return []
+    if not isinstance(value, Mapping):
+        return [("", f"must be a mapping of names to values, got {fmt(value)}")]
+    out = []
+    for name, v in value.items():
+        key = str(name)
+        if not isinstance(name, str) or not name.isidentifier():
+            out.append((key, "is not a valid name (a Python identifier)"))
+        elif name in TRAINING_PARAMETERS:
+            out.append((key, "is one of Azure's training parameters: set it in training_parameters"))
+        if searched and isinstance(v, Choice):
+            for i, c in enumerate(v.values):
+                if not isinstance(c, _SCALARS):
+                    out.append((f"{key}.values[{i}]", f"must be a scalar (bool, int, float or str), "
+                                                      f"got {type(c).__name__}"))
+        elif searched and isinstance(v, Distribution):
+            pass
+        elif not isinstance(v, _SCALARS):
+            what = "a scalar (bool, int, float or str)" + (" or a distribution" if searched else "")
+            out.append((key, f"must be {what}, got {type(v).__name__}"))
+    return out
+
+
+def _check_extra(checker: Checker, path: str, value: Any, *, searched: bool = False) -> None:
+    if isinstance(value, Invalid):
+        return
+    for key, message in extra_parameter_problems(value, searched=searched):
+        checker.add(join_path(path, key) if key else path, message)
+
+
 @attrs.frozen(kw_only=True)
 class _TrainingParametersBase(Validated):
+    extra_parameters: FrozenMap | None = attrs.field(default=None, converter=_to_extra)
+    """One's own hyperparameters beyond Azure's schema, by name (``None``: none). A job sets them at its
+    top level (``extra_parameters:``) and in search-space entries; each trial's resolved parameters carry
+    their values, for a custom trial function (``context.trial.parameters.extra_parameters``)."""
+
     def _check(self, checker: Checker) -> None:
         _check_specs(checker, self)
+        _check_extra(checker, EXTRA_PARAMETERS, self.extra_parameters)
         _check_crops(checker, "", self.model_name, self.training_crop_size, self.validation_crop_size,
                      self.validation_resize_size, self.layers_to_freeze)
 
@@ -559,18 +631,27 @@ def _check_support(checker: Checker, name: str, spec: FieldSpec, value: Distribu
 
 @attrs.frozen(kw_only=True)
 class _SearchSpaceBase(Validated):
+    extra_parameters: FrozenMap | None = attrs.field(default=None, converter=_to_extra)
+    """One's own hyperparameters to search (or fix) in this subspace, by name: scalars or distributions
+    (see :func:`extra_parameter_problems`). The samplers see them as ``extra_parameters.<name>``."""
+
     def _check(self, checker: Checker) -> None:
         for name, spec in SEARCHABLE.items():
             value = getattr(self, name)
             if value is not None and not isinstance(value, Invalid):
                 _check_search_value(checker, name, spec, value)
+        _check_extra(checker, EXTRA_PARAMETERS, self.extra_parameters, searched=True)
         _check_crops(checker, "", _fixed(self.model_name), _fixed(self.training_crop_size),
                      _fixed(self.validation_crop_size), _fixed(self.validation_resize_size),
                      _fixed(self.layers_to_freeze))
 
     def set_fields(self) -> dict[str, Any]:
-        """The fields that are not ``None``, by name."""
-        return {k: v for k, v in attrs.asdict(self, recurse=False).items() if v is not None}
+        """The fields that are not ``None``, by name; one's own hyperparameters as ``extra_parameters.<name>``."""
+        out = {k: v for k, v in attrs.asdict(self, recurse=False).items() if v is not None}
+        extra = out.pop(EXTRA_PARAMETERS, None)
+        if isinstance(extra, Mapping):
+            out.update((f"{EXTRA_PARAMETERS}.{k}", v) for k, v in extra.items())
+        return out
 
     def distributions(self) -> dict[str, Distribution]:
         """The fields that are searched (given as a distribution), by name."""
@@ -1371,6 +1452,10 @@ class ImageClassificationJobBase(Validated):
     (a job may be built in Azure's docs' order, the search space before the sweep)."""
     search_space: tuple[SearchSpace, ...] = attrs.field(default=(), converter=_to_spaces)
     """Subspaces to sample trials from (each a :class:`SearchSpace` or a mapping)."""
+    extra_parameters: FrozenMap | None = attrs.field(default=None, converter=_to_extra)
+    """imgtune's extension beyond Azure's schema: one's own hyperparameters (name -> scalar) for a custom trial
+    function, the values of every trial unless a search-space entry's ``extra_parameters`` searches them. A job
+    without them writes no such key (it stays loadable by azure-ai-ml)."""
     outputs: FrozenMap = attrs.field(factory=FrozenMap, converter=_to_output_map)
     """Azure's outputs, e.g. ``{best_model: {type: mlflow_model}}`` (kept, written back)."""
     resources: Any = attrs.field(default=None, converter=_free)
@@ -1443,6 +1528,11 @@ class ImageClassificationJobBase(Validated):
             checker.add("test_data_size", f"plus validation_data_size must be < 1, got {t} + {v}")
         if not any(isinstance(getattr(self, k), Invalid) for k in ("sweep", "training_parameters")):
             self._check_sweep(checker)
+        _check_extra(checker, EXTRA_PARAMETERS, self.extra_parameters)
+        tp = self.training_parameters
+        if not isinstance(tp, Invalid) and getattr(tp, EXTRA_PARAMETERS, None) is not None:
+            checker.add(f"training_parameters.{EXTRA_PARAMETERS}", "one's own hyperparameters go at the top level of "
+                                                                  "the job (extra_parameters:), not in Azure's block")
 
     def _check_metric(self, checker: Checker) -> None:
         metric = self.primary_metric
