@@ -1,14 +1,10 @@
 """One's own Flax NNX model and trial function, for tests of the open ends of the job
-(``model_name: "own_model:build"``, ``extra_parameters``); importable in trial processes (this
+(``model_name: "own_model:build"``); importable in trial processes (this
 folder is on their ``PYTHONPATH``)."""
 
 from __future__ import annotations
 
-import json
-
 from flax import nnx
-
-from imgtune.train.models import layers
 
 
 class TinyNet(nnx.Module):
@@ -37,16 +33,5 @@ build.layer_groups = 1
 build.mean = (0.5, 0.5, 0.5)
 build.std = (0.25, 0.25, 0.25)
 
-del layers  # the zoo's layers are there to use; this model needs none
-
-
 def not_a_builder():
     return "a string"
-
-
-def record_extra(context):
-    """A trial function that records the custom hyperparameters its trial was given."""
-    from imgtune.runner.worker import TrialContext  # noqa: F401 - the context's type, for the reader
-
-    (context.workdir / "extra.json").write_text(json.dumps(dict(context.trial.parameters.extra or {})))
-    return {"accuracy": float(context.trial.parameters.extra["mixup_alpha"])}

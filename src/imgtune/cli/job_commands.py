@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from imgtune import compiler, serialization
 from imgtune.atomic import write_atomic
@@ -54,6 +55,10 @@ def validate(args: argparse.Namespace) -> int:
     else:
         print_out(f"{args.file}: valid {type(job).__name__} ({job.task_type.value}, "
                   f"primary metric {job.primary_metric.value}){', its data too' if args.check_data else ''}")
+    added = job.extensions()
+    if added:  # on stderr: --print's YAML stays the job's
+        print(f"note: {args.file} uses imgtune's extensions beyond Azure's schema (Azure AutoML does not run "
+              f"them): {', '.join(added)}", file=sys.stderr)
     return EXIT_OK
 
 

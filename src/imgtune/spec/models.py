@@ -42,6 +42,7 @@ __all__ = [
     "custom_model_problem",
     "hub_model",
     "import_builder",
+    "is_custom_model",
     "is_vit",
     "model_spec",
 ]
@@ -284,13 +285,18 @@ def _entry_point(name: str) -> str | None:
     return found[0] if found else None
 
 
+def _builder_ref(model_name: object) -> str | None:
+    """The ``"module:attr"`` a ``model_name`` names (itself, or an entry point's value), without importing it."""
+    if not isinstance(model_name, str) or model_name in MODELS or "/" in model_name:
+        return None
+    if _IMPORT_PATH.match(model_name):
+        return model_name
+    return _entry_point(model_name) if re.match(r"^[A-Za-z0-9_.-]+$", model_name) else None
+
+
 def _resolve_builder(model_name: str) -> tuple[str | None, object, str | None]:
     """``(ref, builder, problem)``: the ``"module:attr"`` a ``model_name`` names, the object, or why not."""
-    if not isinstance(model_name, str) or model_name in MODELS or "/" in model_name:
-        return None, None, None
-    ref = model_name if _IMPORT_PATH.match(model_name) else None
-    if ref is None and re.match(r"^[A-Za-z0-9_.-]+$", model_name):
-        ref = _entry_point(model_name)
+    ref = _builder_ref(model_name)
     if ref is None:
         return None, None, None
     try:
@@ -373,6 +379,17 @@ def custom_model(model_name: str) -> ModelSpec | None:
         std=_triple(getattr(builder, "std", None), IMAGENET_STD),
         has_pretrained=callable(getattr(builder, "pretrained", None)),
         weights=PretrainedWeights(repo="", license="", source_layout="", note=f"one's own model {ref}"))
+
+
+def is_custom_model(model_name: object) -> bool:
+    """Whether ``model_name`` names one's own model (``"module:function"`` or an ``imgtune.models`` entry point)
+    rather than an Azure name or a Hub id, whether or not it imports.
+
+    Example:
+        >>> is_custom_model("my_pkg.models:build"), is_custom_model("resnet18"), is_custom_model("timm/resnet50")
+        (True, False, False)
+    """
+    return _builder_ref(model_name) is not None
 
 
 def is_vit(model_name: object) -> bool:

@@ -61,7 +61,7 @@ from imgtune.spec.fields import (
     Kind,
 )
 from imgtune.spec.frozen import FrozenMap, freeze
-from imgtune.spec.models import is_vit
+from imgtune.spec.models import is_custom_model, is_vit
 from imgtune.spec.rules import CROSS_FIELD_KEYS, cross_field_problems
 
 __all__ = [
@@ -1495,6 +1495,34 @@ class ImageClassificationJobBase(Validated):
         """The data inputs that are set, by field name."""
         return {k: v for k in ("training_data", "validation_data", "test_data")
                 if (v := getattr(self, k)) is not None}
+
+    def extensions(self) -> tuple[str, ...]:
+        """What this job uses beyond Azure's schema, as dotted paths (empty: azure-ai-ml loads it as it is).
+
+        One's own hyperparameters (``extra_parameters``, at the top level and in search-space entries)
+        and one's own models (a ``model_name`` that names a builder, :func:`imgtune.spec.models.custom_model`).
+
+        Example:
+            >>> job = ImageClassificationJob(training_data={"path": "d"}, target_column_name="label",
+            ...                              extra_parameters={"mixup_alpha": 0.2})
+            >>> job.extensions()
+            ('extra_parameters.mixup_alpha',)
+        """
+        out = []
+        if isinstance(self.extra_parameters, Mapping):
+            out += [f"{EXTRA_PARAMETERS}.{k}" for k in self.extra_parameters]
+        tp = self.training_parameters
+        if isinstance(getattr(tp, "model_name", None), str) and is_custom_model(tp.model_name):
+            out.append(f"training_parameters.model_name ({tp.model_name}: one's own model)")
+        for i, space in enumerate(self.search_space):
+            if isinstance(space, Invalid):
+                continue
+            if isinstance(space.extra_parameters, Mapping):
+                out += [f"search_space[{i}].{EXTRA_PARAMETERS}.{k}" for k in space.extra_parameters]
+            names = space.model_name.values if isinstance(space.model_name, Choice) else (space.model_name,)
+            out += [f"search_space[{i}].model_name ({m}: one's own model)" for m in names
+                    if isinstance(m, str) and is_custom_model(m)]
+        return tuple(out)
 
     # -- validation ----------------------------------------------------------
     def _check(self, checker: Checker) -> None:
