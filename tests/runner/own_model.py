@@ -35,3 +35,11 @@ build.std = (0.25, 0.25, 0.25)
 
 def not_a_builder():
     return "a string"
+
+
+def bare_build(num_classes: int, *, rngs: nnx.Rngs, dtype=None) -> nnx.Module:
+    """A builder that states nothing: it takes the documented fallback's defaults (resnet50's)."""
+    return TinyNet(num_classes, rngs=rngs, dtype=dtype)
+
+
+NOT_A_BUILDER = 3

@@ -88,3 +88,71 @@ def test_own_hyperparameters_are_searched_by_a_grid_and_seen_by_the_trial_functi
     assert [dict(t.parameters.extra_parameters) for t in plan.trials] == seen
     assert [dict(t.sampled) for t in plan.trials] == [
         {"extra_parameters.mixup_alpha": a, "learning_rate": 0.01} for a in (0.2, 0.4)]
+
+
+def job_with(**fields):
+    return imgtune.ImageClassificationJob(training_data={"path": "d"}, target_column_name="label", **fields)
+
+
+def test_own_model_names_resolve_or_say_why(tmp_path, monkeypatch):
+    from imgtune.spec.models import custom_model, model_spec
+
+    bare = model_spec("own_model:bare_build")
+    assert bare.builder == "own_model:bare_build" and bare.family == "custom"
+    assert (bare.batch_size, bare.learning_rate(multilabel=True), bare.layer_groups) == (78, 0.035, 0)  # resnet50's
+    with pytest.raises(imgtune.ValidationError) as err:
+        job_with(training_parameters={"model_name": "own_model:nope", "layers_to_freeze": 1})
+    assert "training_parameters.model_name: cannot import 'own_model:nope': AttributeError" in str(err.value)
+    with pytest.raises(imgtune.ValidationError, match="'own_model:NOT_A_BUILDER' is not callable"):
+        job_with(training_parameters={"model_name": "own_model:NOT_A_BUILDER"})
+    with pytest.raises(imgtune.ValidationError, match="layers_to_freeze: must be at most 1"):
+        job_with(training_parameters={"model_name": "own_model:build", "layers_to_freeze": 2})
+    # a package's entry point (group imgtune.models) names a model by a short name, found in any process
+    dist = tmp_path / "tinymodels-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: tinymodels\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[imgtune.models]\ntinynet = own_model:build\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert custom_model("tinynet").builder == "own_model:build"
+    job = job_with(training_parameters={"model_name": "tinynet"})
+    assert job.extensions() == ("training_parameters.model_name (tinynet: one's own model)",)
+    assert imgtune.compile(job).trials[0].parameters.training_batch_size == 8
+
+
+def test_own_hyperparameters_are_validated():
+    with pytest.raises(imgtune.ValidationError) as err:
+        job_with(extra_parameters={"learning_rate": 0.1, "2x": 1, "ok": [1, 2]},
+                 training_parameters={"extra_parameters": {"a": 1}},
+                 sweep={"sampling_algorithm": "grid"},
+                 search_space=[{"extra_parameters": {"alpha": {"type": "uniform", "min_value": 0, "max_value": 1},
+                                                     "beta": {"type": "choice", "values": [[1], 2]}}}])
+    text = str(err.value)
+    with pytest.raises(imgtune.ValidationError, match=r"search_space\[0\].extra_parameters.alpha: grid sampling "
+                                                      r"takes only choice, got uniform"):
+        job_with(sweep={"sampling_algorithm": "grid"}, search_space=[
+            {"extra_parameters": {"alpha": {"type": "uniform", "min_value": 0, "max_value": 1}}}])
+    for line in ("extra_parameters.learning_rate: is one of Azure's training parameters",
+                 "extra_parameters.2x: is not a valid name (a Python identifier)",
+                 "extra_parameters.ok: must be a scalar (bool, int, float or str), got",
+                 "training_parameters.extra_parameters: one's own hyperparameters go at the top level",
+                 "search_space[0].extra_parameters.beta.values[0]: must be a string, number or bool, got [1]"):
+        assert line in text, text
+
+
+def test_a_job_without_extensions_writes_what_it_wrote(tmp_path):
+    plain = job_with(training_parameters={"model_name": "resnet18"})
+    assert plain.extensions() == () and "extra_parameters" not in imgtune.dumps(plain)
+    own = job_with(extra_parameters={"alpha": 0.5})
+    assert imgtune.loads(imgtune.dumps(own)) == own and "extra_parameters:\n  alpha: 0.5" in imgtune.dumps(own)
+    azure_ml = pytest.importorskip("azure.ai.ml")
+    import warnings
+
+    for job, loads in ((plain, True), (own, False)):
+        imgtune.dump(job, tmp_path / "job.yml", overwrite=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if loads:
+                assert azure_ml.load_job(tmp_path / "job.yml").training_parameters.model_name == "resnet18"
+            else:
+                with pytest.raises(Exception, match="extra_parameters"):  # what it added, named by Azure too
+                    azure_ml.load_job(tmp_path / "job.yml")

@@ -474,7 +474,16 @@ def _to_extra(value: Mapping[str, Any] | None) -> FrozenMap | None:
         return None
     if not isinstance(value, Mapping):
         return value  # reported by the checks
-    return FrozenMap({k: _extra_value(v) for k, v in value.items()})
+    out, problems = {}, []
+    for k, v in value.items():
+        try:
+            out[k] = _extra_value(v)
+        except ValidationError as err:  # a bad distribution: every problem, under its name
+            problems += [Problem(join_path(str(k), p.path), p.message, line=p.line, column=p.column)
+                         for p in err.problems]
+    if problems:
+        raise ValidationError(problems)
+    return FrozenMap(out)
 
 
 def extra_parameter_problems(value: Any, *, searched: bool = False) -> list[tuple[str, str]]:
