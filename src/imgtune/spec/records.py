@@ -511,8 +511,8 @@ def extra_parameter_problems(value: Any, *, searched: bool = False) -> list[tupl
         if searched and isinstance(v, Choice):
             for i, c in enumerate(v.values):
                 if not isinstance(c, _SCALARS):
-                    out.append((f"{key}.values[{i}]", f"must be a scalar (bool, int, float or str), "
-                                                      f"got {type(c).__name__}"))
+                    message = f"must be a scalar (bool, int, float or str), got {type(c).__name__}"
+                    out.append((f"{key}.values[{i}]", message))
         elif searched and isinstance(v, Distribution):
             pass
         elif not isinstance(v, _SCALARS):
