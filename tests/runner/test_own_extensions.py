@@ -84,6 +84,9 @@ def test_own_hyperparameters_are_searched_by_a_grid_and_seen_by_the_trial_functi
     seen = [json.loads((tmp_path / "out" / "trials" / t.id / "extra.json").read_text()) for t in result.trials]
     assert seen == [{"mixup_alpha": 0.2, "schedule": "cosine"}, {"mixup_alpha": 0.4, "schedule": "cosine"}]
     assert result.best_trial.parameters.extra_parameters["mixup_alpha"] == 0.4  # it reported its alpha
+    pytest.importorskip("pandas")
+    frame = result.trials_frame()  # one column per own hyperparameter, as for Azure's
+    assert list(frame["extra_parameters.mixup_alpha"]) == [0.2, 0.4] and "extra_parameters" not in frame
     plan = RunStore(tmp_path / "out").load_plan()  # the run folder's plan records them
     assert [dict(t.parameters.extra_parameters) for t in plan.trials] == seen
     assert [dict(t.sampled) for t in plan.trials] == [

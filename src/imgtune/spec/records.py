@@ -549,6 +549,20 @@ class _TrainingParametersBase(Validated):
         """
         return {k: v for k, v in attrs.asdict(self, recurse=False).items() if v is not None}
 
+    def flat_fields(self) -> dict[str, Any]:
+        """Every Azure field by name (``None`` where unset), then one's own hyperparameters as
+        ``extra_parameters.<name>``: one column each in the data frames.
+
+        >>> p = TrainingParameters(learning_rate=0.01, extra_parameters={"alpha": 0.2})
+        >>> flat = p.flat_fields()
+        >>> flat["learning_rate"], flat["extra_parameters.alpha"], "extra_parameters" in flat
+        (0.01, 0.2, False)
+        """
+        out = {a.name: getattr(self, a.name) for a in attrs.fields(type(self)) if a.name != EXTRA_PARAMETERS}
+        if isinstance(self.extra_parameters, Mapping):
+            out.update((f"{EXTRA_PARAMETERS}.{k}", v) for k, v in self.extra_parameters.items())
+        return out
+
     # Resolved and unresolved parameters with the same values are equal (and hash alike).
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, _TrainingParametersBase):
