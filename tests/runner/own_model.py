@@ -43,3 +43,17 @@ def bare_build(num_classes: int, *, rngs: nnx.Rngs, dtype=None) -> nnx.Module:
 
 
 NOT_A_BUILDER = 3
+
+
+def build_pretrained(num_classes: int, *, rngs: nnx.Rngs, dtype=None) -> nnx.Module:
+    """A builder with its own starting weights (the ``pretrained`` hook below)."""
+    return TinyNet(num_classes, rngs=rngs, dtype=dtype)
+
+
+def _load_own_weights(model: TinyNet) -> None:
+    import jax.numpy as jnp
+
+    model.conv.bias.value = jnp.ones_like(model.conv.bias.value)  # stands for weights read from one's own file
+
+
+build_pretrained.pretrained = _load_own_weights

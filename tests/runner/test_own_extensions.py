@@ -159,3 +159,20 @@ def test_a_job_without_extensions_writes_what_it_wrote(tmp_path):
             else:
                 with pytest.raises(Exception, match="extra_parameters"):  # what it added, named by Azure too
                     azure_ml.load_job(tmp_path / "job.yml")
+
+
+def test_own_model_starts_from_its_pretrained_hook_else_from_random_weights():
+    from flax import nnx
+
+    from imgtune.spec.records import TrainingParameters
+    from imgtune.train import pretrained
+    from imgtune.train.models import create_model
+
+    assert pretrained.start_of(TrainingParameters(model_name="own_model:build")) == pretrained.SCRATCH
+    params = TrainingParameters(model_name="own_model:build_pretrained")
+    assert pretrained.start_of(params) == pretrained.PRETRAINED
+    plan = imgtune.compile(job_with(training_parameters={"model_name": "own_model:build_pretrained"}))
+    assert pretrained.plan_models(plan) == ()  # nothing for the driver to fetch
+    model = create_model("own_model:build_pretrained", 3, rngs=nnx.Rngs(0))
+    pretrained.own_weights("own_model:build_pretrained", model)  # what a trial does
+    assert float(model.conv.bias.value.min()) == 1.0
