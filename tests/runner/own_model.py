@@ -53,7 +53,7 @@ def build_pretrained(num_classes: int, *, rngs: nnx.Rngs, dtype=None) -> nnx.Mod
 def _load_own_weights(model: TinyNet) -> None:
     import jax.numpy as jnp
 
-    model.conv.bias.value = jnp.ones_like(model.conv.bias.value)  # stands for weights read from one's own file
+    model.conv.bias[...] = jnp.ones_like(model.conv.bias[...])  # stands for weights read from one's own file
 
 
 build_pretrained.pretrained = _load_own_weights
