@@ -3,7 +3,9 @@
 Validation (the allowed ``model_name`` values and the ViT crop rule), the compiler's
 defaults (batch sizes and learning rates per task), AutoMode's portfolio, the trainer's
 model zoo (family, reference, parameter count, ``layers_to_freeze`` groups) and the
-generated docs all read this table; nothing else lists the models. Each model's ImageNet
+generated docs all read this table; nothing else lists the models. One's own Flax NNX model,
+named by ``"module:function"`` or an ``imgtune.models`` entry point, gets a derived entry
+(:func:`custom_model`), as a Hugging Face Hub id does (:func:`hub_model`). Each model's ImageNet
 weights (:class:`PretrainedWeights`: where they come from, their licence and the
 preprocessing they expect) are in the table too; :mod:`imgtune.train.pretrained` fetches them.
 
@@ -258,7 +260,8 @@ def hub_model(model_id: str) -> ModelSpec | None:
 
 
 def model_spec(model_name: str) -> ModelSpec | None:
-    """The table's entry for an Azure name, the derived entry for a Hub id (:func:`hub_model`), else ``None``.
+    """The table's entry for an Azure name, the derived entry for a Hub id (:func:`hub_model`) or for one's
+    own model (:func:`custom_model`), else ``None``.
 
     Example:
         >>> model_spec("resnet18").layer_groups, model_spec("timm/vit_small_patch16_224.augreg_in21k").vit
@@ -273,7 +276,8 @@ def model_spec(model_name: str) -> ModelSpec | None:
 #: The entry-point group in which an installed package names its models (``name = "pkg.module:build"``).
 MODEL_ENTRY_POINT_GROUP = "imgtune.models"
 
-_IMPORT_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_DOTTED = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
+_IMPORT_PATH = re.compile(rf"^{_DOTTED}:{_DOTTED}$")
 #: The defaults one's own model takes unless its builder states its own: resnet50's (see :func:`custom_model`).
 CUSTOM_FALLBACK = "resnet50"
 
