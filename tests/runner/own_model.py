@@ -57,3 +57,17 @@ def _load_own_weights(model: TinyNet) -> None:
 
 
 build_pretrained.pretrained = _load_own_weights
+
+
+class FourierNet(TinyNet):
+    """TinyNet with a Fourier transform, which jax2onnx does not convert."""
+
+    def __call__(self, x, train: bool = False):
+        import jax.numpy as jnp
+
+        return super().__call__(jnp.abs(jnp.fft.fft2(x, axes=(1, 2))), train)
+
+
+def build_fourier(num_classes: int, *, rngs: nnx.Rngs, dtype=None) -> nnx.Module:
+    """A builder whose model cannot be exported to ONNX."""
+    return FourierNet(num_classes, rngs=rngs, dtype=dtype)

@@ -74,6 +74,21 @@ def test_own_model_trains_predicts_and_exports(tmp_path, trial_path):
     assert [r["predicted"] for r in by_onnx] == [r["predicted"] for r in predicted]
 
 
+def test_own_model_that_onnx_cannot_hold_is_refused_by_export_with_a_message():
+    pytest.importorskip("jax2onnx")
+    from flax import nnx
+
+    from imgtune.export.onnx import to_onnx_proto
+    from imgtune.train.models import create_model
+
+    model = create_model("own_model:build_fourier", 3, rngs=nnx.Rngs(0))
+    info = {"model_name": "own_model:build_fourier", "classes": ["a", "b", "c"], "multilabel": False,
+            "validation_crop_size": 16, "validation_resize_size": 16, "mean": [0.5] * 3, "std": [0.5] * 3}
+    with pytest.raises(imgtune.ValidationError, match="one's own model own_model:build_fourier is not exportable "
+                                                      "to ONNX .*imgtune predict without --onnx"):
+        to_onnx_proto(model, info, normalize=False)
+
+
 def test_own_hyperparameters_are_searched_by_a_grid_and_seen_by_the_trial_function(tmp_path, trial_path):
     (tmp_path / "job.yml").write_text(EXTRA)
     job = imgtune.load(tmp_path / "job.yml")
