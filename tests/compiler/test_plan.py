@@ -36,7 +36,8 @@ def test_single_trial_gets_every_default():
     assert plan.sampler.type == "fixed" and len(plan.trials) == 1
     p = plan.trials[0].parameters
     values = {a.name: getattr(p, a.name) for a in type(p).__attrs_attrs__}
-    assert {k for k, v in values.items() if v is None} == {"checkpoint_frequency", "checkpoint_run_id"}
+    assert {k for k, v in values.items() if v is None} == {"checkpoint_frequency", "checkpoint_run_id",
+                                                           "extra_parameters"}
     assert values["model_name"] == "seresnext" and values["learning_rate"] == 0.01
     assert values["training_batch_size"] == 78 and values["optimizer"].value == "sgd"
     assert values["random_seed"] == plan.seed == 0

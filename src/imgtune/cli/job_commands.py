@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from imgtune import compiler, serialization
 from imgtune.atomic import write_atomic
@@ -54,6 +55,10 @@ def validate(args: argparse.Namespace) -> int:
     else:
         print_out(f"{args.file}: valid {type(job).__name__} ({job.task_type.value}, "
                   f"primary metric {job.primary_metric.value}){', its data too' if args.check_data else ''}")
+    added = job.extensions()
+    if added:  # on stderr: --print's YAML stays the job's
+        print(f"note: {args.file} uses imgtune's extensions beyond Azure's schema (Azure AutoML does not run "
+              f"them): {', '.join(added)}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -71,6 +76,13 @@ def start_comment(job: ImageClassificationJobBase) -> str:
     """``# start: ...``: how the job's trials start (see :mod:`imgtune.train.pretrained`)."""
     tp = job.training_parameters
     start = start_of(tp)
+    own = model_spec(tp.model_name) if tp.model_name else None
+    if own is not None and own.builder is not None and not job.search_space:  # one's own model
+        how = (f"{tp.model_name}'s own pretrained(model) hook" if start == PRETRAINED else
+               f"random weights ({tp.model_name} is one's own model, without a pretrained hook)"
+               if start == SCRATCH else None)
+        if how is not None:
+            return f"# start: {start}: {how}\n"
     if start == PRETRAINED and tp.model_name and not job.search_space:
         w = model_spec(tp.model_name).weights
         how = f"{tp.model_name}'s ImageNet weights ({w.source}), a new head for the job's classes"

@@ -44,10 +44,12 @@ def weights_table() -> str:
 
 
 def _names(values: list[str]) -> list[str]:
-    unknown = [n for n in values if model_spec(n) is None]
+    unknown = [n for n in values if model_spec(n) is None or model_spec(n).builder is not None]
     if unknown:
         raise ValidationError([Problem(n, f"unknown model, expected one of {', '.join(MODELS)} or a timm Hub id "
-                                          f"(timm/<architecture>[.<tag>][@<revision>])") for n in unknown])
+                                          f"(timm/<architecture>[.<tag>][@<revision>]); one's own model has no "
+                                          f"weights to fetch (its builder's pretrained hook loads them)")
+                               for n in unknown])
     return values
 
 

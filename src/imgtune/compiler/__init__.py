@@ -229,7 +229,8 @@ def _propose(plan: Plan, sampler: Any, state: Any, *, history: History, count: i
             break
         subspace, drawn = proposal
         try:
-            params = resolve(job.training_parameters, drawn, multilabel=job.multilabel, seed=plan.seed)
+            params = resolve(job.training_parameters, drawn, multilabel=job.multilabel, seed=plan.seed,
+                             extra=job.extra_parameters)
         except ValidationError:
             params = None  # e.g. a drawn crop size that, with the default for the model, breaks the ViT rule
         if params is None or params in seen:

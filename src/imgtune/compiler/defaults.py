@@ -33,12 +33,12 @@ from typing import Any
 from imgtune.spec.enums import LearningRateScheduler, Optimizer
 from imgtune.spec.fields import UNRESOLVED
 from imgtune.spec.models import DEFAULT_MODEL, model_spec
-from imgtune.spec.records import ResolvedTrainingParameters, TrainingParameters
+from imgtune.spec.records import EXTRA_PARAMETERS, ResolvedTrainingParameters, TrainingParameters
 
 __all__ = ["UNSET_BY_DESIGN", "default_learning_rate", "resolve"]
 
-#: Fields whose ``None`` is itself a setting and stays in a resolved trial.
-UNSET_BY_DESIGN = frozenset(UNRESOLVED)
+#: Fields whose ``None`` is itself a setting and stays in a resolved trial (``extra_parameters``: none of one's own).
+UNSET_BY_DESIGN = frozenset((*UNRESOLVED, EXTRA_PARAMETERS))
 
 _FIXED: dict[str, Any] = {
     "advanced_settings": "{}",
@@ -81,7 +81,7 @@ def default_learning_rate(model_name: str, multilabel: bool) -> float:
 
 
 def resolve(params: TrainingParameters, drawn: Mapping[str, Any], *, multilabel: bool,
-            seed: int) -> ResolvedTrainingParameters:
+            seed: int, extra: Mapping[str, Any] | None = None) -> ResolvedTrainingParameters:
     """The training parameters with every default filled in.
 
     Args:
@@ -89,6 +89,8 @@ def resolve(params: TrainingParameters, drawn: Mapping[str, Any], *, multilabel:
         drawn: Values drawn from the search space for this trial; they win.
         multilabel: The task, for the learning-rate defaults.
         seed: The plan's seed, the default ``random_seed``.
+        extra: The job's own hyperparameters (``extra_parameters``); drawn ``extra_parameters.<name>``
+            values win. The result's ``extra_parameters`` holds them (``None`` when there are none).
 
     Raises:
         ValidationError: The combination is invalid (e.g. a ViT with unequal crops).
@@ -99,7 +101,11 @@ def resolve(params: TrainingParameters, drawn: Mapping[str, Any], *, multilabel:
         >>> p.learning_rate, p.training_batch_size, p.random_seed, p.optimizer.value
         (0.001, 48, 3, 'sgd')
     """
-    values = {**params.set_fields(), **{k: v for k, v in drawn.items() if v is not None}}
+    values = {**params.set_fields(), **{k: v for k, v in drawn.items() if v is not None and "." not in k}}
+    own = {**(extra or {}), **{k.split(".", 1)[1]: v for k, v in drawn.items()
+                               if k.startswith(EXTRA_PARAMETERS + ".") and v is not None}}
+    if own:
+        values[EXTRA_PARAMETERS] = dict(sorted(own.items()))
     model = values.setdefault("model_name", DEFAULT_MODEL)
     batch = model_spec(model).batch_size
     values.setdefault("training_batch_size", batch)

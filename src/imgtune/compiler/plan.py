@@ -367,15 +367,16 @@ class Plan(Validated):
 
     def to_frame(self) -> Any:
         """The trials as a ``pandas.DataFrame``, one row per trial: ``trial_id``, ``index``,
-        ``subspace``, then every resolved training parameter (one column each; enums as their values).
+        ``subspace``, then every resolved training parameter (one column each; enums as their values), then
+        one's own hyperparameters, ``extra_parameters.<name>``.
 
         Needs pandas: ``pip install 'imgtune[frames]'`` (else an ``ImportError`` says so).
         """
-        rows = [{"trial_id": t.id, "index": t.index, "subspace": t.subspace,
-                 **{a.name: getattr(t.parameters, a.name) for a in attrs.fields(type(t.parameters))}}
+        rows = [{"trial_id": t.id, "index": t.index, "subspace": t.subspace, **t.parameters.flat_fields()}
                 for t in self.trials]
         return data_frame(rows, ("trial_id", "index", "subspace",
-                                 *(a.name for a in attrs.fields(ResolvedTrainingParameters))))
+                                 *(a.name for a in attrs.fields(ResolvedTrainingParameters)
+                                   if a.name != "extra_parameters")))
 
 
 def _renumbered(trials: Iterable[Trial]) -> tuple[Trial, ...]:

@@ -100,6 +100,7 @@ from imgtune.spec.distributions import (
 )
 from imgtune.spec.fields import SEARCHABLE, Kind
 from imgtune.spec.models import AUTOMODE_PORTFOLIO, CNN_MODELS, MODELS
+from imgtune.spec.records import EXTRA_PARAMETERS
 from imgtune.spec.rules import cross_field_problems
 from imgtune.values import jsonable
 
@@ -205,6 +206,10 @@ def state_from_json(space: Space, data: Mapping[str, Any]) -> SamplerState:
                         tuple(int(c) for c in data["cursor"]), issued)
 
 
+#: How the samplers name one's own hyperparameters (``extra_parameters.<name>``; see imgtune.spec.records).
+_EXTRA = EXTRA_PARAMETERS + "."
+
+
 def violation(params: Mapping[str, Any]) -> str | None:
     """Why ``params`` is not a valid trial, or ``None`` when it is.
 
@@ -215,6 +220,8 @@ def violation(params: Mapping[str, Any]) -> str | None:
     """
     for key, value in params.items():
         spec = SEARCHABLE.get(key)
+        if spec is None and key.startswith(_EXTRA):  # one's own hyperparameter: checked by the job
+            continue
         if spec is None:
             return f"{key}: not a searchable training parameter"
         message = spec.check(value)
@@ -246,7 +253,7 @@ def _normalise(space: Space, *, allowed: tuple[type, ...] | None = None, what: s
         for key in sorted(sub):
             value = sub[key]
             path = f"search_space[{j}].{key}"
-            if key not in SEARCHABLE:
+            if key not in SEARCHABLE and not key.startswith(_EXTRA):
                 problems.append(Problem(path, "is not a searchable training parameter"))
                 continue
             if isinstance(value, Distribution):
@@ -282,6 +289,8 @@ def _field(key: str, value: Any) -> Any:
     """``value`` as its field's type: python scalars, integral floats to int for int fields, enums."""
     if isinstance(value, np.generic):
         value = value.item()
+    if key.startswith(_EXTRA):  # one's own hyperparameter: its values as written
+        return value
     spec = SEARCHABLE[key]
     if spec.kind is Kind.INT and isinstance(value, float) and value.is_integer():
         value = int(value)

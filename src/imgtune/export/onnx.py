@@ -49,6 +49,7 @@ from typing import Any
 from imgtune.atomic import write_atomic
 from imgtune.errors import Problem, ValidationError
 from imgtune.runner.store import BestLayout, default_onnx_path, model_folder
+from imgtune.spec.models import MODELS, model_spec
 from imgtune.train.inference import checkpoint_folder, load_model, normalization
 from imgtune.train.models.layers import portable_ops
 
@@ -97,9 +98,18 @@ def to_onnx_proto(model: Any, info: dict[str, Any], *, normalize: bool) -> Any:
         logits = model(jnp.transpose(x, (0, 2, 3, 1)), train=False)
         return logits.astype(jnp.float32)
 
-    with portable_ops(), _quiet("onnx_ir", "jax2onnx"):
-        proto = jax2onnx.to_onnx(forward, inputs=[("batch", 3, crop, crop)], input_names=[INPUT_NAME],
-                                 output_names=[OUTPUT_NAME], model_name=str(info.get("model_name", "imgtune")))
+    own = model_spec(str(info.get("model_name"))) if info.get("model_name") not in MODELS else None
+    try:
+        with portable_ops(), _quiet("onnx_ir", "jax2onnx"):
+            proto = jax2onnx.to_onnx(forward, inputs=[("batch", 3, crop, crop)], input_names=[INPUT_NAME],
+                                     output_names=[OUTPUT_NAME], model_name=str(info.get("model_name", "imgtune")))
+    except Exception as e:
+        if own is None or own.builder is None:
+            raise
+        # one's own model may use an operation jax2onnx cannot convert: say so, not its traceback
+        raise ValidationError([Problem("model_name", f"one's own model {own.builder} is not exportable to ONNX "
+                                                     f"({type(e).__name__}: {str(e)[:300]}); predict with the JAX "
+                                                     f"model instead (imgtune predict without --onnx)")]) from None
     del proto.graph.value_info[:]  # see the module doc: onnxruntime infers these itself
     meta = {"labels": list(info["classes"]), "multilabel": bool(info["multilabel"]),
             "model_name": info.get("model_name"), "validation_resize_size": int(info["validation_resize_size"]),

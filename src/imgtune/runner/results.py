@@ -130,12 +130,12 @@ _TRIAL_COLUMNS = ("trial_id", "index", "status", "best_metric", "best_epoch", "s
 
 
 #: The training parameters' columns (every field, also in an empty frame).
-_PARAMETER_COLUMNS = tuple(a.name for a in attrs.fields(TrainingParameters))
+_PARAMETER_COLUMNS = tuple(a.name for a in attrs.fields(TrainingParameters) if a.name != "extra_parameters")
 
 
 def _parameters(trial: TrialRecord) -> dict[str, Any]:
-    """A trial's training parameters by name, every field (``None`` where unset)."""
-    return {a.name: getattr(trial.parameters, a.name) for a in attrs.fields(type(trial.parameters))}
+    """A trial's training parameters by name, every field (``None`` where unset), then ``extra_parameters.<name>``."""
+    return trial.parameters.flat_fields()
 
 
 @attrs.frozen(kw_only=True)
@@ -198,7 +198,7 @@ class RunResult:
         Columns: ``trial_id``, ``index``, ``status`` (Azure's name), ``best_metric``, ``best_epoch``,
         ``stop_reason``, ``attempts``, ``resumable``, ``started_at``, ``ended_at`` (Unix times), then
         every training parameter (resolved, one column each, as in ``plan.to_frame()``; enums as
-        their values). Needs pandas: ``pip install 'imgtune[frames]'`` (else an ``ImportError`` says so).
+        their values), then one's own hyperparameters (``extra_parameters.<name>``). Needs pandas: ``pip install 'imgtune[frames]'`` (else an ``ImportError`` says so).
         """
         rows = [{"trial_id": t.id, "index": t.index, "status": t.status.value, "best_metric": t.best_metric,
                  "best_epoch": t.best_epoch, "stop_reason": t.stop_reason, "attempts": t.attempts,

@@ -29,7 +29,7 @@ import attrs
 from imgtune.errors import closest
 from imgtune.spec.checks import fmt, is_int, is_number
 from imgtune.spec.enums import AzureEnum, LearningRateScheduler, Optimizer
-from imgtune.spec.models import DEFAULT_MODEL, HUB_ARCHITECTURES, MODEL_NAMES, hub_model
+from imgtune.spec.models import DEFAULT_MODEL, HUB_ARCHITECTURES, MODEL_NAMES, custom_model_problem, model_spec
 
 __all__ = [
     "ADVANCED_SETTINGS",
@@ -123,7 +123,7 @@ class FieldSpec:
         if kind is Kind.JSON:
             return self._check_json(value)
         if self.allowed is not None and value not in self.allowed and not (
-                self.name == "model_name" and hub_model(value) is not None):
+                self.name == "model_name" and model_spec(value) is not None):
             return self._not_allowed(value)
         if kind in (Kind.FLOAT, Kind.INT) and not self.in_range(value):
             return f"must be {self.range_text()}, got {value!r}"
@@ -166,6 +166,9 @@ class FieldSpec:
         return "–"
 
     def _not_allowed(self, value: Any) -> str:
+        problem = custom_model_problem(value) if self.name == "model_name" else None
+        if problem is not None:
+            return problem
         if self.name == "model_name" and isinstance(value, str) and "/" in value:
             return (f"{value!r} is a Hugging Face Hub id whose architecture imgtune does not build. Supported: "
                     f"one of {', '.join(MODEL_NAMES)}, or a timm model on the Hub with one of the architectures "

@@ -3,7 +3,9 @@
 Validation (the allowed ``model_name`` values and the ViT crop rule), the compiler's
 defaults (batch sizes and learning rates per task), AutoMode's portfolio, the trainer's
 model zoo (family, reference, parameter count, ``layers_to_freeze`` groups) and the
-generated docs all read this table; nothing else lists the models. Each model's ImageNet
+generated docs all read this table; nothing else lists the models. One's own Flax NNX model,
+named by ``"module:function"`` or an ``imgtune.models`` entry point, gets a derived entry
+(:func:`custom_model`), as a Hugging Face Hub id does (:func:`hub_model`). Each model's ImageNet
 weights (:class:`PretrainedWeights`: where they come from, their licence and the
 preprocessing they expect) are in the table too; :mod:`imgtune.train.pretrained` fetches them.
 
@@ -27,16 +29,22 @@ import attrs
 __all__ = [
     "AUTOMODE_PORTFOLIO",
     "CNN_MODELS",
+    "CUSTOM_FALLBACK",
     "DEFAULT_MODEL",
     "HUB_ARCHITECTURES",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "MODELS",
+    "MODEL_ENTRY_POINT_GROUP",
     "MODEL_NAMES",
     "VIT_MODELS",
     "ModelSpec",
     "PretrainedWeights",
+    "custom_model",
+    "custom_model_problem",
     "hub_model",
+    "import_builder",
+    "is_custom_model",
     "is_vit",
     "model_spec",
 ]
@@ -119,6 +127,15 @@ class ModelSpec:
     hub_id: str | None = None
     """For a Hugging Face Hub ``model_name`` (:func:`hub_model`): that id; ``name`` is then the Azure
     name of its architecture, whose defaults it takes."""
+    builder: str | None = None
+    """For one's own model (:func:`custom_model`): the builder's ``"module:function"``; ``name`` is
+    then the ``model_name`` as written (the path or the entry point's name)."""
+    mean: tuple[float, float, float] | None = None
+    """For one's own model: the normalisation it asks for (``None``: ImageNet's)."""
+    std: tuple[float, float, float] | None = None
+    """For one's own model: the normalisation it asks for (``None``: ImageNet's)."""
+    has_pretrained: bool = False
+    """For one's own model: its builder has a ``pretrained(model)`` hook that loads its own weights."""
 
     @property
     def vit(self) -> bool:
@@ -243,14 +260,140 @@ def hub_model(model_id: str) -> ModelSpec | None:
 
 
 def model_spec(model_name: str) -> ModelSpec | None:
-    """The table's entry for an Azure name, the derived entry for a Hub id (:func:`hub_model`), else ``None``.
+    """The table's entry for an Azure name, the derived entry for a Hub id (:func:`hub_model`) or for one's
+    own model (:func:`custom_model`), else ``None``.
 
     Example:
         >>> model_spec("resnet18").layer_groups, model_spec("timm/vit_small_patch16_224.augreg_in21k").vit
         (5, True)
     """
     found = MODELS.get(model_name) if isinstance(model_name, str) else None
-    return found if found is not None else hub_model(model_name)
+    if found is None:
+        found = hub_model(model_name)
+    return found if found is not None else custom_model(model_name)
+
+
+#: The entry-point group in which an installed package names its models (``name = "pkg.module:build"``).
+MODEL_ENTRY_POINT_GROUP = "imgtune.models"
+
+_DOTTED = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
+_IMPORT_PATH = re.compile(rf"^{_DOTTED}:{_DOTTED}$")
+#: The defaults one's own model takes unless its builder states its own: resnet50's (see :func:`custom_model`).
+CUSTOM_FALLBACK = "resnet50"
+
+
+def _entry_point(name: str) -> str | None:
+    from importlib.metadata import entry_points  # stdlib, only for a name that is neither Azure's nor a path
+
+    found = [ep.value for ep in entry_points(group=MODEL_ENTRY_POINT_GROUP) if ep.name == name]
+    return found[0] if found else None
+
+
+def _builder_ref(model_name: object) -> str | None:
+    """The ``"module:attr"`` a ``model_name`` names (itself, or an entry point's value), without importing it."""
+    if not isinstance(model_name, str) or model_name in MODELS or "/" in model_name:
+        return None
+    if _IMPORT_PATH.match(model_name):
+        return model_name
+    return _entry_point(model_name) if re.match(r"^[A-Za-z0-9_.-]+$", model_name) else None
+
+
+def _resolve_builder(model_name: str) -> tuple[str | None, object, str | None]:
+    """``(ref, builder, problem)``: the ``"module:attr"`` a ``model_name`` names, the object, or why not."""
+    ref = _builder_ref(model_name)
+    if ref is None:
+        return None, None, None
+    try:
+        obj = import_builder(ref)
+    except Exception as e:  # noqa: BLE001 - any failure of the user's import is reported, not raised
+        return ref, None, f"cannot import {ref!r}: {type(e).__name__}: {e}"
+    if not callable(obj):
+        return ref, None, f"{ref!r} is not callable (a model builder is build(num_classes, *, rngs, dtype))"
+    return ref, obj, None
+
+
+def import_builder(ref: str) -> object:
+    """The object ``"module:attr.attr"`` names (imported in the calling process; raises what the import raises)."""
+    import importlib  # stdlib; one's own model is imported only when named
+
+    module_name, _, attr = ref.partition(":")
+    obj: object = importlib.import_module(module_name)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def custom_model_problem(model_name: object) -> str | None:
+    """Why a ``model_name`` shaped like one's own model (``"module:function"``) does not resolve, else ``None``.
+
+    Example:
+        >>> custom_model_problem("imgtune_no_such_module:build")
+        "cannot import 'imgtune_no_such_module:build': ModuleNotFoundError: No module named 'imgtune_no_such_module'"
+        >>> custom_model_problem("resnet18") is None
+        True
+    """
+    return _resolve_builder(model_name)[2] if isinstance(model_name, str) else None
+
+
+def _triple(value: object, default: tuple[float, float, float] | None) -> tuple[float, float, float] | None:
+    return tuple(float(v) for v in value) if isinstance(value, (tuple, list)) and len(value) == 3 else default
+
+
+def custom_model(model_name: str) -> ModelSpec | None:
+    """One's own Flax NNX model, named by ``"module:function"`` or an ``imgtune.models`` entry point.
+
+    The builder is imported here (in whichever process asks: the driver, a trial process, a Ray
+    worker), so nothing is registered anywhere. Its contract::
+
+        build(num_classes: int, *, rngs: nnx.Rngs, dtype) -> nnx.Module
+
+    The module is called ``model(x, train=...)`` with ``x`` NHWC float32 (normalised) and returns
+    logits ``(batch, num_classes)``; it may define ``layer_groups()`` (for ``layers_to_freeze``,
+    as the zoo's models do). The builder may carry these optional attributes (else resnet50's
+    defaults, :data:`CUSTOM_FALLBACK`): ``batch_size``, ``learning_rate`` (or
+    ``learning_rate_multiclass``/``learning_rate_multilabel``), ``layer_groups`` (a count),
+    ``mean``/``std`` (normalisation, else ImageNet's) and ``pretrained(model)`` (loads its own
+    starting weights in place; without it a trial starts from random weights).
+
+    Returns:
+        The model's entry (``family`` ``"custom"``, ``builder`` the ``"module:function"``), or
+        ``None`` when the name is not one's own model or does not import
+        (:func:`custom_model_problem` says why).
+
+    Example:
+        >>> custom_model("resnet18") is None, custom_model("no_such_module_xyz:build") is None
+        (True, True)
+    """
+    ref, builder, _ = _resolve_builder(model_name)
+    if builder is None:
+        return None
+    base = MODELS[CUSTOM_FALLBACK]
+    lr = getattr(builder, "learning_rate", None)
+    lr_mc = getattr(builder, "learning_rate_multiclass", lr)
+    lr_ml = getattr(builder, "learning_rate_multilabel", lr)
+    groups = getattr(builder, "layer_groups", None)
+    batch = getattr(builder, "batch_size", None)
+    return attrs.evolve(
+        base, name=model_name, family="custom", reference=ref, params=0, builder=ref,
+        layer_groups=groups if isinstance(groups, int) else 0,
+        batch_size=batch if isinstance(batch, int) and batch > 0 else base.batch_size,
+        learning_rate_multiclass=float(lr_mc) if lr_mc is not None else base.learning_rate_multiclass,
+        learning_rate_multilabel=float(lr_ml) if lr_ml is not None else base.learning_rate_multilabel,
+        mean=_triple(getattr(builder, "mean", None), IMAGENET_MEAN),
+        std=_triple(getattr(builder, "std", None), IMAGENET_STD),
+        has_pretrained=callable(getattr(builder, "pretrained", None)),
+        weights=PretrainedWeights(repo="", license="", source_layout="", note=f"one's own model {ref}"))
+
+
+def is_custom_model(model_name: object) -> bool:
+    """Whether ``model_name`` names one's own model (``"module:function"`` or an ``imgtune.models`` entry point)
+    rather than an Azure name or a Hub id, whether or not it imports.
+
+    Example:
+        >>> is_custom_model("my_pkg.models:build"), is_custom_model("resnet18"), is_custom_model("timm/resnet50")
+        (True, False, False)
+    """
+    return _builder_ref(model_name) is not None
 
 
 def is_vit(model_name: object) -> bool:

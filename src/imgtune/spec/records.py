@@ -26,7 +26,7 @@ from typing import Any, ClassVar, TypedDict, Union
 
 import attrs
 
-from imgtune.errors import Problem, ValidationError, closest
+from imgtune.errors import Problem, ValidationError, closest, join_path
 from imgtune.spec.checks import Checker, Invalid, Validated, fmt, is_int, is_number, lenient
 from imgtune.spec.convert import record_converter, register_union, register_unstructure, structure, unstructure_fields
 from imgtune.spec.distributions import (
@@ -62,10 +62,11 @@ from imgtune.spec.fields import (
     Kind,
 )
 from imgtune.spec.frozen import FrozenMap, freeze
-from imgtune.spec.models import is_vit
+from imgtune.spec.models import is_custom_model, is_vit
 from imgtune.spec.rules import CROSS_FIELD_KEYS, cross_field_problems
 
 __all__ = [
+    "EXTRA_PARAMETERS",
     "BanditPolicy",
     "BayesianSampling",
     "EarlyTerminationPolicy",
@@ -85,6 +86,7 @@ __all__ = [
     "TrainingParameterValues",
     "TrainingParameters",
     "TruncationSelectionPolicy",
+    "extra_parameter_problems",
 ]
 
 
@@ -459,10 +461,89 @@ def _check_crops(checker: Checker, path: str, model: Any, train_crop: Any, val_c
         checker.add(path + field, message)
 
 
+#: The YAML key of one's own hyperparameters (top level of the job, in a trial's parameters and in each
+#: search-space entry), beyond Azure's schema: see :func:`extra_parameter_problems`.
+EXTRA_PARAMETERS = "extra_parameters"
+_SCALARS = (bool, int, float, str)
+
+
+def _extra_value(value: Any) -> Any:
+    if isinstance(value, Mapping) and not isinstance(value, Distribution):
+        return structure(value, Distribution)
+    return value  # a scalar, or reported by the checks
+
+
+@lenient
+def _to_extra(value: Mapping[str, Any] | None) -> FrozenMap | None:
+    """One's own hyperparameters: ``None`` when there are none (so a record without them is unchanged)."""
+    if value is None or (isinstance(value, Mapping) and not value):
+        return None
+    if not isinstance(value, Mapping):
+        return value  # reported by the checks
+    out, problems = {}, []
+    for k, v in value.items():
+        try:
+            out[k] = _extra_value(v)
+        except ValidationError as err:  # a bad distribution: every problem, under its name
+            problems += [Problem(join_path(str(k), p.path), p.message, line=p.line, column=p.column)
+                         for p in err.problems]
+    if problems:
+        raise ValidationError(problems)
+    return FrozenMap(out)
+
+
+def extra_parameter_problems(value: Any, *, searched: bool = False) -> list[tuple[str, str]]:
+    """``(key, message)`` for each rule one's own hyperparameters break.
+
+    Names are Python identifiers that are not Azure's training parameters; values are scalars
+    (bool, int, float, str), or, in a search space (``searched``), distributions of them.
+
+    Example:
+        >>> extra_parameter_problems({"mixup_alpha": 0.2, "learning_rate": 0.1, "2x": [1]})
+        [('learning_rate', "is one of Azure's training parameters: set it in training_parameters"), \
+('2x', 'is not a valid name (a Python identifier)'), ('2x', 'must be a scalar (bool, int, float or str), got list')]
+    """
+    if value is None:
+        return []
+    if not isinstance(value, Mapping):
+        return [("", f"must be a mapping of names to values, got {fmt(value)}")]
+    out = []
+    for name, v in value.items():
+        key = str(name)
+        if not isinstance(name, str) or not name.isidentifier():
+            out.append((key, "is not a valid name (a Python identifier)"))
+        elif name in TRAINING_PARAMETERS:
+            out.append((key, "is one of Azure's training parameters: set it in training_parameters"))
+        if searched and isinstance(v, Choice):
+            for i, c in enumerate(v.values):
+                if not isinstance(c, _SCALARS):
+                    message = f"must be a scalar (bool, int, float or str), got {type(c).__name__}"
+                    out.append((f"{key}.values[{i}]", message))
+        elif searched and isinstance(v, Distribution):
+            pass
+        elif not isinstance(v, _SCALARS):
+            what = "a scalar (bool, int, float or str)" + (" or a distribution" if searched else "")
+            out.append((key, f"must be {what}, got {type(v).__name__}"))
+    return out
+
+
+def _check_extra(checker: Checker, path: str, value: Any, *, searched: bool = False) -> None:
+    if isinstance(value, Invalid):
+        return
+    for key, message in extra_parameter_problems(value, searched=searched):
+        checker.add(join_path(path, key) if key else path, message)
+
+
 @attrs.frozen(kw_only=True)
 class _TrainingParametersBase(Validated):
+    extra_parameters: FrozenMap | None = attrs.field(default=None, converter=_to_extra)
+    """One's own hyperparameters beyond Azure's schema, by name (``None``: none). A job sets them at its
+    top level (``extra_parameters:``) and in search-space entries; each trial's resolved parameters carry
+    their values, for a custom trial function (``context.trial.parameters.extra_parameters``)."""
+
     def _check(self, checker: Checker) -> None:
         _check_specs(checker, self)
+        _check_extra(checker, EXTRA_PARAMETERS, self.extra_parameters)
         _check_crops(checker, "", self.model_name, self.training_crop_size, self.validation_crop_size,
                      self.validation_resize_size, self.layers_to_freeze)
 
@@ -473,6 +554,20 @@ class _TrainingParametersBase(Validated):
         {'learning_rate': 0.01}
         """
         return {k: v for k, v in attrs.asdict(self, recurse=False).items() if v is not None}
+
+    def flat_fields(self) -> dict[str, Any]:
+        """Every Azure field by name (``None`` where unset), then one's own hyperparameters as
+        ``extra_parameters.<name>``: one column each in the data frames.
+
+        >>> p = TrainingParameters(learning_rate=0.01, extra_parameters={"alpha": 0.2})
+        >>> flat = p.flat_fields()
+        >>> flat["learning_rate"], flat["extra_parameters.alpha"], "extra_parameters" in flat
+        (0.01, 0.2, False)
+        """
+        out = {a.name: getattr(self, a.name) for a in attrs.fields(type(self)) if a.name != EXTRA_PARAMETERS}
+        if isinstance(self.extra_parameters, Mapping):
+            out.update((f"{EXTRA_PARAMETERS}.{k}", v) for k, v in self.extra_parameters.items())
+        return out
 
     # Resolved and unresolved parameters with the same values are equal (and hash alike).
     def __eq__(self, other: object) -> bool:
@@ -577,17 +672,26 @@ _SEARCHABLE_VALUES = operator.attrgetter(*SEARCHABLE)  # a subspace's values, in
 
 @attrs.frozen(kw_only=True)
 class _SearchSpaceBase(Validated):
+    extra_parameters: FrozenMap | None = attrs.field(default=None, converter=_to_extra)
+    """One's own hyperparameters to search (or fix) in this subspace, by name: scalars or distributions
+    (see :func:`extra_parameter_problems`). The samplers see them as ``extra_parameters.<name>``."""
+
     def _check(self, checker: Checker) -> None:
         for (name, spec), value in zip(SEARCHABLE.items(), _SEARCHABLE_VALUES(self)):
             if value is not None and not isinstance(value, Invalid):
                 _check_search_value(checker, name, spec, value)
+        _check_extra(checker, EXTRA_PARAMETERS, self.extra_parameters, searched=True)
         _check_crops(checker, "", _fixed(self.model_name), _fixed(self.training_crop_size),
                      _fixed(self.validation_crop_size), _fixed(self.validation_resize_size),
                      _fixed(self.layers_to_freeze))
 
     def set_fields(self) -> dict[str, Any]:
-        """The fields that are not ``None``, by name."""
-        return {k: v for k, v in attrs.asdict(self, recurse=False).items() if v is not None}
+        """The fields that are not ``None``, by name; one's own hyperparameters as ``extra_parameters.<name>``."""
+        out = {k: v for k, v in attrs.asdict(self, recurse=False).items() if v is not None}
+        extra = out.pop(EXTRA_PARAMETERS, None)
+        if isinstance(extra, Mapping):
+            out.update((f"{EXTRA_PARAMETERS}.{k}", v) for k, v in extra.items())
+        return out
 
     def distributions(self) -> dict[str, Distribution]:
         """The fields that are searched (given as a distribution), by name."""
@@ -1454,6 +1558,10 @@ class ImageClassificationJobBase(Validated):
     (a job may be built in Azure's docs' order, the search space before the sweep)."""
     search_space: tuple[SearchSpace, ...] = attrs.field(default=(), converter=_to_spaces)
     """Subspaces to sample trials from (each a :class:`SearchSpace` or a mapping)."""
+    extra_parameters: FrozenMap | None = attrs.field(default=None, converter=_to_extra)
+    """imgtune's extension beyond Azure's schema: one's own hyperparameters (name -> scalar) for a custom trial
+    function, the values of every trial unless a search-space entry's ``extra_parameters`` searches them. A job
+    without them writes no such key (it stays loadable by azure-ai-ml)."""
     outputs: FrozenMap = attrs.field(factory=FrozenMap, converter=_to_output_map)
     """Azure's outputs, e.g. ``{best_model: {type: mlflow_model}}`` (kept, written back)."""
     resources: Any = attrs.field(default=None, converter=_free)
@@ -1494,6 +1602,34 @@ class ImageClassificationJobBase(Validated):
         return {k: v for k in ("training_data", "validation_data", "test_data")
                 if (v := getattr(self, k)) is not None}
 
+    def extensions(self) -> tuple[str, ...]:
+        """What this job uses beyond Azure's schema, as dotted paths (empty: azure-ai-ml loads it as it is).
+
+        One's own hyperparameters (``extra_parameters``, at the top level and in search-space entries)
+        and one's own models (a ``model_name`` that names a builder, :func:`imgtune.spec.models.custom_model`).
+
+        Example:
+            >>> job = ImageClassificationJob(training_data={"path": "d"}, target_column_name="label",
+            ...                              extra_parameters={"mixup_alpha": 0.2})
+            >>> job.extensions()
+            ('extra_parameters.mixup_alpha',)
+        """
+        out = []
+        if isinstance(self.extra_parameters, Mapping):
+            out += [f"{EXTRA_PARAMETERS}.{k}" for k in self.extra_parameters]
+        tp = self.training_parameters
+        if isinstance(getattr(tp, "model_name", None), str) and is_custom_model(tp.model_name):
+            out.append(f"training_parameters.model_name ({tp.model_name}: one's own model)")
+        for i, space in enumerate(self.search_space):
+            if isinstance(space, Invalid):
+                continue
+            if isinstance(space.extra_parameters, Mapping):
+                out += [f"search_space[{i}].{EXTRA_PARAMETERS}.{k}" for k in space.extra_parameters]
+            names = space.model_name.values if isinstance(space.model_name, Choice) else (space.model_name,)
+            out += [f"search_space[{i}].model_name ({m}: one's own model)" for m in names
+                    if isinstance(m, str) and is_custom_model(m)]
+        return tuple(out)
+
     # -- validation ----------------------------------------------------------
     def _check(self, checker: Checker) -> None:
         _opt_str(checker, self, "schema", "name", "display_name", "experiment_name", "description", "compute",
@@ -1526,6 +1662,11 @@ class ImageClassificationJobBase(Validated):
             checker.add("test_data_size", f"plus validation_data_size must be < 1, got {t} + {v}")
         if not any(isinstance(getattr(self, k), Invalid) for k in ("sweep", "training_parameters")):
             self._check_sweep(checker)
+        _check_extra(checker, EXTRA_PARAMETERS, self.extra_parameters)
+        tp = self.training_parameters
+        if not isinstance(tp, Invalid) and getattr(tp, EXTRA_PARAMETERS, None) is not None:
+            checker.add(f"training_parameters.{EXTRA_PARAMETERS}", "one's own hyperparameters go at the top level of "
+                                                                  "the job (extra_parameters:), not in Azure's block")
 
     def _check_metric(self, checker: Checker) -> None:
         metric = self.primary_metric

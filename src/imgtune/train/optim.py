@@ -326,7 +326,8 @@ def _require_resolved(params: TrainingParameters, user: str) -> None:
     if not isinstance(params, TrainingParameters):
         raise ValidationError([Problem("training_parameters", f"must be TrainingParameters, got "
                                                               f"{type(params).__name__}")], user)
-    missing = [a.name for a in params.__attrs_attrs__ if getattr(params, a.name) is None and a.name not in UNRESOLVED]
+    missing = [a.name for a in params.__attrs_attrs__  # extra_parameters: one's own, None when there are none
+               if getattr(params, a.name) is None and a.name not in UNRESOLVED and a.name != "extra_parameters"]
     if missing:
         raise ValidationError([Problem(f"training_parameters.{name}",
                                        f"is unset: {user} takes resolved parameters (a compiled plan's "

@@ -7,7 +7,9 @@ line call it before a sweep starts; a trial only reads what the driver fetched.
 ``advanced_settings.pretrained_weights`` (``"file"``); ``advanced_settings.pretrained: false``
 or a reduced ``model_width`` (``"scratch"``); else the model table's ImageNet weights
 (``"pretrained"``, :attr:`imgtune.spec.models.ModelSpec.weights`) with a new head for the job's
-classes. A trial that resumes continues from its own checkpoint whatever its start was.
+classes. One's own model (:func:`imgtune.spec.models.custom_model`) starts ``"scratch"`` unless its
+builder has a ``pretrained(model)`` hook (then ``"pretrained"``: the trial calls the hook; nothing
+is fetched), and trains with the builder's ``mean``/``std``. A trial that resumes continues from its own checkpoint whatever its start was.
 
 **Fetching** goes through ``huggingface_hub`` (:func:`fetch`): its cache (``HF_HOME``,
 ``HF_HUB_CACHE``), ``HF_HUB_OFFLINE``, tokens and ``HF_ENDPOINT`` mirrors all apply, and a
@@ -50,6 +52,7 @@ from imgtune.spec.models import (
     IMAGENET_STD,
     MODELS,
     hub_model,
+    import_builder,
     model_spec,
 )
 
@@ -63,6 +66,7 @@ __all__ = [
     "cache_root",
     "cached_path",
     "fetch",
+    "own_weights",
     "plan_models",
     "preprocessing",
     "record_status",
@@ -108,6 +112,9 @@ def start_of(params: Any, *, model_width: float = 1.0) -> str:
         return FILE
     if advanced.get("pretrained", True) is False or model_width < 1.0:
         return SCRATCH
+    spec = model_spec(getattr(params, "model_name", None) or DEFAULT_MODEL)
+    if spec is not None and spec.builder is not None and not spec.has_pretrained:
+        return SCRATCH
     return PRETRAINED
 
 
@@ -118,10 +125,17 @@ def preprocessing(model_name: str, start: str) -> tuple[tuple[float, ...], tuple
     ``"checkpoint"`` start reads its checkpoint's own, which the trainer does).
     """
     spec = model_spec(model_name)
+    if spec is not None and spec.builder is not None:  # one's own model: its own statistics, whatever the start
+        return tuple(spec.mean), tuple(spec.std)
     if start == PRETRAINED and spec is not None:
         w = spec.weights
         return tuple(w.mean), tuple(w.std)
     return IMAGENET_MEAN, IMAGENET_STD
+
+
+def own_weights(model_name: str, model: Any) -> None:
+    """Loads one's own model's starting weights in place through its builder's ``pretrained(model)`` hook."""
+    import_builder(model_spec(model_name).builder).pretrained(model)
 
 
 def plan_models(plan: Plan) -> tuple[str, ...]:

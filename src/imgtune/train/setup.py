@@ -163,6 +163,8 @@ def init_state(
             load_into(module, *load_weights(params.checkpoint_run_id))
         elif start == pretrained.FILE:
             load_pretrained(module, advanced["pretrained_weights"], skip_head=True)
+        elif start == pretrained.PRETRAINED and model_spec(model).builder:
+            pretrained.own_weights(model, module)  # one's own model's ``pretrained`` hook
         elif start == pretrained.PRETRAINED:  # the driver fetched them; a trial never downloads
             load_pretrained(module, pretrained.weights_path(model), skip_head=True,
                             source_layout=model_spec(model).weights.source_layout)

@@ -210,7 +210,8 @@ def train_trial(
     if result_file.is_file():
         return structure(json.loads(result_file.read_text()), TrialResult)
     missing = [f.name for f in attrs.fields(TrainingParameters)
-               if getattr(params, f.name) is None and f.name not in ("checkpoint_frequency", "checkpoint_run_id")]
+               if getattr(params, f.name) is None
+               and f.name not in ("checkpoint_frequency", "checkpoint_run_id", "extra_parameters")]
     if missing:
         raise ValueError(f"unresolved training parameters: {', '.join(missing)} (use imgtune.compiler.defaults.resolve)")
     advanced = json.loads(params.advanced_settings or "{}")

@@ -36,7 +36,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from imgtune.errors import Problem, ValidationError, closest
-from imgtune.spec.models import MODELS, model_spec
+from imgtune.spec.models import MODELS, custom_model_problem, import_builder, model_spec
 
 from .mobilenet import MobileNetV2
 from .resnest import ResNestBottleneck
@@ -142,9 +142,14 @@ def create_model(
     """
     problems = []
     spec = model_spec(name) if name not in _BUILDERS else None
+    if spec is not None and spec.builder is not None:  # one's own model (imgtune.spec.models.custom_model)
+        return _custom(spec.builder, num_classes, rngs=rngs, dtype=dtype)
     if spec is not None:  # a Hugging Face Hub id: its architecture's Azure name
         name = spec.name
-    if name not in _BUILDERS:
+    problem = custom_model_problem(name)
+    if problem is not None:
+        problems.append(Problem("model_name", problem))
+    elif name not in _BUILDERS:
         hint = closest(name, MODEL_NAMES) if isinstance(name, str) else None
         did = f"; did you mean {hint!r}?" if hint else ""
         problems.append(Problem("model_name", f"unknown model {name!r}, expected one of {list(MODEL_NAMES)}{did}"))
@@ -155,6 +160,14 @@ def create_model(
     if problems:
         raise ValidationError(problems)
     return _BUILDERS[name](num_classes, float(width), dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+
+
+def _custom(ref: str, num_classes: int, *, rngs: nnx.Rngs, dtype: Any) -> nnx.Module:
+    build: Any = import_builder(ref)
+    model = build(num_classes, rngs=rngs, dtype=dtype)
+    if not isinstance(model, nnx.Module):
+        raise ValidationError([Problem("model_name", f"{ref} returned {type(model).__name__}, not a flax.nnx.Module")])
+    return model
 
 
 def layer_groups(model: nnx.Module) -> list[list[tuple]]:
@@ -174,9 +187,10 @@ def layer_groups(model: nnx.Module) -> list[list[tuple]]:
         model: A model from :func:`create_model`.
 
     Returns:
-        The groups, first layers first.
+        The groups, first layers first (none for one's own model without ``layer_groups()``).
     """
-    return model.layer_groups()
+    groups = getattr(model, "layer_groups", None)
+    return groups() if callable(groups) else []
 
 
 def count_params(name: str, num_classes: int = 1000) -> int:
