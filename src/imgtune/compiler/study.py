@@ -112,6 +112,17 @@ class Outcome:
     history: tuple[Observation, ...] = ()
 
 
+def _observations(history: Iterable[Observation | Mapping[str, Any]], problems: list[Problem]) -> list[Observation]:
+    """``history`` as :class:`Observation` s; each entry's problems go into ``problems`` at ``history[i]``."""
+    observations: list[Observation] = []
+    for i, entry in enumerate(history):
+        try:
+            observations.append(Observation.of(entry))
+        except ValidationError as err:
+            problems += [p.prefixed(f"history[{i}]") for p in err.problems]
+    return observations
+
+
 def _history_values(history: Iterable[Observation], metric: str) -> list[float]:
     return [v for v in (finite(o.metrics.get(metric)) for o in history) if v is not None]
 
@@ -238,12 +249,7 @@ class Study:
               trial: 0000-... was told already
         """
         problems = self._check_pending(trial, "trial")
-        observations: list[Observation] = []
-        for i, entry in enumerate(history):
-            try:
-                observations.append(Observation.of(entry))
-            except ValidationError as err:
-                problems += [p.prefixed(f"history[{i}]") for p in err.problems]
+        observations = _observations(history, problems)
         if not _is_value(metric):
             problems.append(Problem("metric", f"must be a number or None, got {metric!r}"))
         elif failed and metric is not None:
@@ -288,12 +294,7 @@ class Study:
             (True, 'bandit: 0.5 < 0.8182 = best 0.9 / (1 + 0.1) at interval 1')
         """
         problems = self._check_pending(trial, "trial")
-        observations: list[Observation] = []
-        for i, entry in enumerate(history):
-            try:
-                observations.append(Observation.of(entry))
-            except ValidationError as err:
-                problems += [p.prefixed(f"history[{i}]") for p in err.problems]
+        observations = _observations(history, problems)
         if problems:
             raise ValidationError(problems)
         trial_id = trial if isinstance(trial, str) else trial.id
