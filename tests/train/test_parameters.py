@@ -34,7 +34,7 @@ from flax import nnx
 
 from imgtune.spec.fields import TRAINING_PARAMETERS
 from imgtune.train import optim
-from imgtune.train import trial as trial_mod
+from imgtune.train import setup as setup_mod
 from imgtune.train.checkpoints import flatten_weights, load_weights, read_info
 from imgtune.train.trial import TrialSettings, train_trial
 
@@ -160,7 +160,7 @@ def _spy_trial(params, data, workdir: Path) -> tuple[Any, dict[str, Any]]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(d, "BatchIterator", SpyIterator)
         mp.setattr(d, "eval_iterator", eval_iterator)
-        mp.setattr(trial_mod, "create_model", create_model)  # the name the trial calls
+        mp.setattr(setup_mod, "create_model", create_model)  # the name the trial calls (through init_state)
         mp.setattr(dv, "select_devices", select_devices)
         mp.setattr(lp, "make_train_step", make_train_step)
         r = train_trial(_settings(params), data, workdir)

@@ -5,7 +5,7 @@ stopping, checkpoints and resume, the same augmentation and normalisation -- on 
 of image files: the arrays become a decoded image store held in memory
 (:class:`~imgtune.train.data.image_store.ImageStore`), whose rows the trial's iterators read as
 they read a sweep's store, and one :class:`~imgtune.train.data.trial_data.TrialData` whose
-examples name those rows (``array:train/0``, ``array:validation/3``, ...). Without ``validation``
+examples name those rows (``array:training/0``, ``array:validation/3``, ...). Without ``validation``
 the validation split is cut off the training arrays as a job's is (seeded by ``seed``,
 stratified for multiclass).
 
@@ -210,9 +210,9 @@ def fit(
         tp = attrs.evolve(tp, model_name=model_name)
     params = resolve(tp, {}, multilabel=multilabel, seed=seed)
 
-    parts = [("train", x)] + ([] if vx is None else [("validation", vx)])
+    parts = [("training", x)] + ([] if vx is None else [("validation", vx)])
     store, paths = _store(parts)
-    train = [Example(p, label, f"images[{i}]") for i, (p, label) in enumerate(zip(paths["train"], label_names))]
+    train = [Example(p, label, f"images[{i}]") for i, (p, label) in enumerate(zip(paths["training"], label_names))]
     if vx is None:
         split = split_examples(train, seed=seed, validation_size=validation_size, multilabel=multilabel)
         train, valid = list(split.train), list(split.validation)
