@@ -133,9 +133,9 @@ def _log_weights(store: RunStore, names: tuple[str, ...], *, ray: bool) -> None:
         return
     store.log(f"ImageNet weights of {', '.join(names)} verified in {cache_root()}")
     if ray:
-        store.log("Ray: each trial reads the weights from its own node's Hugging Face cache (HF_HOME); on a "
-                  "cluster of several machines point HF_HOME at a folder every node shares, or run `imgtune weights "
-                  f"download {' '.join(names)}` on every node (a trial that finds no weights fails and says so)")
+        store.log("Ray: each trial reads the weights from its own node's Hugging Face cache (HF_HOME); every node's "
+                  "cache is checked before the first trial. On a cluster of several machines point HF_HOME at a "
+                  f"folder every node shares, or run `imgtune weights download {' '.join(names)}` on every node")
 
 
 def checkpoint_problems(plan: Plan) -> list[Problem]:
@@ -288,6 +288,8 @@ def run(job_or_plan: ImageClassificationJobBase | Plan | str | os.PathLike[str],
         if problems:  # the data's and the weights' problems together, before any trial starts
             raise ValidationError(problems)
         _log_weights(store, weights, ray=executor == "ray")
+        if launcher is not None:
+            launcher.weights = weights  # every node's cache is checked when Ray starts, before any trial
         exports = any(t.parameters.enable_onnx_normalization for t in plan.trials)
         if exports and importlib.util.find_spec("jax2onnx") is None:  # found before training, not after it
             raise ValidationError([Problem("training_parameters.enable_onnx_normalization",

@@ -40,6 +40,7 @@ from imgtune.atomic import write_atomic
 from imgtune.errors import Problem, ValidationError
 from imgtune.runner.local import LocalLauncher, Resources, process_exit_reason
 from imgtune.runner.store import RunLayout, TrialLayout
+from imgtune.train.pretrained import cache_root, cached_path
 
 __all__ = ["RayLauncher", "RayOptions"]
 
@@ -109,6 +110,8 @@ class RayLauncher(LocalLauncher):
         self.cpus = self.gpus = 0.0
         self.connected_here = False
         self.actor_class: Any = None
+        #: The models whose ImageNet weights the trials will read; :meth:`open` checks every node has them.
+        self.weights: tuple[str, ...] = ()
 
     def open(self, concurrency: int) -> None:
         ray = self.ray
@@ -133,7 +136,37 @@ class RayLauncher(LocalLauncher):
             need = f"{_count(self.cpus, 'CPU')} and {_count(self.gpus, 'GPU')}"
             raise ValidationError([Problem("ray_options", f"no node of the Ray cluster has {need} for a trial "
                                                           f"(nodes: {have})")])
+        if self.weights:
+            self._check_weights([n for n in ray.nodes() if n.get("Alive")])
         self.actor_class = ray.remote(_TrialActor)
+
+    def _check_weights(self, nodes: list[dict[str, Any]]) -> None:
+        """Refuses the run, before any trial, when a node's Hugging Face cache lacks weights its
+        trials will read (each trial reads its own node's cache; the driver fetched into its own)."""
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy  # Ray is loaded: open() runs it
+
+        options: dict[str, Any] = {"num_cpus": 0}
+        if self.options.runtime_env:
+            options["runtime_env"] = dict(self.options.runtime_env)
+        check = self.ray.remote(_missing_weights)
+        paths = [p for p in sys.path if p and os.path.isdir(p)]
+        refs = [(n.get("NodeManagerAddress", n["NodeID"]), check.options(
+            scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False), **options).remote(
+            list(self.weights), paths)) for n in nodes]
+        problems = []
+        for address, ref in refs:
+            root, missing = self.ray.get(ref)
+            if missing:
+                problems.append(Problem(f"ray node {address}", f"the ImageNet weights of {', '.join(missing)} are "
+                                        f"not in its Hugging Face cache ({root}), where its trials read them"))
+        if problems:
+            self.close()
+            names = " ".join(sorted(set(self.weights)))
+            problems.append(Problem("pretrained", "ways out: point HF_HOME (or ray_options.runtime_env's env_vars) "
+                                                  "at a folder every node shares, or run `imgtune weights download "
+                                                  f"{names}` on each node listed, or train from random weights with "
+                                                  "advanced_settings: '{\"pretrained\": false}'"))
+            raise ValidationError(problems)
 
     def close(self) -> None:
         if self.connected_here and self.ray.is_initialized():
@@ -290,6 +323,12 @@ class _RayTrial:
 def _ray_reason(exc: BaseException) -> str:
     text = " ".join(str(exc).split()).split(" Some common causes")[0]  # Ray's advice is in its own log
     return f"the trial's Ray actor was lost: {type(exc).__name__}: {text}"[:600]
+
+
+def _missing_weights(names: list[str], paths: list[str]) -> tuple[str, list[str]]:
+    """On one Ray node: its Hugging Face cache and which of ``names``' weights it lacks."""
+    sys.path[:0] = [p for p in paths if p not in sys.path]
+    return str(cache_root()), [n for n in names if cached_path(n) is None]
 
 
 class _TrialActor:
