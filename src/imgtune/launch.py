@@ -303,6 +303,8 @@ def run(job_or_plan: ImageClassificationJobBase | Plan | str | os.PathLike[str],
             observers.append(OnnxExportAtEnd())  # before MLflow: the logged model is a copy of best/
         if tracker is not None:
             observers.append(tracker)
+        if launcher is not None:  # Ray's refusals (no node fits a trial, a node lacks the weights) leave nothing
+            launcher.open(plan.limits.max_concurrent_trials)
         claim.started = True
         return run_plan(plan, store, trial_fn=fn, retry_failed=retry_failed, resources=resources,
                         keep_checkpoints=keep_checkpoints, path_map=path_map, time_limit_seconds=time_limit_seconds,

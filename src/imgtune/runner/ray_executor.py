@@ -114,6 +114,8 @@ class RayLauncher(LocalLauncher):
         self.weights: tuple[str, ...] = ()
 
     def open(self, concurrency: int) -> None:
+        if self.actor_class is not None:  # opened already (imgtune.run opens it before the run starts)
+            return
         ray = self.ray
         if not ray.is_initialized():
             ray.init(address=self.address)
@@ -172,6 +174,7 @@ class RayLauncher(LocalLauncher):
         if self.connected_here and self.ray.is_initialized():
             self.ray.shutdown()
         self.connected_here = False
+        self.actor_class = None
 
     def slots(self, resources: Resources, concurrency: int) -> list[tuple[tuple[int, ...], tuple[str, ...]]]:
         return [((), ())] * concurrency  # Ray places each trial; the sweep only counts them
