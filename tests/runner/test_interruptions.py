@@ -140,7 +140,12 @@ def test_ctrl_c_sigterm_and_the_timeout_each_leave_the_trial_resumable(folder, t
     driver = start_with_timeout(out, folder / "job.yml", 1.0)
     assert driver.wait(timeout=180) == 0, driver.stderr.read()
     assert imgtune.load_result(out).status is JobStatus.COMPLETED  # the sweep ends; its trial stays resumable
-    assert assert_interrupted(out).stop_reason.startswith("timeout: the sweep's time limit")
+    (trial,) = imgtune.load_result(out).trials
+    assert trial.status is JobStatus.CANCELED and trial.resumable, (trial.status, trial.stop_reason)
+    assert trial.stop_reason.startswith("timeout: the sweep's time limit")
+    train = RunLayout(out).trial(trial.id).train
+    # its resume checkpoint is kept, or (when its last epoch ended as the time ran out) its final result is on disk
+    assert (train / "checkpoints" / "LAST").is_file() or (train / "result.json").is_file()
 
     # the next plain run continues the trial to its end: the history of a run never interrupted
     resumed = imgtune.run(imgtune.load(folder / "job.yml"), out, trial_fn=FN)

@@ -303,10 +303,10 @@ def train_trial(
     best = outcome.progress.best
     if outcome.paused:
         return _result(outcome, ckpts.best(), classes, steps)
-    checkpoint = ckpts.finish()
-    result = _result(outcome, checkpoint if best else None, classes, steps)
-    if ckpts.primary:
+    result = _result(outcome, ckpts.best() if best else None, classes, steps)
+    if ckpts.primary:  # the result first: a trial killed before finish() keeps its LAST, or its result.json
         write_atomic(result_file, json.dumps(unstructure(result), indent=1))
+    ckpts.finish()
     return result
 
 
