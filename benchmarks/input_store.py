@@ -27,7 +27,6 @@ import json
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +34,9 @@ from PIL import Image
 
 from imgtune.train import data
 from imgtune.train.data.image_store import build_image_store
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from input_pipeline import best_of  # the input benchmarks' one timing helper (warm-up, best of N)
 
 HERE = Path(__file__).resolve().parent
 
@@ -52,16 +54,6 @@ def make_jpegs(folder: Path, n: int, width: int, height: int, seed: int = 0) -> 
         Image.fromarray(img, "RGB").save(path, quality=90)
         out.append(data.Example(str(path), str(i % 10), str(path)))
     return out
-
-
-def best_of(fn, repeats: int) -> tuple[int, float]:
-    fn()  # warm-up: imports, page cache, compilation
-    best, n = float("inf"), 0
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        n = fn()
-        best = min(best, time.perf_counter() - t0)
-    return n, best
 
 
 def main(argv: list[str] | None = None) -> None:
